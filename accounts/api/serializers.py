@@ -1,0 +1,74 @@
+from rest_framework import serializers
+
+from accounts.models import Role
+
+
+class TokenInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class TokenOut(serializers.Serializer):
+    token = serializers.CharField(help_text="Shown once: only its hash is stored.")
+
+
+class OrganizationInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    slug = serializers.SlugField(max_length=60, required=False, allow_blank=True, default="")
+
+
+class TeamInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    slug = serializers.SlugField(max_length=60, required=False, allow_blank=True, default="")
+    members = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        default=list,
+        max_length=500,
+        help_text="User ids of members of the organisation.",
+    )
+
+
+class MemberInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150, help_text="An existing user.")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+    wip_limit = serializers.IntegerField(
+        min_value=1,
+        max_value=1000,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Personal WIP limit; null for none.",
+    )
+
+
+class OrganizationOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.choices, help_text="Your role in it.")
+
+
+class TeamOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    organization = serializers.CharField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    members = serializers.ListField(child=serializers.IntegerField())
+
+
+class MemberOut(serializers.Serializer):
+    user = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    wip_limit = serializers.IntegerField(allow_null=True)
+
+
+class MeOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+    email = serializers.CharField()
+    organizations = OrganizationOut(many=True)

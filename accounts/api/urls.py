@@ -1,0 +1,12 @@
+from django.urls import path
+
+from accounts.api import views
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("me/", views.MeView.as_view(), name="api-me"),
+    path("orgs/", views.OrganizationListView.as_view(), name="api-orgs"),
+    path("orgs/<slug:slug>/", views.OrganizationDetailView.as_view(), name="api-org"),
+    path("orgs/<slug:slug>/teams/", views.TeamListView.as_view(), name="api-teams"),
+    path("orgs/<slug:slug>/members/", views.MemberListView.as_view(), name="api-members"),
+]

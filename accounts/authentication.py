@@ -1,0 +1,47 @@
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+
+from accounts.models import ApiToken, hash_token_key
+
+
+def user_for_token_key(key: str):
+    """The active user owning `key`, or None. Records when the token was last used."""
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=hash_token_key(key), user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    # At most one write a minute per token: a busy script should not rewrite the row per call.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    """`Authorization: Token <key>`, checked against the stored SHA-256 of the key."""
+
+    keyword = "Token"
+
+    def authenticate(self, request):
+        auth = get_authorization_header(request).split()
+        if not auth or auth[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(auth) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Invalid token header: expected 'Authorization: Token <key>'."
+            )
+        try:
+            key = auth[1].decode()
+        except UnicodeError as exc:
+            raise exceptions.AuthenticationFailed("Invalid token header.") from exc
+        user = user_for_token_key(key)
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        return (user, key)
+
+    def authenticate_header(self, request):
+        return self.keyword

@@ -1,0 +1,96 @@
+"""Who may see and change what. Every read path and every service asks here, so that the rules of
+the design (org-wide read, write by team membership or owner/admin, viewers read-only, another
+organisation's objects are not found) live in one place."""
+
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from accounts.models import (
+    MANAGER_ROLES,
+    Membership,
+    Organization,
+    Role,
+    Team,
+    TeamMembership,
+    User,
+)
+from kanban.exceptions import NotFound
+
+
+@dataclass(frozen=True)
+class Access:
+    role: str | None
+    on_team: bool = False
+
+    @property
+    def can_read(self) -> bool:
+        return self.role is not None
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in MANAGER_ROLES
+
+    @property
+    def can_write(self) -> bool:
+        return self.is_manager or (self.role == Role.MEMBER and self.on_team)
+
+
+NO_ACCESS = Access(role=None)
+
+
+def on_team_subquery(user: User, team_ref: str = "team_id") -> Exists:
+    return Exists(TeamMembership.objects.filter(team_id=OuterRef(team_ref), user_id=user.pk))
+
+
+def board_access(user: User, *, organization_id: int, team_id: int) -> Access:
+    """The user's access to a board of `team_id` in `organization_id` (one query)."""
+    if not user.is_authenticated:
+        return NO_ACCESS
+    row = (
+        Membership.objects.filter(user_id=user.pk, organization_id=organization_id)
+        .annotate(on_team=Exists(TeamMembership.objects.filter(team_id=team_id, user_id=user.pk)))
+        .values_list("role", "on_team")
+        .first()
+    )
+    if row is None:
+        return NO_ACCESS
+    return Access(role=row[0], on_team=row[1])
+
+
+def org_access(user: User, organization_id: int) -> Access:
+    if not user.is_authenticated:
+        return NO_ACCESS
+    role = (
+        Membership.objects.filter(user_id=user.pk, organization_id=organization_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return Access(role=role)
+
+
+def organizations_for_user(user: User) -> QuerySet[Organization]:
+    return Organization.objects.filter(memberships__user_id=user.pk)
+
+
+def get_organization_for_user(user: User, slug: str) -> tuple[Organization, Access]:
+    row = (
+        Membership.objects.filter(user_id=user.pk, organization__slug=slug)
+        .select_related("organization")
+        .first()
+    )
+    if row is None:
+        raise NotFound("Organisation not found.")
+    return row.organization, Access(role=row.role)
+
+
+def memberships_for_user(user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user_id=user.pk).select_related("organization")
+
+
+def teams_of_organization(organization: Organization) -> QuerySet[Team]:
+    return Team.objects.filter(organization=organization).prefetch_related("members")
+
+
+def members_of_organization(organization: Organization) -> QuerySet[Membership]:
+    return Membership.objects.filter(organization=organization).select_related("user")

@@ -1,0 +1,133 @@
+"""Every write to organisations, teams, memberships and tokens."""
+
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from accounts.models import (
+    ApiToken,
+    Membership,
+    Organization,
+    Role,
+    Team,
+    TeamMembership,
+    User,
+    hash_token_key,
+    new_token_key,
+)
+from accounts.selectors import org_access
+from kanban.exceptions import Conflict, Forbidden, InvalidInput
+
+
+def ensure_org_manager(actor: User, organization: Organization) -> None:
+    if not org_access(actor, organization.pk).is_manager:
+        raise Forbidden("Only an owner or admin of the organisation can do this.")
+
+
+@transaction.atomic
+def create_user(
+    *, username: str, password: str, email: str = "", first_name: str = "", last_name: str = ""
+) -> User:
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict(f"The username {username!r} is taken.", fields={"username": ["Taken."]})
+    return User.objects.create_user(
+        username=username,
+        password=password,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+    )
+
+
+@transaction.atomic
+def create_organization(*, name: str, slug: str = "", actor: User) -> Organization:
+    """Create an organisation; its creator becomes its owner."""
+    slug = slug or slugify(name)[:60]
+    if not slug:
+        raise InvalidInput("The organisation needs a name.", fields={"name": ["Required."]})
+    if Organization.objects.filter(slug=slug).exists():
+        raise Conflict(f"The slug {slug!r} is taken.", fields={"slug": ["Taken."]})
+    organization = Organization.objects.create(name=name, slug=slug)
+    Membership.objects.create(organization=organization, user=actor, role=Role.OWNER)
+    return organization
+
+
+@transaction.atomic
+def add_member(
+    organization: Organization,
+    *,
+    user: User,
+    role: str = Role.MEMBER,
+    wip_limit: int | None = None,
+    actor: User,
+) -> Membership:
+    """Add `user` to the organisation, or change their role and personal WIP limit."""
+    ensure_org_manager(actor, organization)
+    if role == Role.OWNER and org_access(actor, organization.pk).role != Role.OWNER:
+        raise Forbidden("Only an owner can make another owner.")
+    membership, _ = Membership.objects.update_or_create(
+        organization=organization, user=user, defaults={"role": role, "wip_limit": wip_limit}
+    )
+    return membership
+
+
+@transaction.atomic
+def create_team(
+    organization: Organization,
+    *,
+    name: str,
+    slug: str = "",
+    members: Iterable[User] = (),
+    actor: User,
+) -> Team:
+    ensure_org_manager(actor, organization)
+    slug = slug or slugify(name)[:60]
+    if not slug:
+        raise InvalidInput("The team needs a name.", fields={"name": ["Required."]})
+    members = list(members)
+    member_ids = {u.pk for u in members}
+    known = set(
+        Membership.objects.filter(organization=organization, user_id__in=member_ids).values_list(
+            "user_id", flat=True
+        )
+    )
+    if member_ids - known:
+        raise InvalidInput(
+            "Every team member must belong to the organisation.",
+            fields={"members": [f"Unknown user ids: {sorted(member_ids - known)}"]},
+        )
+    try:
+        with transaction.atomic():
+            team = Team.objects.create(organization=organization, name=name, slug=slug)
+    except IntegrityError as exc:
+        raise Conflict(f"A team with slug {slug!r} exists.", fields={"slug": ["Taken."]}) from exc
+    TeamMembership.objects.bulk_create(TeamMembership(team=team, user=u) for u in members)
+    return team
+
+
+@transaction.atomic
+def add_team_member(team: Team, *, user: User, actor: User) -> TeamMembership:
+    ensure_org_manager(actor, team.organization)
+    if not Membership.objects.filter(organization_id=team.organization_id, user=user).exists():
+        raise InvalidInput("The user does not belong to the organisation.")
+    membership, _ = TeamMembership.objects.get_or_create(team=team, user=user)
+    return membership
+
+
+@transaction.atomic
+def create_api_token(*, user: User, name: str = "") -> tuple[ApiToken, str]:
+    """Create a token and return it with its key; only the key's hash is stored, so the key is
+    shown this once."""
+    key = new_token_key()
+    token = ApiToken.objects.create(
+        user=user, name=name, key_hash=hash_token_key(key), prefix=key[:8]
+    )
+    return token, key
+
+
+@transaction.atomic
+def revoke_api_token(token: ApiToken, *, actor: User) -> None:
+    if token.user_id != actor.pk:
+        raise Forbidden("You can only revoke your own tokens.")
+    token.delete()

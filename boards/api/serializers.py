@@ -1,0 +1,320 @@
+"""Input serializers validate and parse request bodies; output serializers only describe, for
+the OpenAPI schema, the plain dicts that boards.selectors builds (responses are never rendered
+through per-object serializers: building dicts is ~20x cheaper on a 1,000-card board)."""
+
+from rest_framework import serializers
+
+from boards.models import ClassOfService, Stage, WipPolicy
+
+# --- input -----------------------------------------------------------------------------------
+
+
+class ColumnInput(serializers.Serializer):
+    name = serializers.CharField(max_length=80)
+    stage = serializers.ChoiceField(choices=Stage.choices, default=Stage.WAIT)
+    position = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="0-based index among the board's columns; past the end means last.",
+    )
+    wip_limit = serializers.IntegerField(
+        min_value=1, max_value=10_000, required=False, allow_null=True, help_text="null: no limit"
+    )
+    wip_policy = serializers.ChoiceField(choices=WipPolicy.choices, default=WipPolicy.SOFT)
+    policy = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ColumnUpdateInput(ColumnInput):
+    name = serializers.CharField(max_length=80, required=False)
+    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
+    wip_policy = serializers.ChoiceField(choices=WipPolicy.choices, required=False)
+    policy = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    position = serializers.IntegerField(min_value=0, required=False)
+
+
+class SwimlaneInput(serializers.Serializer):
+    name = serializers.CharField(max_length=80)
+    position = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    wip_limit = serializers.IntegerField(
+        min_value=1, max_value=10_000, required=False, allow_null=True
+    )
+
+
+class SwimlaneUpdateInput(SwimlaneInput):
+    name = serializers.CharField(max_length=80, required=False)
+    position = serializers.IntegerField(min_value=0, required=False)
+
+
+class BoardInput(serializers.Serializer):
+    team = serializers.IntegerField(help_text="Id of the team that owns the board.")
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, default=""
+    )
+    columns = ColumnInput(
+        many=True,
+        required=False,
+        help_text=(
+            "Columns, left to right. Omitted: Backlog, Ready (wait), Doing (active), "
+            "Review (wait), Done (done)."
+        ),
+    )
+    swimlanes = serializers.ListField(
+        child=serializers.CharField(max_length=80),
+        required=False,
+        max_length=50,
+        help_text='Swimlane names, top to bottom. Omitted: one "Default" lane.',
+    )
+
+    def validate_columns(self, value):
+        if value is not None and len(value) == 0:
+            raise serializers.ValidationError("A board needs at least one column.")
+        if len(value) > 50:
+            raise serializers.ValidationError("At most 50 columns.")
+        return value
+
+
+class BoardUpdateInput(serializers.Serializer):
+    team = serializers.IntegerField(required=False)
+    name = serializers.CharField(max_length=120, required=False)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+
+
+class LabelInput(serializers.Serializer):
+    name = serializers.CharField(max_length=40)
+    color = serializers.RegexField(
+        r"^#[0-9a-fA-F]{6}$", required=False, default="#64748b", help_text="#rrggbb"
+    )
+
+
+class CardInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(
+        max_length=20_000, required=False, allow_blank=True, default="", help_text="Markdown."
+    )
+    column = serializers.IntegerField(help_text="Id of a column of this board.")
+    swimlane = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Id of a swimlane; default: the first."
+    )
+    position = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="0-based index in (column, swimlane). Omitted or past the end: the card goes "
+        "last (positions past the end are clamped, not refused).",
+    )
+    assignees = serializers.ListField(
+        child=serializers.IntegerField(), required=False, max_length=20, default=list
+    )
+    labels = serializers.ListField(
+        child=serializers.IntegerField(), required=False, max_length=20, default=list
+    )
+    value = serializers.IntegerField(
+        min_value=0, max_value=100, required=False, default=50, help_text="Customer value, 0-100."
+    )
+    customer = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    class_of_service = serializers.ChoiceField(
+        choices=ClassOfService.choices, default=ClassOfService.STANDARD
+    )
+    due_date = serializers.DateField(required=False, allow_null=True, default=None)
+    override_reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default=""
+    )
+
+
+class CardUpdateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+    assignees = serializers.ListField(
+        child=serializers.IntegerField(), required=False, max_length=20
+    )
+    labels = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=20)
+    value = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    customer = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    class_of_service = serializers.ChoiceField(choices=ClassOfService.choices, required=False)
+    due_date = serializers.DateField(required=False, allow_null=True)
+    archived = serializers.BooleanField(
+        required=False,
+        help_text="true archives the card (off the board, out of WIP); "
+        "false restores it at the end of its cell.",
+    )
+
+    def validate(self, attrs):
+        for field in ("column", "swimlane", "position"):
+            if field in self.initial_data:
+                raise serializers.ValidationError(
+                    {field: "Cards change place through POST /api/v1/cards/{id}/move/."}
+                )
+        return attrs
+
+
+class MoveInput(serializers.Serializer):
+    column = serializers.IntegerField(help_text="Id of the target column (same board).")
+    position = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="0-based index in the target cell. Omitted or past the end: last (clamped).",
+    )
+    swimlane = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Target swimlane; default: the card's own."
+    )
+    override_reason = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Owners and admins only: pass a hard WIP limit, recorded in the history.",
+    )
+
+
+class BlockInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class CommentInput(serializers.Serializer):
+    body = serializers.CharField(max_length=10_000, help_text="Markdown.")
+
+
+# --- output (schema only) --------------------------------------------------------------------
+
+
+class ActorOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+
+
+class PersonOut(ActorOut):
+    initials = serializers.CharField()
+
+
+class CardOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    board = serializers.IntegerField()
+    column = serializers.IntegerField()
+    swimlane = serializers.IntegerField()
+    position = serializers.IntegerField(allow_null=True, help_text="null once archived")
+    title = serializers.CharField()
+    description = serializers.CharField()
+    description_html = serializers.CharField(help_text="The description rendered, sanitised.")
+    assignees = serializers.ListField(child=serializers.IntegerField())
+    labels = serializers.ListField(child=serializers.IntegerField())
+    value = serializers.IntegerField()
+    customer = serializers.CharField()
+    class_of_service = serializers.ChoiceField(choices=ClassOfService.choices)
+    due_date = serializers.DateField(allow_null=True)
+    blocked = serializers.BooleanField()
+    block_reason = serializers.CharField()
+    archived = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    committed_at = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    age_days = serializers.FloatField(
+        help_text="Days since commitment (creation while in the backlog), to the finish if "
+        "finished."
+    )
+
+
+class ColumnOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    board = serializers.IntegerField()
+    name = serializers.CharField()
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    position = serializers.IntegerField()
+    wip = serializers.IntegerField()
+    wip_limit = serializers.IntegerField(allow_null=True)
+    wip_policy = serializers.ChoiceField(choices=WipPolicy.choices)
+    policy = serializers.CharField()
+
+
+class SwimlaneOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    board = serializers.IntegerField()
+    name = serializers.CharField()
+    position = serializers.IntegerField()
+    wip_limit = serializers.IntegerField(allow_null=True)
+
+
+class LabelOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    board = serializers.IntegerField()
+    name = serializers.CharField()
+    color = serializers.CharField()
+
+
+class BoardSummaryOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    organization = serializers.CharField(help_text="The organisation's slug.")
+    team = serializers.IntegerField()
+    team_name = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    seq = serializers.IntegerField(help_text="The last seq of the board's event log.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class BoardListOut(BoardSummaryOut):
+    cards = serializers.IntegerField(help_text="Live cards on the board.")
+    can_write = serializers.BooleanField()
+
+
+class BoardOut(BoardSummaryOut):
+    can_write = serializers.BooleanField()
+    columns = ColumnOut(many=True)
+    swimlanes = SwimlaneOut(many=True)
+    labels = LabelOut(many=True)
+    people = PersonOut(many=True)
+    cards = CardOut(many=True)
+
+
+class MoveOut(serializers.Serializer):
+    card = CardOut()
+    seq = serializers.IntegerField(
+        help_text="The seq of the card.moved event (the board's current seq when nothing moved)."
+    )
+    moved = serializers.BooleanField()
+
+
+class HistoryOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    from_column = serializers.IntegerField(allow_null=True, help_text="null: the creation")
+    from_column_name = serializers.CharField(allow_null=True)
+    to_column = serializers.IntegerField(allow_null=True)
+    to_column_name = serializers.CharField(allow_null=True)
+    from_swimlane = serializers.IntegerField(allow_null=True)
+    to_swimlane = serializers.IntegerField(allow_null=True)
+    from_stage = serializers.CharField(allow_null=True)
+    to_stage = serializers.CharField()
+    position = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    actor = ActorOut(allow_null=True)
+    override_reason = serializers.CharField()
+
+
+class CommentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    card = serializers.IntegerField()
+    author = PersonOut(allow_null=True)
+    body = serializers.CharField()
+    body_html = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class EventOut(serializers.Serializer):
+    type = serializers.CharField(help_text="card.moved, card.created, card.updated, ...")
+    board = serializers.IntegerField()
+    seq = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    actor = ActorOut(allow_null=True)
+    data = serializers.DictField()
+
+
+class ErrorOut(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(required=False)

@@ -1,0 +1,26 @@
+from django.urls import path
+
+from boards.api import views
+
+urlpatterns = [
+    path("boards/", views.BoardListView.as_view(), name="api-boards"),
+    path("boards/<int:board_id>/", views.BoardDetailView.as_view(), name="api-board"),
+    path("boards/<int:board_id>/columns/", views.ColumnCreateView.as_view(), name="api-columns"),
+    path(
+        "boards/<int:board_id>/swimlanes/", views.SwimlaneCreateView.as_view(), name="api-swimlanes"
+    ),
+    path("boards/<int:board_id>/labels/", views.LabelListView.as_view(), name="api-labels"),
+    path("boards/<int:board_id>/cards/", views.CardCreateView.as_view(), name="api-board-cards"),
+    path("boards/<int:board_id>/events/", views.BoardEventsView.as_view(), name="api-events"),
+    path("columns/<int:column_id>/", views.ColumnDetailView.as_view(), name="api-column"),
+    path("swimlanes/<int:swimlane_id>/", views.SwimlaneDetailView.as_view(), name="api-swimlane"),
+    path("cards/", views.CardListView.as_view(), name="api-cards"),
+    path("cards/<int:card_id>/", views.CardDetailView.as_view(), name="api-card"),
+    path("cards/<int:card_id>/move/", views.CardMoveView.as_view(), name="api-card-move"),
+    path("cards/<int:card_id>/block/", views.CardBlockView.as_view(), name="api-card-block"),
+    path("cards/<int:card_id>/unblock/", views.CardUnblockView.as_view(), name="api-card-unblock"),
+    path(
+        "cards/<int:card_id>/comments/", views.CardCommentsView.as_view(), name="api-card-comments"
+    ),
+    path("cards/<int:card_id>/history/", views.CardHistoryView.as_view(), name="api-card-history"),
+]

@@ -1,0 +1,383 @@
+"""The REST API for boards and cards: parse and validate, fetch through a selector, call a
+service, answer with the selector's dicts. No view writes a model."""
+
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Team
+from boards import selectors, services
+from boards.api import serializers as s
+from boards.events import actor_dict, event_payload, events_since
+from boards.selectors import access_of
+from kanban.api import Pagination
+from kanban.exceptions import InvalidInput
+
+ERRORS = {
+    400: OpenApiResponse(s.ErrorOut, description="Invalid input (`code`: invalid)."),
+    401: OpenApiResponse(s.ErrorOut, description="No or bad credentials."),
+    403: OpenApiResponse(s.ErrorOut, description="Read-only for you (viewer, not on the team)."),
+    404: OpenApiResponse(s.ErrorOut, description="Not found, or of another organisation."),
+}
+CONFLICT = {409: OpenApiResponse(s.ErrorOut, description="`wip_limit_exceeded` or `conflict`.")}
+
+
+def validated(serializer_class, request: Request, *, partial: bool = False) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def paginated(view: APIView, request: Request, queryset, to_dicts) -> Response:
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(to_dicts(page))
+
+
+def board_list_dict(board) -> dict[str, Any]:
+    data = selectors.board_summary(board)
+    data.update(cards=board.card_count, can_write=access_of(board).can_write)
+    return data
+
+
+def board_detail(board) -> dict[str, Any]:
+    data = selectors.board_snapshot(board)
+    data["can_write"] = access_of(board).can_write
+    return data
+
+
+def cards_in_order(ids: list[int]) -> list[dict[str, Any]]:
+    by_id = {card["id"]: card for card in selectors.cards_as_dicts(ids)}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+class BoardListView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("org", str, description="Organisation slug."),
+            OpenApiParameter("team", int, description="Team id."),
+        ],
+        responses={200: s.BoardListOut(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        team = request.query_params.get("team")
+        if team is not None and not team.isdigit():
+            raise InvalidInput("team must be a team id.", fields={"team": ["An integer."]})
+        boards = selectors.boards_for_user(
+            request.user,
+            org_slug=request.query_params.get("org"),
+            team_id=int(team) if team else None,
+        )
+        return paginated(self, request, boards, lambda page: [board_list_dict(b) for b in page])
+
+    @extend_schema(request=s.BoardInput, responses={201: s.BoardOut, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = validated(s.BoardInput, request)
+        team = Team.objects.filter(
+            pk=data["team"], organization__memberships__user=request.user
+        ).first()
+        if team is None:
+            raise InvalidInput(
+                f"There is no team {data['team']} in your organisations.",
+                fields={"team": ["Unknown team."]},
+            )
+        board = services.create_board(
+            team=team,
+            name=data["name"],
+            description=data["description"],
+            columns=data.get("columns"),
+            swimlanes=data.get("swimlanes") or ("Default",),
+            actor=request.user,
+        )
+        board = selectors.get_board_for_user(request.user, board.pk)
+        return Response(board_detail(board), status=status.HTTP_201_CREATED)
+
+
+class BoardDetailView(APIView):
+    @extend_schema(responses={200: s.BoardOut, **ERRORS})
+    def get(self, request: Request, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        return Response(board_detail(board))
+
+    @extend_schema(request=s.BoardUpdateInput, responses={200: s.BoardOut, **ERRORS})
+    def patch(self, request: Request, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        data = validated(s.BoardUpdateInput, request)
+        if "team" in data:
+            data["team"] = selectors.resolve_team(board.organization_id, data["team"])
+        services.update_board(board, **data, actor=request.user)
+        return Response(board_detail(selectors.get_board_for_user(request.user, board_id)))
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request: Request, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        services.delete_board(board, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ColumnCreateView(APIView):
+    @extend_schema(request=s.ColumnInput, responses={201: s.ColumnOut, **ERRORS})
+    def post(self, request: Request, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        data = validated(s.ColumnInput, request)
+        column = services.create_column(board, **data, actor=request.user)
+        return Response(selectors.column_as_dict(column), status=status.HTTP_201_CREATED)
+
+
+class ColumnDetailView(APIView):
+    @extend_schema(responses={200: s.ColumnOut, **ERRORS})
+    def get(self, request: Request, column_id: int) -> Response:
+        column = selectors.get_column_for_user(request.user, column_id)
+        return Response(selectors.column_as_dict(column))
+
+    @extend_schema(request=s.ColumnUpdateInput, responses={200: s.ColumnOut, **ERRORS})
+    def patch(self, request: Request, column_id: int) -> Response:
+        column = selectors.get_column_for_user(request.user, column_id)
+        data = validated(s.ColumnUpdateInput, request)
+        column = services.update_column(column, **data, actor=request.user)
+        return Response(selectors.column_as_dict(column))
+
+    @extend_schema(responses={204: None, **ERRORS, **CONFLICT})
+    def delete(self, request: Request, column_id: int) -> Response:
+        column = selectors.get_column_for_user(request.user, column_id)
+        services.delete_column(column, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SwimlaneCreateView(APIView):
+    @extend_schema(request=s.SwimlaneInput, responses={201: s.SwimlaneOut, **ERRORS})
+    def post(self, request: Request, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        data = validated(s.SwimlaneInput, request)
+        lane = services.create_swimlane(board, **data, actor=request.user)
+        return Response(selectors.swimlane_dict(lane), status=status.HTTP_201_CREATED)
+
+
+class SwimlaneDetailView(APIView):
+    @extend_schema(responses={200: s.SwimlaneOut, **ERRORS})
+    def get(self, request: Request, swimlane_id: int) -> Response:
+        lane = selectors.get_swimlane_for_user(request.user, swimlane_id)
+        return Response(selectors.swimlane_dict(lane))
+
+    @extend_schema(request=s.SwimlaneUpdateInput, responses={200: s.SwimlaneOut, **ERRORS})
+    def patch(self, request: Request, swimlane_id: int) -> Response:
+        lane = selectors.get_swimlane_for_user(request.user, swimlane_id)
+        data = validated(s.SwimlaneUpdateInput, request)
+        lane = services.update_swimlane(lane, **data, actor=request.user)
+        return Response(selectors.swimlane_dict(lane))
+
+    @extend_schema(responses={204: None, **ERRORS, **CONFLICT})
+    def delete(self, request: Request, swimlane_id: int) -> Response:
+        lane = selectors.get_swimlane_for_user(request.user, swimlane_id)
+        services.delete_swimlane(lane, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LabelListView(APIView):
+    @extend_schema(responses={200: s.LabelOut(many=True), **ERRORS})
+    def get(self, request: Request, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        return paginated(
+            self,
+            request,
+            board.labels.order_by("name"),
+            lambda page: [selectors.label_dict(label) for label in page],
+        )
+
+    @extend_schema(request=s.LabelInput, responses={201: s.LabelOut, **ERRORS, **CONFLICT})
+    def post(self, request: Request, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        data = validated(s.LabelInput, request)
+        label = services.create_label(board, **data, actor=request.user)
+        return Response(selectors.label_dict(label), status=status.HTTP_201_CREATED)
+
+
+class CardListView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("board", int),
+            OpenApiParameter("column", int),
+            OpenApiParameter("assignee", int),
+            OpenApiParameter("label", int),
+            OpenApiParameter("blocked", bool),
+            OpenApiParameter("q", str, description="Text in title, description or comments."),
+        ],
+        responses={200: s.CardOut(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        filters = validated_query(CardFilterInput, request)
+        cards = selectors.search_cards(request.user, **filters).values_list("id", flat=True)
+        return paginated(self, request, cards, lambda ids: cards_in_order(list(ids)))
+
+
+class CardFilterInput(serializers.Serializer):
+    board = serializers.IntegerField(required=False)
+    column = serializers.IntegerField(required=False)
+    assignee = serializers.IntegerField(required=False)
+    label = serializers.IntegerField(required=False)
+    blocked = serializers.BooleanField(required=False, allow_null=True, default=None)
+    q = serializers.CharField(required=False, max_length=200, allow_blank=True)
+
+
+def validated_query(serializer_class, request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return {k: v for k, v in serializer.validated_data.items() if v is not None}
+
+
+class CardCreateView(APIView):
+    @extend_schema(request=s.CardInput, responses={201: s.CardOut, **ERRORS, **CONFLICT})
+    def post(self, request: Request, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        data = validated(s.CardInput, request)
+        card = services.create_card(
+            board,
+            title=data["title"],
+            description=data["description"],
+            column=selectors.resolve_column(board, data["column"]),
+            swimlane=selectors.resolve_swimlane(board, data.get("swimlane")),
+            position=data.get("position"),
+            assignees=selectors.resolve_assignees(board, data["assignees"]),
+            labels=selectors.resolve_labels(board, data["labels"]),
+            value=data["value"],
+            customer=data["customer"],
+            class_of_service=data["class_of_service"],
+            due_date=data["due_date"],
+            override_reason=data["override_reason"],
+            actor=request.user,
+        )
+        return Response(selectors.card_as_dict(card.pk), status=status.HTTP_201_CREATED)
+
+
+class CardDetailView(APIView):
+    @extend_schema(responses={200: s.CardOut, **ERRORS})
+    def get(self, request: Request, card_id: int) -> Response:
+        card = selectors.get_card_for_user(request.user, card_id)
+        return Response(selectors.card_as_dict(card.pk))
+
+    @extend_schema(request=s.CardUpdateInput, responses={200: s.CardOut, **ERRORS, **CONFLICT})
+    def patch(self, request: Request, card_id: int) -> Response:
+        card = selectors.get_card_for_user(request.user, card_id)
+        data = dict(validated(s.CardUpdateInput, request))
+        archived = data.pop("archived", None)
+        if "assignees" in data:
+            data["assignees"] = selectors.resolve_assignees(card.board, data["assignees"])
+        if "labels" in data:
+            data["labels"] = selectors.resolve_labels(card.board, data["labels"])
+        # One transaction: an edit and an archive in one PATCH land together or not at all.
+        with transaction.atomic():
+            if data:
+                services.update_card(card, **data, actor=request.user)
+            if archived is True:
+                services.archive_card(card, actor=request.user)
+            elif archived is False:
+                services.restore_card(card, actor=request.user)
+        return Response(selectors.card_as_dict(card.pk))
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request: Request, card_id: int) -> Response:
+        card = selectors.get_card_for_user(request.user, card_id)
+        services.delete_card(card, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CardMoveView(APIView):
+    @extend_schema(
+        request=s.MoveInput,
+        responses={200: s.MoveOut, **ERRORS, **CONFLICT},
+        description=(
+            "Move a card. A position past the end of the target cell is clamped to the end. "
+            "409 `wip_limit_exceeded` when the target column is at a hard WIP limit; nothing "
+            "changes. Owners and admins may pass it with `override_reason`."
+        ),
+    )
+    def post(self, request: Request, card_id: int) -> Response:
+        card = selectors.get_card_for_user(request.user, card_id)
+        data = validated(s.MoveInput, request)
+        move = services.move_card(
+            card,
+            to_column=selectors.resolve_column(card.board, data["column"]),
+            position=data.get("position"),
+            swimlane=selectors.resolve_swimlane(card.board, data.get("swimlane")),
+            override_reason=data["override_reason"],
+            actor=request.user,
+        )
+        seq = move.seq if move else selectors.board_seq(card.board_id)
+        return Response(
+            {"card": selectors.card_as_dict(card.pk), "seq": seq, "moved": move is not None}
+        )
+
+
+class CardBlockView(APIView):
+    @extend_schema(request=s.BlockInput, responses={200: s.CardOut, **ERRORS, **CONFLICT})
+    def post(self, request: Request, card_id: int) -> Response:
+        card = selectors.get_card_for_user(request.user, card_id)
+        data = validated(s.BlockInput, request)
+        services.block_card(card, reason=data["reason"], actor=request.user)
+        return Response(selectors.card_as_dict(card.pk))
+
+
+class CardUnblockView(APIView):
+    @extend_schema(request=None, responses={200: s.CardOut, **ERRORS, **CONFLICT})
+    def post(self, request: Request, card_id: int) -> Response:
+        card = selectors.get_card_for_user(request.user, card_id)
+        services.unblock_card(card, actor=request.user)
+        return Response(selectors.card_as_dict(card.pk))
+
+
+class CardCommentsView(APIView):
+    @extend_schema(responses={200: s.CommentOut(many=True), **ERRORS})
+    def get(self, request: Request, card_id: int) -> Response:
+        card = selectors.get_card_for_user(request.user, card_id)
+        return paginated(
+            self,
+            request,
+            selectors.card_comments(card),
+            lambda page: [selectors.comment_dict(c) for c in page],
+        )
+
+    @extend_schema(request=s.CommentInput, responses={201: s.CommentOut, **ERRORS})
+    def post(self, request: Request, card_id: int) -> Response:
+        card = selectors.get_card_for_user(request.user, card_id)
+        data = validated(s.CommentInput, request)
+        comment = services.add_comment(card, body=data["body"], actor=request.user)
+        return Response(selectors.comment_dict(comment), status=status.HTTP_201_CREATED)
+
+
+class CardHistoryView(APIView):
+    @extend_schema(responses={200: s.HistoryOut(many=True), **ERRORS})
+    def get(self, request: Request, card_id: int) -> Response:
+        card = selectors.get_card_for_user(request.user, card_id)
+        return paginated(
+            self,
+            request,
+            selectors.card_moves(card),
+            lambda page: [selectors.move_dict(m) for m in page],
+        )
+
+
+class BoardEventsView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("since", int, description="Events after this seq.")],
+        responses={200: s.EventOut(many=True), **ERRORS},
+    )
+    def get(self, request: Request, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        since = request.query_params.get("since", "0")
+        if not since.isdigit():
+            raise InvalidInput(
+                "since must be a seq (an integer, 0 or more).",
+                fields={"since": ["An integer >= 0."]},
+            )
+        events = events_since(board.pk, int(since))
+        return paginated(
+            self,
+            request,
+            events,
+            lambda page: [event_payload(e, actor_dict(e.actor)) for e in page],
+        )

@@ -1,0 +1,286 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from accounts.models import Organization, Team
+
+
+class Stage(models.TextChoices):
+    BACKLOG = "backlog", "Backlog"
+    WAIT = "wait", "Wait"
+    ACTIVE = "active", "Active"
+    DONE = "done", "Done"
+
+
+class WipPolicy(models.TextChoices):
+    SOFT = "soft", "Soft (alert)"
+    HARD = "hard", "Hard (refuse)"
+
+
+class ClassOfService(models.TextChoices):
+    EXPEDITE = "expedite", "Expedite"
+    FIXED_DATE = "fixed_date", "Fixed date"
+    STANDARD = "standard", "Standard"
+    INTANGIBLE = "intangible", "Intangible"
+
+
+class Board(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="boards")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="boards")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True, max_length=5000)
+    # The last seq of the board's event log. Incremented under the row lock by
+    # boards.events.append_event, which is what makes the log gap-free.
+    last_seq = models.BigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization_id", "name", "id"]
+        indexes = [models.Index(fields=["organization", "team"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Column(models.Model):
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="columns")
+    name = models.CharField(max_length=80)
+    stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.WAIT)
+    position = models.PositiveSmallIntegerField(default=0)
+    wip_limit = models.PositiveSmallIntegerField(null=True, blank=True)
+    wip_policy = models.CharField(max_length=4, choices=WipPolicy.choices, default=WipPolicy.SOFT)
+    policy = models.TextField(
+        blank=True,
+        max_length=2000,
+        help_text="Explicit entry/exit rules, e.g. a definition of done",
+    )
+
+    class Meta:
+        ordering = ["board_id", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stage__in=[s.value for s in Stage]), name="column_stage_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(wip_policy__in=[p.value for p in WipPolicy]),
+                name="column_wip_policy_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(wip_limit__isnull=True) | Q(wip_limit__gte=1),
+                name="column_wip_limit_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.board}: {self.name}"
+
+
+class Swimlane(models.Model):
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="swimlanes")
+    name = models.CharField(max_length=80)
+    position = models.PositiveSmallIntegerField(default=0)
+    wip_limit = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["board_id", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(wip_limit__isnull=True) | Q(wip_limit__gte=1),
+                name="swimlane_wip_limit_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.board}: {self.name}"
+
+
+class Label(models.Model):
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=40)
+    color = models.CharField(max_length=7, default="#64748b")
+
+    class Meta:
+        ordering = ["board_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["board", "name"], name="label_name_unique"),
+            models.CheckConstraint(
+                condition=Q(color__regex=r"^#[0-9a-fA-F]{6}$"), name="label_color_hex"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Card(models.Model):
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="cards")
+    column = models.ForeignKey(Column, on_delete=models.PROTECT, related_name="cards")
+    swimlane = models.ForeignKey(Swimlane, on_delete=models.PROTECT, related_name="cards")
+    # 0-based, dense and unique within (column, swimlane) among live cards; NULL once archived.
+    position = models.PositiveIntegerField(null=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=20_000)
+    # Rendered and sanitised once, on write, so that reading a board never renders markdown.
+    description_html = models.TextField(blank=True, editable=False)
+    assignees = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="assigned_cards", blank=True
+    )
+    labels = models.ManyToManyField(Label, related_name="cards", blank=True)
+    value = models.PositiveSmallIntegerField(default=50, validators=[MaxValueValidator(100)])
+    customer = models.CharField(max_length=120, blank=True)
+    class_of_service = models.CharField(
+        max_length=12, choices=ClassOfService.choices, default=ClassOfService.STANDARD
+    )
+    due_date = models.DateField(null=True, blank=True)
+    blocked = models.BooleanField(default=False)
+    block_reason = models.CharField(max_length=500, blank=True)
+    archived = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    # Flow timestamps kept by the services from the move history (the history stays the truth):
+    committed_at = models.DateTimeField(null=True, blank=True)  # first entry outside the backlog
+    started_at = models.DateTimeField(null=True, blank=True)  # first entry into an active column
+    finished_at = models.DateTimeField(null=True, blank=True)  # last entry into done, while there
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["board_id", "column_id", "swimlane_id", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["column", "swimlane", "position"],
+                condition=Q(archived=False),
+                name="card_position_unique_in_cell",
+            ),
+            models.CheckConstraint(
+                condition=Q(archived=True, position__isnull=True)
+                | Q(archived=False, position__isnull=False),
+                name="card_position_iff_live",
+            ),
+            models.CheckConstraint(condition=Q(value__lte=100), name="card_value_0_100"),
+            models.CheckConstraint(
+                condition=Q(class_of_service__in=[c.value for c in ClassOfService]),
+                name="card_class_of_service_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(blocked=True) | Q(block_reason=""), name="card_block_reason_iff_blocked"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["board", "archived"]),
+            models.Index(fields=["column", "archived"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CardMove(models.Model):
+    """One entry of a card's history: its creation (no from_column) or a move."""
+
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="moves")
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="moves")
+    from_column = models.ForeignKey(
+        Column, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_column = models.ForeignKey(Column, on_delete=models.SET_NULL, null=True, related_name="+")
+    from_swimlane = models.ForeignKey(
+        Swimlane, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_swimlane = models.ForeignKey(
+        Swimlane, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Stages copied at move time so that metrics survive a column being edited or deleted.
+    from_stage = models.CharField(max_length=10, choices=Stage.choices, blank=True)
+    to_stage = models.CharField(max_length=10, choices=Stage.choices)
+    position = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    override_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["card", "at"]),
+            models.Index(fields=["board", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.card_id}: {self.from_column_id} -> {self.to_column_id} at {self.at}"
+
+
+class Block(models.Model):
+    """The andon cord: a period during which a card was blocked, and why."""
+
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="blocks")
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="blocks")
+    reason = models.CharField(max_length=500)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    blocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    unblocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["card"], condition=Q(ended_at__isnull=True), name="block_one_open_per_card"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="block_ends_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["board", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} blocked: {self.reason}"
+
+
+class Comment(models.Model):
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    body = models.TextField(max_length=10_000)
+    body_html = models.TextField(editable=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Comment {self.id} on {self.card_id}"
+
+
+class Event(models.Model):
+    """The board's event log: one row per change, `seq` gap-free and strictly increasing."""
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="events")
+    seq = models.BigIntegerField()
+    type = models.CharField(max_length=40)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["board_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["board", "seq"], name="event_seq_unique"),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="event_seq_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.board_id}#{self.seq} {self.type}"

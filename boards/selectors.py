@@ -1,0 +1,479 @@
+"""Read paths. Each builds plain dicts from a fixed number of queries, whatever the number of
+cards: the board snapshot is read on every page load and by every resyncing viewer."""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Membership, TeamMembership, User
+from accounts.selectors import Access
+from boards.models import Board, Card, CardMove, Column, Comment, Label, Swimlane
+from kanban.exceptions import InvalidInput, NotFound
+
+CARD_FIELDS = (
+    "id",
+    "board_id",
+    "column_id",
+    "swimlane_id",
+    "position",
+    "title",
+    "description",
+    "description_html",
+    "value",
+    "customer",
+    "class_of_service",
+    "due_date",
+    "blocked",
+    "block_reason",
+    "archived",
+    "created_at",
+    "updated_at",
+    "committed_at",
+    "started_at",
+    "finished_at",
+)
+
+SECONDS_PER_DAY = 86_400
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+def _with_access(queryset: QuerySet, user: User, org_ref: str, team_ref: str) -> QuerySet:
+    """Scope `queryset` to organisations the user belongs to, annotating their role and whether
+    they are on the object's team. One query answers both "may I see it" and "may I change it"."""
+    membership = Membership.objects.filter(user_id=user.pk, organization_id=OuterRef(org_ref))
+    return queryset.filter(Exists(membership)).annotate(
+        access_role=membership.values("role")[:1],
+        access_on_team=Exists(
+            TeamMembership.objects.filter(team_id=OuterRef(team_ref), user_id=user.pk)
+        ),
+    )
+
+
+def access_of(obj) -> Access:
+    return Access(role=obj.access_role, on_team=obj.access_on_team)
+
+
+def get_board_for_user(user: User, board_id: int) -> Board:
+    """The board if the user's organisation owns it, else NotFound (never 403: a foreign board
+    does not exist for this user). The result carries `access_role` and `access_on_team`."""
+    if not user.is_authenticated:
+        raise NotFound("Board not found.")
+    board = (
+        _with_access(Board.objects.all(), user, "organization_id", "team_id")
+        .select_related("team", "organization")
+        .filter(pk=board_id)
+        .first()
+    )
+    if board is None:
+        raise NotFound("Board not found.")
+    return board
+
+
+def get_card_for_user(user: User, card_id: int) -> Card:
+    card = (
+        _with_access(Card.objects.all(), user, "board__organization_id", "board__team_id")
+        .select_related("board", "column", "swimlane")
+        .filter(pk=card_id)
+        .first()
+    )
+    if card is None:
+        raise NotFound("Card not found.")
+    return card
+
+
+def get_column_for_user(user: User, column_id: int) -> Column:
+    column = (
+        _with_access(Column.objects.all(), user, "board__organization_id", "board__team_id")
+        .select_related("board")
+        .filter(pk=column_id)
+        .first()
+    )
+    if column is None:
+        raise NotFound("Column not found.")
+    return column
+
+
+def get_swimlane_for_user(user: User, swimlane_id: int) -> Swimlane:
+    swimlane = (
+        _with_access(Swimlane.objects.all(), user, "board__organization_id", "board__team_id")
+        .select_related("board")
+        .filter(pk=swimlane_id)
+        .first()
+    )
+    if swimlane is None:
+        raise NotFound("Swimlane not found.")
+    return swimlane
+
+
+def boards_for_user(
+    user: User, *, org_slug: str | None = None, team_id: int | None = None
+) -> QuerySet[Board]:
+    boards = (
+        _with_access(Board.objects.all(), user, "organization_id", "team_id")
+        .select_related("team", "organization")
+        .annotate(
+            card_count=Count("cards", filter=Q(cards__archived=False)),
+        )
+        .order_by("organization__name", "name", "id")
+    )
+    if org_slug:
+        boards = boards.filter(organization__slug=org_slug)
+    if team_id:
+        boards = boards.filter(team_id=team_id)
+    return boards
+
+
+# --- plain dicts -----------------------------------------------------------------------------
+
+
+def age_days(row: dict[str, Any], now: datetime) -> float:
+    """Days since the card was committed to (created, if still in the backlog); a finished card's
+    age stops at its finish."""
+    start = row["committed_at"] or row["created_at"]
+    end = row["finished_at"] or now
+    return round(max((end - start).total_seconds(), 0) / SECONDS_PER_DAY, 2)
+
+
+def card_dict(
+    row: dict[str, Any], assignees: Sequence[int], labels: Sequence[int], now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "board": row["board_id"],
+        "column": row["column_id"],
+        "swimlane": row["swimlane_id"],
+        "position": row["position"],
+        "title": row["title"],
+        "description": row["description"],
+        "description_html": row["description_html"],
+        "assignees": list(assignees),
+        "labels": list(labels),
+        "value": row["value"],
+        "customer": row["customer"],
+        "class_of_service": row["class_of_service"],
+        "due_date": row["due_date"].isoformat() if row["due_date"] else None,
+        "blocked": row["blocked"],
+        "block_reason": row["block_reason"],
+        "archived": row["archived"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+        "committed_at": _iso(row["committed_at"]),
+        "started_at": _iso(row["started_at"]),
+        "finished_at": _iso(row["finished_at"]),
+        "age_days": age_days(row, now),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _relations(card_filter: Q) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """Assignee and label ids per card, two queries over the through tables."""
+    assignees: dict[int, list[int]] = defaultdict(list)
+    for card_id, user_id in (
+        Card.assignees.through.objects.filter(card_filter)
+        .order_by("card_id", "user_id")
+        .values_list("card_id", "user_id")
+    ):
+        assignees[card_id].append(user_id)
+    labels: dict[int, list[int]] = defaultdict(list)
+    for card_id, label_id in (
+        Card.labels.through.objects.filter(card_filter)
+        .order_by("card_id", "label_id")
+        .values_list("card_id", "label_id")
+    ):
+        labels[card_id].append(label_id)
+    return assignees, labels
+
+
+def cards_as_dicts(cards: QuerySet[Card] | Iterable[int]) -> list[dict[str, Any]]:
+    """Cards (a queryset, or ids) as API dicts, in the queryset's order: three queries."""
+    if not isinstance(cards, QuerySet):
+        cards = Card.objects.filter(pk__in=list(cards))
+    rows = list(cards.values(*CARD_FIELDS))
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    assignees, labels = _relations(Q(card_id__in=ids))
+    now = timezone.now()
+    return [card_dict(row, assignees[row["id"]], labels[row["id"]], now) for row in rows]
+
+
+def card_as_dict(card_id: int) -> dict[str, Any]:
+    result = cards_as_dicts([card_id])
+    if not result:
+        raise NotFound("Card not found.")
+    return result[0]
+
+
+def user_dict(user: User) -> dict[str, Any]:
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "name": user.display_name,
+        "initials": user.initials,
+    }
+
+
+def board_summary(board: Board) -> dict[str, Any]:
+    return {
+        "id": board.pk,
+        "organization": board.organization.slug,
+        "team": board.team_id,
+        "team_name": board.team.name,
+        "name": board.name,
+        "description": board.description,
+        "seq": board.last_seq,
+        "created_at": board.created_at.isoformat(),
+        "updated_at": board.updated_at.isoformat(),
+    }
+
+
+def column_dict(column: Column, wip: int) -> dict[str, Any]:
+    return {
+        "id": column.pk,
+        "board": column.board_id,
+        "name": column.name,
+        "stage": column.stage,
+        "position": column.position,
+        "wip": wip,
+        "wip_limit": column.wip_limit,
+        "wip_policy": column.wip_policy,
+        "policy": column.policy,
+    }
+
+
+def column_as_dict(column: Column) -> dict[str, Any]:
+    wip = Card.objects.filter(column=column, archived=False).count()
+    return column_dict(column, wip)
+
+
+def swimlane_dict(swimlane: Swimlane) -> dict[str, Any]:
+    return {
+        "id": swimlane.pk,
+        "board": swimlane.board_id,
+        "name": swimlane.name,
+        "position": swimlane.position,
+        "wip_limit": swimlane.wip_limit,
+    }
+
+
+def label_dict(label: Label) -> dict[str, Any]:
+    return {"id": label.pk, "board": label.board_id, "name": label.name, "color": label.color}
+
+
+def board_snapshot(board: Board) -> dict[str, Any]:
+    """The whole board (columns with WIP, swimlanes, labels, people, live cards) and its `seq`.
+
+    Eight queries whatever the number of cards. Under READ COMMITTED a move may commit between
+    these reads, so `seq` is read first: a client that applies the events after it converges,
+    since applying a move the snapshot already shows changes nothing.
+    """
+    seq = Board.objects.filter(pk=board.pk).values_list("last_seq", flat=True).get()
+    columns = list(
+        Column.objects.filter(board=board)
+        .annotate(wip_count=Count("cards", filter=Q(cards__archived=False)))
+        .order_by("position", "id")
+    )
+    swimlanes = list(Swimlane.objects.filter(board=board).order_by("position", "id"))
+    labels = list(Label.objects.filter(board=board).order_by("name"))
+    card_rows = list(
+        Card.objects.filter(board=board, archived=False)
+        .order_by("column_id", "swimlane_id", "position")
+        .values(*CARD_FIELDS)
+    )
+    assignees, card_labels = _relations(Q(card__board_id=board.pk, card__archived=False))
+    people = User.objects.filter(
+        Q(teams__id=board.team_id) | Q(assigned_cards__board_id=board.pk)
+    ).distinct()
+    now = timezone.now()
+    summary = board_summary(board)
+    summary["seq"] = seq
+    summary.update(
+        columns=[column_dict(c, c.wip_count) for c in columns],
+        swimlanes=[swimlane_dict(s) for s in swimlanes],
+        labels=[label_dict(label) for label in labels],
+        people=[user_dict(u) for u in people.order_by("username")],
+        cards=[
+            card_dict(row, assignees[row["id"]], card_labels[row["id"]], now) for row in card_rows
+        ],
+    )
+    return summary
+
+
+# --- card search and history -----------------------------------------------------------------
+
+
+def search_cards(
+    user: User,
+    *,
+    board: int | None = None,
+    column: int | None = None,
+    assignee: int | None = None,
+    label: int | None = None,
+    blocked: bool | None = None,
+    q: str | None = None,
+    include_archived: bool = False,
+) -> QuerySet[Card]:
+    """Cards of the user's organisations matching every given filter."""
+    cards = Card.objects.filter(
+        Exists(
+            Membership.objects.filter(
+                user_id=user.pk, organization_id=OuterRef("board__organization_id")
+            )
+        )
+    )
+    if not include_archived:
+        cards = cards.filter(archived=False)
+    if board is not None:
+        cards = cards.filter(board_id=board)
+    if column is not None:
+        cards = cards.filter(column_id=column)
+    if assignee is not None:
+        cards = cards.filter(
+            Exists(Card.assignees.through.objects.filter(card_id=OuterRef("pk"), user_id=assignee))
+        )
+    if label is not None:
+        cards = cards.filter(
+            Exists(Card.labels.through.objects.filter(card_id=OuterRef("pk"), label_id=label))
+        )
+    if blocked is not None:
+        cards = cards.filter(blocked=blocked)
+    if q:
+        cards = _text_search(cards, q)
+    return cards.order_by("board_id", "column__position", "swimlane__position", "position", "id")
+
+
+def _text_search(cards: QuerySet[Card], q: str) -> QuerySet[Card]:
+    comments = Comment.objects.filter(card_id=OuterRef("pk"))
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        query = SearchQuery(q, search_type="websearch", config="english")
+        vector = SearchVector("title", "description", config="english")
+        comment_match = Exists(
+            comments.annotate(v=SearchVector("body", config="english")).filter(v=query)
+        )
+        return cards.annotate(search=vector).filter(
+            Q(search=query) | Q(title__icontains=q) | comment_match
+        )
+    comment_match = Exists(comments.filter(body__icontains=q))
+    return cards.filter(Q(title__icontains=q) | Q(description__icontains=q) | comment_match)
+
+
+def card_moves(card: Card) -> QuerySet[CardMove]:
+    return (
+        CardMove.objects.filter(card=card)
+        .select_related("from_column", "to_column", "actor")
+        .order_by("at", "id")
+    )
+
+
+def move_dict(m: CardMove) -> dict[str, Any]:
+    return {
+        "id": m.pk,
+        "from_column": m.from_column_id,
+        "from_column_name": m.from_column.name if m.from_column else None,
+        "to_column": m.to_column_id,
+        "to_column_name": m.to_column.name if m.to_column else None,
+        "from_swimlane": m.from_swimlane_id,
+        "to_swimlane": m.to_swimlane_id,
+        "from_stage": m.from_stage or None,
+        "to_stage": m.to_stage,
+        "position": m.position,
+        "at": m.at.isoformat(),
+        "actor": user_dict(m.actor) if m.actor else None,
+        "override_reason": m.override_reason,
+    }
+
+
+def board_seq(board_id: int) -> int:
+    return Board.objects.filter(pk=board_id).values_list("last_seq", flat=True).get()
+
+
+def card_comments(card: Card) -> QuerySet[Comment]:
+    return Comment.objects.filter(card=card).select_related("author").order_by("created_at", "id")
+
+
+def comment_dict(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.pk,
+        "card": comment.card_id,
+        "author": user_dict(comment.author) if comment.author else None,
+        "body": comment.body,
+        "body_html": comment.body_html,
+        "created_at": comment.created_at.isoformat(),
+    }
+
+
+# --- ids in request bodies -------------------------------------------------------------------
+# DRF applies no object permission to ids inside a body: every id is looked up within the board
+# (or its organisation), and an id from elsewhere reads exactly like one that does not exist.
+
+
+def resolve_column(board: Board, column_id: int) -> Column:
+    column = Column.objects.filter(pk=column_id, board_id=board.pk).first()
+    if column is None:
+        raise InvalidInput(
+            f"There is no column {column_id} on this board.",
+            fields={"column": [f"No column {column_id} on this board."]},
+        )
+    return column
+
+
+def resolve_swimlane(board: Board, swimlane_id: int | None) -> Swimlane | None:
+    if swimlane_id is None:
+        return None
+    swimlane = Swimlane.objects.filter(pk=swimlane_id, board_id=board.pk).first()
+    if swimlane is None:
+        raise InvalidInput(
+            f"There is no swimlane {swimlane_id} on this board.",
+            fields={"swimlane": [f"No swimlane {swimlane_id} on this board."]},
+        )
+    return swimlane
+
+
+def resolve_assignees(board: Board, user_ids: Sequence[int]) -> list[User]:
+    ids = set(user_ids)
+    users = list(
+        User.objects.filter(pk__in=ids, memberships__organization_id=board.organization_id)
+    )
+    missing = ids - {u.pk for u in users}
+    if missing:
+        raise InvalidInput(
+            "Assignees must be members of the board's organisation.",
+            fields={"assignees": [f"Unknown user ids: {sorted(missing)}"]},
+        )
+    return users
+
+
+def resolve_labels(board: Board, label_ids: Sequence[int]) -> list[Label]:
+    ids = set(label_ids)
+    labels = list(Label.objects.filter(pk__in=ids, board_id=board.pk))
+    missing = ids - {label.pk for label in labels}
+    if missing:
+        raise InvalidInput(
+            "Labels must belong to the card's board.",
+            fields={"labels": [f"Unknown label ids: {sorted(missing)}"]},
+        )
+    return labels
+
+
+def resolve_team(organization_id: int, team_id: int):
+    from accounts.models import Team
+
+    team = Team.objects.filter(pk=team_id, organization_id=organization_id).first()
+    if team is None:
+        raise InvalidInput(
+            f"There is no team {team_id} in this organisation.",
+            fields={"team": [f"No team {team_id} in this organisation."]},
+        )
+    return team

@@ -1,0 +1,959 @@
+"""Every write to boards, columns, swimlanes, cards, labels and comments.
+
+Each service owns its transaction, checks the actor's right to write, takes its row locks in
+the one global order (card, then columns by id, then the board row through the event log),
+writes the history and the board's event in the same transaction, and leaves publishing to
+boards.events (after commit). The REST API, the demo loader, the admin and the tests all call
+these functions; nothing else writes these models.
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from accounts.models import Membership, Team, User
+from accounts.selectors import Access, board_access
+from boards.events import append_event
+from boards.models import (
+    Block,
+    Board,
+    Card,
+    CardMove,
+    ClassOfService,
+    Column,
+    Comment,
+    Label,
+    Stage,
+    Swimlane,
+    WipPolicy,
+)
+from boards.rendering import render_markdown
+from boards.selectors import card_as_dict, column_as_dict, label_dict, swimlane_dict
+from kanban.exceptions import Conflict, Forbidden, InvalidInput, NotFound, WipLimitExceeded
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+# Positions are shifted through this offset so that no UPDATE ever writes a position another
+# live card of the cell still holds: Postgres checks a unique index row by row, not per statement.
+_LIFT = 1_000_000
+
+DEFAULT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Backlog", Stage.BACKLOG),
+    ("Ready", Stage.WAIT),
+    ("Doing", Stage.ACTIVE),
+    ("Review", Stage.WAIT),
+    ("Done", Stage.DONE),
+)
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+def ensure_can_write(actor: User, board: Board) -> Access:
+    access = board_access(actor, organization_id=board.organization_id, team_id=board.team_id)
+    if not access.can_read:
+        raise NotFound("Board not found.")
+    if not access.can_write:
+        if access.role == "viewer":
+            raise Forbidden("Viewers have read-only access to boards.")
+        raise Forbidden(
+            "Only members of the board's team, or an owner or admin of the organisation, "
+            "can change this board."
+        )
+    return access
+
+
+def ensure_manager(actor: User, board: Board) -> Access:
+    access = ensure_can_write(actor, board)
+    if not access.is_manager:
+        raise Forbidden("Only an owner or admin of the organisation can do this.")
+    return access
+
+
+# --- locks and positions ---------------------------------------------------------------------
+
+
+def _lock_card(card_id: int) -> Card:
+    card = Card.objects.select_for_update(no_key=True).filter(pk=card_id).first()
+    if card is None:
+        raise NotFound("Card not found.")
+    return card
+
+
+def _lock_columns(column_ids: Iterable[int]) -> dict[int, Column]:
+    """Lock columns in id order: every service locks in this order, so none can deadlock.
+
+    FOR NO KEY UPDATE leaves inserts of rows that reference a column (cards, history) unblocked.
+    """
+    ids = sorted(set(column_ids))
+    columns = {
+        c.pk: c
+        for c in Column.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+    }
+    if len(columns) != len(ids):
+        raise NotFound("Column not found.")
+    return columns
+
+
+def _cell(column_id: int, swimlane_id: int) -> Q:
+    return Q(column_id=column_id, swimlane_id=swimlane_id, archived=False)
+
+
+def _shift(cell: Q, *, start: int, end: int | None, delta: int) -> None:
+    """Shift the positions in [start, end] of a cell by `delta`, in two collision-free steps:
+    lift them out of the way, then set them down one place along."""
+    # `position__lt=_LIFT` leaves alone a card that _take_out parked above the live range.
+    lifted = Card.objects.filter(cell, position__gte=start, position__lt=_LIFT)
+    if end is not None:
+        lifted = lifted.filter(position__lte=end)
+    lifted.update(position=F("position") + _LIFT)
+    down = Card.objects.filter(cell, position__gte=start + _LIFT, position__lt=2 * _LIFT)
+    if end is not None:
+        down = down.filter(position__lte=end + _LIFT)
+    down.update(position=F("position") - _LIFT + delta)
+
+
+def _take_out(card: Card) -> None:
+    """Close the gap the card leaves in its cell; the card itself is lifted out of the range of
+    live positions until it is set down again."""
+    cell = _cell(card.column_id, card.swimlane_id)
+    Card.objects.filter(pk=card.pk).update(position=F("position") + 2 * _LIFT)
+    _shift(cell, start=card.position + 1, end=None, delta=-1)
+
+
+def _make_room(column_id: int, swimlane_id: int, position: int) -> None:
+    _shift(_cell(column_id, swimlane_id), start=position, end=None, delta=+1)
+
+
+def _cell_size(column_id: int, swimlane_id: int) -> int:
+    return Card.objects.filter(_cell(column_id, swimlane_id)).count()
+
+
+def _clamp_position(position: int | None, size: int) -> int:
+    """The API's position is an index; past the end means the end (documented in the schema)."""
+    if position is None or position > size:
+        return size
+    if position < 0:
+        raise InvalidInput("The position must be 0 or more.", fields={"position": ["Min 0."]})
+    return position
+
+
+def _check_wip(column: Column, *, incoming: int, access: Access, override_reason: str) -> bool:
+    """Raise if `incoming` more cards would break the column's hard limit; return whether the
+    limit is exceeded (soft, or overridden) so that the caller can record it.
+
+    The caller holds the column's row lock: the count cannot change until it commits.
+    """
+    if column.wip_limit is None:
+        return False
+    wip = Card.objects.filter(column=column, archived=False).count()
+    if wip + incoming <= column.wip_limit:
+        return False
+    if column.wip_policy == WipPolicy.HARD:
+        if not override_reason:
+            raise WipLimitExceeded(
+                f"{column.name} is at its hard WIP limit ({wip}/{column.wip_limit}): "
+                "finish or move work out before pulling more in.",
+                fields={"column": [f"WIP {wip}/{column.wip_limit}"]},
+            )
+        if not access.is_manager:
+            raise Forbidden("Only an owner or admin can override a hard WIP limit.")
+    return True
+
+
+def _flow_times(card: Card, *, from_stage: str | None, to_stage: str, at: datetime) -> None:
+    if card.committed_at is None and to_stage != Stage.BACKLOG:
+        card.committed_at = at
+    if card.started_at is None and to_stage == Stage.ACTIVE:
+        card.started_at = at
+    if to_stage == Stage.DONE:
+        if from_stage != Stage.DONE or card.finished_at is None:
+            card.finished_at = at
+    else:
+        card.finished_at = None  # reopened: work in progress again
+
+
+def _validate_swimlane(board: Board, swimlane: Swimlane | None) -> Swimlane:
+    if swimlane is None:
+        swimlane = Swimlane.objects.filter(board=board).order_by("position", "id").first()
+        if swimlane is None:
+            raise Conflict("The board has no swimlane: create one first.")
+        return swimlane
+    if swimlane.board_id != board.pk:
+        raise InvalidInput(
+            "The swimlane is not on this board.", fields={"swimlane": ["Not on this board."]}
+        )
+    return swimlane
+
+
+def _validate_column(board: Board, column: Column) -> None:
+    if column.board_id != board.pk:
+        raise InvalidInput(
+            "The column is not on this board.", fields={"column": ["Not on this board."]}
+        )
+
+
+def _validate_assignees(board: Board, users: Sequence[User]) -> list[User]:
+    ids = {u.pk for u in users}
+    known = set(
+        Membership.objects.filter(
+            organization_id=board.organization_id, user_id__in=ids
+        ).values_list("user_id", flat=True)
+    )
+    if ids - known:
+        raise InvalidInput(
+            "Assignees must belong to the board's organisation.",
+            fields={"assignees": [f"Unknown user ids: {sorted(ids - known)}"]},
+        )
+    return list(users)
+
+
+def _validate_labels(board: Board, labels: Sequence[Label]) -> list[Label]:
+    foreign = sorted(label.pk for label in labels if label.board_id != board.pk)
+    if foreign:
+        raise InvalidInput(
+            "Labels must belong to the card's board.",
+            fields={"labels": [f"Not on this board: {foreign}"]},
+        )
+    return list(labels)
+
+
+def _validate_card_fields(*, value: Any, class_of_service: Any) -> None:
+    if value is not UNSET and not (0 <= value <= 100):
+        raise InvalidInput("The value is a score from 0 to 100.", fields={"value": ["0-100."]})
+    if class_of_service is not UNSET and class_of_service not in ClassOfService.values:
+        raise InvalidInput(
+            "Unknown class of service.",
+            fields={"class_of_service": [f"One of {', '.join(ClassOfService.values)}."]},
+        )
+
+
+# --- boards ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_board(
+    *,
+    team: Team,
+    name: str,
+    description: str = "",
+    columns: Sequence[dict[str, Any]] | None = None,
+    swimlanes: Sequence[str] = ("Default",),
+    actor: User,
+    at: datetime | None = None,
+) -> Board:
+    """Create a board for `team`. With no `columns`, the five default ones (Backlog, Ready,
+    Doing, Review, Done); every board has at least one swimlane."""
+    board = Board(
+        organization_id=team.organization_id, team=team, name=name, description=description
+    )
+    ensure_can_write(actor, board)
+    board.save()
+    specs = columns or [{"name": n, "stage": s} for n, s in DEFAULT_COLUMNS]
+    Column.objects.bulk_create(
+        Column(
+            board=board,
+            position=i,
+            name=spec["name"],
+            stage=spec.get("stage", Stage.WAIT),
+            wip_limit=spec.get("wip_limit"),
+            wip_policy=spec.get("wip_policy", WipPolicy.SOFT),
+            policy=spec.get("policy", ""),
+        )
+        for i, spec in enumerate(specs)
+    )
+    Swimlane.objects.bulk_create(
+        Swimlane(board=board, name=lane, position=i)
+        for i, lane in enumerate(swimlanes or ["Default"])
+    )
+    append_event(
+        board.pk,
+        type="board.created",
+        data={"board": {"id": board.pk, "name": name}},
+        actor=actor,
+        at=at,
+    )
+    return board
+
+
+@transaction.atomic
+def update_board(
+    board: Board,
+    *,
+    name: str = UNSET,
+    description: str = UNSET,
+    team: Team = UNSET,
+    actor: User,
+) -> Board:
+    ensure_can_write(actor, board)
+    changed = []
+    if name is not UNSET:
+        board.name = name
+        changed.append("name")
+    if description is not UNSET:
+        board.description = description
+        changed.append("description")
+    if team is not UNSET and team.pk != board.team_id:
+        if team.organization_id != board.organization_id:
+            raise InvalidInput(
+                "The team is not in this organisation.",
+                fields={"team": ["Not in this organisation."]},
+            )
+        ensure_manager(actor, board)  # handing a board to another team is a manager's call
+        board.team = team
+        changed.append("team")
+    if changed:
+        board.save(update_fields=[*changed, "updated_at"])
+        append_event(
+            board.pk,
+            type="board.updated",
+            data={
+                "board": {
+                    "id": board.pk,
+                    "name": board.name,
+                    "description": board.description,
+                    "team": board.team_id,
+                },
+                "changed": changed,
+            },
+            actor=actor,
+        )
+    return board
+
+
+@transaction.atomic
+def delete_board(board: Board, *, actor: User) -> None:
+    """Delete a board and everything on it. Owners and admins only: it cannot be undone."""
+    ensure_manager(actor, board)
+    # Cards protect their columns and swimlanes; remove the cards first.
+    Card.objects.filter(board=board).delete()
+    board.delete()
+
+
+# --- columns ---------------------------------------------------------------------------------
+
+
+def _renumber_columns(board: Board, moving: Column | None, position: int | None) -> None:
+    columns = [
+        c
+        for c in Column.objects.filter(board=board).order_by("position", "id")
+        if moving is None or c.pk != moving.pk
+    ]
+    if moving is not None:
+        index = len(columns) if position is None else min(max(position, 0), len(columns))
+        columns.insert(index, moving)
+    for i, column in enumerate(columns):
+        column.position = i
+    Column.objects.bulk_update(columns, ["position"])
+
+
+def _validate_column_fields(*, stage: Any, wip_policy: Any, wip_limit: Any) -> None:
+    if stage is not UNSET and stage not in Stage.values:
+        raise InvalidInput(
+            "Unknown stage.", fields={"stage": [f"One of {', '.join(Stage.values)}."]}
+        )
+    if wip_policy is not UNSET and wip_policy not in WipPolicy.values:
+        raise InvalidInput("Unknown WIP policy.", fields={"wip_policy": ["soft or hard."]})
+    if wip_limit not in (UNSET, None) and wip_limit < 1:
+        raise InvalidInput(
+            "A WIP limit is at least 1 (or null for none).", fields={"wip_limit": ["Min 1."]}
+        )
+
+
+@transaction.atomic
+def create_column(
+    board: Board,
+    *,
+    name: str,
+    stage: str = Stage.WAIT,
+    position: int | None = None,
+    wip_limit: int | None = None,
+    wip_policy: str = WipPolicy.SOFT,
+    policy: str = "",
+    actor: User,
+) -> Column:
+    ensure_can_write(actor, board)
+    _validate_column_fields(stage=stage, wip_policy=wip_policy, wip_limit=wip_limit)
+    column = Column.objects.create(
+        board=board,
+        name=name,
+        stage=stage,
+        wip_limit=wip_limit,
+        wip_policy=wip_policy,
+        policy=policy,
+        position=10_000,
+    )
+    _renumber_columns(board, column, position)
+    append_event(
+        board.pk, type="column.created", data={"column": column_as_dict(column)}, actor=actor
+    )
+    return column
+
+
+@transaction.atomic
+def update_column(
+    column: Column,
+    *,
+    name: str = UNSET,
+    stage: str = UNSET,
+    position: int = UNSET,
+    wip_limit: int | None = UNSET,
+    wip_policy: str = UNSET,
+    policy: str = UNSET,
+    actor: User,
+) -> Column:
+    board = column.board
+    ensure_can_write(actor, board)
+    _validate_column_fields(stage=stage, wip_policy=wip_policy, wip_limit=wip_limit)
+    column = _lock_columns([column.pk])[column.pk]
+    changed = []
+    for field, value in (
+        ("name", name),
+        ("stage", stage),
+        ("wip_limit", wip_limit),
+        ("wip_policy", wip_policy),
+        ("policy", policy),
+    ):
+        if value is not UNSET and getattr(column, field) != value:
+            setattr(column, field, value)
+            changed.append(field)
+    if changed:
+        column.save(update_fields=changed)
+    if position is not UNSET and position != column.position:
+        _renumber_columns(board, column, position)
+        changed.append("position")
+        column.refresh_from_db(fields=["position"])
+    if changed:
+        append_event(
+            board.pk,
+            type="column.updated",
+            data={"column": column_as_dict(column), "changed": changed},
+            actor=actor,
+        )
+    return column
+
+
+@transaction.atomic
+def delete_column(column: Column, *, actor: User) -> None:
+    board = column.board
+    ensure_can_write(actor, board)
+    column = _lock_columns([column.pk])[column.pk]
+    if Card.objects.filter(column=column).exists():
+        raise Conflict(
+            f"{column.name} still holds cards (archived ones count): move or delete them first."
+        )
+    if Column.objects.filter(board=board).count() <= 1:
+        raise Conflict("A board needs at least one column.")
+    data = {"column": {"id": column.pk, "name": column.name}}
+    column.delete()
+    _renumber_columns(board, None, None)
+    append_event(board.pk, type="column.deleted", data=data, actor=actor)
+
+
+# --- swimlanes -------------------------------------------------------------------------------
+
+
+def _renumber_swimlanes(board: Board, moving: Swimlane | None, position: int | None) -> None:
+    lanes = [
+        s
+        for s in Swimlane.objects.filter(board=board).order_by("position", "id")
+        if moving is None or s.pk != moving.pk
+    ]
+    if moving is not None:
+        index = len(lanes) if position is None else min(max(position, 0), len(lanes))
+        lanes.insert(index, moving)
+    for i, lane in enumerate(lanes):
+        lane.position = i
+    Swimlane.objects.bulk_update(lanes, ["position"])
+
+
+@transaction.atomic
+def create_swimlane(
+    board: Board,
+    *,
+    name: str,
+    position: int | None = None,
+    wip_limit: int | None = None,
+    actor: User,
+) -> Swimlane:
+    ensure_can_write(actor, board)
+    if wip_limit is not None and wip_limit < 1:
+        raise InvalidInput("A WIP limit is at least 1.", fields={"wip_limit": ["Min 1."]})
+    lane = Swimlane.objects.create(board=board, name=name, wip_limit=wip_limit, position=10_000)
+    _renumber_swimlanes(board, lane, position)
+    lane.refresh_from_db(fields=["position"])
+    append_event(
+        board.pk, type="swimlane.created", data={"swimlane": swimlane_dict(lane)}, actor=actor
+    )
+    return lane
+
+
+@transaction.atomic
+def update_swimlane(
+    swimlane: Swimlane,
+    *,
+    name: str = UNSET,
+    position: int = UNSET,
+    wip_limit: int | None = UNSET,
+    actor: User,
+) -> Swimlane:
+    board = swimlane.board
+    ensure_can_write(actor, board)
+    if wip_limit not in (UNSET, None) and wip_limit < 1:
+        raise InvalidInput("A WIP limit is at least 1.", fields={"wip_limit": ["Min 1."]})
+    changed = []
+    if name is not UNSET and name != swimlane.name:
+        swimlane.name = name
+        changed.append("name")
+    if wip_limit is not UNSET and wip_limit != swimlane.wip_limit:
+        swimlane.wip_limit = wip_limit
+        changed.append("wip_limit")
+    if changed:
+        swimlane.save(update_fields=changed)
+    if position is not UNSET and position != swimlane.position:
+        _renumber_swimlanes(board, swimlane, position)
+        swimlane.refresh_from_db(fields=["position"])
+        changed.append("position")
+    if changed:
+        append_event(
+            board.pk,
+            type="swimlane.updated",
+            data={"swimlane": swimlane_dict(swimlane), "changed": changed},
+            actor=actor,
+        )
+    return swimlane
+
+
+@transaction.atomic
+def delete_swimlane(swimlane: Swimlane, *, actor: User) -> None:
+    board = swimlane.board
+    ensure_can_write(actor, board)
+    if Card.objects.filter(swimlane=swimlane).exists():
+        raise Conflict(f"{swimlane.name} still holds cards: move or delete them first.")
+    if Swimlane.objects.filter(board=board).count() <= 1:
+        raise Conflict("A board needs at least one swimlane.")
+    data = {"swimlane": {"id": swimlane.pk, "name": swimlane.name}}
+    swimlane.delete()
+    _renumber_swimlanes(board, None, None)
+    append_event(board.pk, type="swimlane.deleted", data=data, actor=actor)
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_label(board: Board, *, name: str, color: str = "#64748b", actor: User) -> Label:
+    ensure_can_write(actor, board)
+    if Label.objects.filter(board=board, name=name).exists():
+        raise Conflict(f"The board already has a label {name!r}.", fields={"name": ["Taken."]})
+    label = Label.objects.create(board=board, name=name, color=color)
+    append_event(board.pk, type="label.created", data={"label": label_dict(label)}, actor=actor)
+    return label
+
+
+# --- cards -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_card(
+    board: Board,
+    *,
+    title: str,
+    column: Column,
+    swimlane: Swimlane | None = None,
+    position: int | None = None,
+    description: str = "",
+    assignees: Sequence[User] = (),
+    labels: Sequence[Label] = (),
+    value: int = 50,
+    customer: str = "",
+    class_of_service: str = ClassOfService.STANDARD,
+    due_date: date | None = None,
+    override_reason: str = "",
+    actor: User,
+    at: datetime | None = None,
+) -> Card:
+    """Create a card at `position` (default: the end) of (column, swimlane).
+
+    A card created outside the backlog is committed at creation. Counts toward WIP like a move:
+    a column at its hard limit refuses it (409) unless an owner/admin overrides.
+    """
+    at = at or timezone.now()
+    access = ensure_can_write(actor, board)
+    _validate_column(board, column)
+    swimlane = _validate_swimlane(board, swimlane)
+    _validate_card_fields(value=value, class_of_service=class_of_service)
+    assignees = _validate_assignees(board, assignees)
+    labels = _validate_labels(board, labels)
+
+    column = _lock_columns([column.pk])[column.pk]
+    over_limit = _check_wip(column, incoming=1, access=access, override_reason=override_reason)
+    position = _clamp_position(position, _cell_size(column.pk, swimlane.pk))
+    _make_room(column.pk, swimlane.pk, position)
+    card = Card(
+        board=board,
+        column=column,
+        swimlane=swimlane,
+        position=position,
+        title=title,
+        description=description,
+        description_html=render_markdown(description),
+        value=value,
+        customer=customer,
+        class_of_service=class_of_service,
+        due_date=due_date,
+        created_by=actor,
+        created_at=at,
+        updated_at=at,
+    )
+    _flow_times(card, from_stage=None, to_stage=column.stage, at=at)
+    card.save()
+    if assignees:
+        card.assignees.set(assignees)
+    if labels:
+        card.labels.set(labels)
+    CardMove.objects.create(
+        card=card,
+        board=board,
+        from_column=None,
+        to_column=column,
+        from_swimlane=None,
+        to_swimlane=swimlane,
+        from_stage="",
+        to_stage=column.stage,
+        position=position,
+        at=at,
+        actor=actor,
+        override_reason=override_reason,
+    )
+    append_event(
+        board.pk,
+        type="card.created",
+        data={"card": card_as_dict(card.pk), "wip_exceeded": over_limit},
+        actor=actor,
+        at=at,
+    )
+    return card
+
+
+@transaction.atomic
+def update_card(
+    card: Card,
+    *,
+    title: str = UNSET,
+    description: str = UNSET,
+    assignees: Sequence[User] = UNSET,
+    labels: Sequence[Label] = UNSET,
+    value: int = UNSET,
+    customer: str = UNSET,
+    class_of_service: str = UNSET,
+    due_date: date | None = UNSET,
+    actor: User,
+    at: datetime | None = None,
+) -> Card:
+    """Edit a card's content. Where it sits is changed by move_card, archive_card and the
+    block services, never here."""
+    at = at or timezone.now()
+    board = card.board
+    ensure_can_write(actor, board)
+    _validate_card_fields(value=value, class_of_service=class_of_service)
+    card = _lock_card(card.pk)
+    changed: list[str] = []
+    for field, new in (
+        ("title", title),
+        ("value", value),
+        ("customer", customer),
+        ("class_of_service", class_of_service),
+        ("due_date", due_date),
+    ):
+        if new is not UNSET and getattr(card, field) != new:
+            setattr(card, field, new)
+            changed.append(field)
+    if description is not UNSET and description != card.description:
+        card.description = description
+        card.description_html = render_markdown(description)
+        changed += ["description", "description_html"]
+    if assignees is not UNSET:
+        new_ids = {u.pk for u in _validate_assignees(board, assignees)}
+        if new_ids != set(card.assignees.values_list("id", flat=True)):
+            card.assignees.set(list(assignees))
+            changed.append("assignees")
+    if labels is not UNSET:
+        new_ids = {label.pk for label in _validate_labels(board, labels)}
+        if new_ids != set(card.labels.values_list("id", flat=True)):
+            card.labels.set(list(labels))
+            changed.append("labels")
+    if changed:
+        card.updated_at = at
+        card.save(
+            update_fields=[f for f in changed if f not in ("assignees", "labels")] + ["updated_at"]
+        )
+        append_event(
+            board.pk,
+            type="card.updated",
+            data={
+                "card": card_as_dict(card.pk),
+                "changed": [f for f in changed if f != "description_html"],
+            },
+            actor=actor,
+            at=at,
+        )
+    return card
+
+
+@transaction.atomic
+def move_card(
+    card: Card,
+    *,
+    to_column: Column,
+    position: int | None = None,
+    swimlane: Swimlane | None = None,
+    override_reason: str = "",
+    actor: User,
+    at: datetime | None = None,
+) -> CardMove | None:
+    """Move a card to `position` (default: the end) of (to_column, swimlane).
+
+    Locks the card, then both columns in id order, so that a hard WIP limit holds however many
+    moves race for the last slot, and positions stay dense and unique in every cell. Writes the
+    history row and the board's `card.moved` event in the same transaction. Returns the history
+    row, or None when the card already sits exactly there (nothing changes, no event).
+    """
+    at = at or timezone.now()
+    board = card.board
+    access = ensure_can_write(actor, board)
+    _validate_column(board, to_column)
+    if swimlane is not None:
+        _validate_swimlane(board, swimlane)
+    if override_reason and not access.is_manager:
+        raise Forbidden("Only an owner or admin can override a hard WIP limit.")
+
+    card = _lock_card(card.pk)
+    if card.archived:
+        raise Conflict("The card is archived: restore it before moving it.")
+    columns = _lock_columns([card.column_id, to_column.pk])
+    from_column, to_column = columns[card.column_id], columns[to_column.pk]
+    to_swimlane_id = swimlane.pk if swimlane is not None else card.swimlane_id
+    same_cell = (card.column_id, card.swimlane_id) == (to_column.pk, to_swimlane_id)
+
+    over_limit = False
+    if to_column.pk != from_column.pk:
+        over_limit = _check_wip(
+            to_column, incoming=1, access=access, override_reason=override_reason
+        )
+    size = _cell_size(to_column.pk, to_swimlane_id) - (1 if same_cell else 0)
+    new_position = _clamp_position(position, size)
+    if same_cell and new_position == card.position:
+        return None
+
+    old = {"column": card.column_id, "swimlane": card.swimlane_id, "position": card.position}
+    _take_out(card)
+    _make_room(to_column.pk, to_swimlane_id, new_position)
+    card.column_id, card.swimlane_id, card.position = to_column.pk, to_swimlane_id, new_position
+    _flow_times(card, from_stage=from_column.stage, to_stage=to_column.stage, at=at)
+    card.updated_at = at
+    card.save(
+        update_fields=[
+            "column",
+            "swimlane",
+            "position",
+            "committed_at",
+            "started_at",
+            "finished_at",
+            "updated_at",
+        ]
+    )
+    move = CardMove.objects.create(
+        card=card,
+        board_id=card.board_id,
+        from_column=from_column,
+        to_column=to_column,
+        from_swimlane_id=old["swimlane"],
+        to_swimlane_id=to_swimlane_id,
+        from_stage=from_column.stage,
+        to_stage=to_column.stage,
+        position=new_position,
+        at=at,
+        actor=actor,
+        override_reason=override_reason,
+    )
+    event = append_event(
+        card.board_id,
+        type="card.moved",
+        data={
+            "card": card_as_dict(card.pk),
+            "from_column": old["column"],
+            "to_column": to_column.pk,
+            "from_swimlane": old["swimlane"],
+            "to_swimlane": to_swimlane_id,
+            "from_position": old["position"],
+            "position": new_position,
+            "wip_exceeded": over_limit,
+            "override_reason": override_reason,
+        },
+        actor=actor,
+        at=at,
+    )
+    move.seq = event.seq  # handy for the API's answer; not a column
+    return move
+
+
+@transaction.atomic
+def block_card(card: Card, *, reason: str, actor: User, at: datetime | None = None) -> Block:
+    """Pull the andon cord: mark the card blocked, with why, from `at` until unblocked."""
+    at = at or timezone.now()
+    ensure_can_write(actor, card.board)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Say why the card is blocked.", fields={"reason": ["Required."]})
+    card = _lock_card(card.pk)
+    if card.blocked:
+        raise Conflict("The card is already blocked.")
+    block = Block.objects.create(
+        card=card, board_id=card.board_id, reason=reason, started_at=at, blocked_by=actor
+    )
+    card.blocked, card.block_reason, card.updated_at = True, reason, at
+    card.save(update_fields=["blocked", "block_reason", "updated_at"])
+    append_event(
+        card.board_id,
+        type="card.blocked",
+        data={"card": card_as_dict(card.pk), "reason": reason},
+        actor=actor,
+        at=at,
+    )
+    return block
+
+
+@transaction.atomic
+def unblock_card(card: Card, *, actor: User, at: datetime | None = None) -> Block:
+    at = at or timezone.now()
+    ensure_can_write(actor, card.board)
+    card = _lock_card(card.pk)
+    block = Block.objects.filter(card=card, ended_at__isnull=True).first()
+    if not card.blocked or block is None:
+        raise Conflict("The card is not blocked.")
+    block.ended_at = max(at, block.started_at)
+    block.unblocked_by = actor
+    block.save(update_fields=["ended_at", "unblocked_by"])
+    card.blocked, card.block_reason, card.updated_at = False, "", at
+    card.save(update_fields=["blocked", "block_reason", "updated_at"])
+    blocked_days = (block.ended_at - block.started_at).total_seconds() / 86_400
+    append_event(
+        card.board_id,
+        type="card.unblocked",
+        data={
+            "card": card_as_dict(card.pk),
+            "reason": block.reason,
+            "blocked_days": round(blocked_days, 3),
+        },
+        actor=actor,
+        at=at,
+    )
+    return block
+
+
+@transaction.atomic
+def archive_card(card: Card, *, actor: User, at: datetime | None = None) -> Card:
+    """Take a card off the board (it stops counting toward WIP); its history is kept."""
+    at = at or timezone.now()
+    ensure_can_write(actor, card.board)
+    card = _lock_card(card.pk)
+    if card.archived:
+        return card
+    _lock_columns([card.column_id])
+    _take_out(card)
+    card.archived, card.position, card.archived_at, card.updated_at = True, None, at, at
+    card.save(update_fields=["archived", "position", "archived_at", "updated_at"])
+    append_event(
+        card.board_id,
+        type="card.archived",
+        data={"card": card_as_dict(card.pk)},
+        actor=actor,
+        at=at,
+    )
+    return card
+
+
+@transaction.atomic
+def restore_card(card: Card, *, actor: User, at: datetime | None = None) -> Card:
+    """Put an archived card back at the end of its cell, if its column has room."""
+    at = at or timezone.now()
+    access = ensure_can_write(actor, card.board)
+    card = _lock_card(card.pk)
+    if not card.archived:
+        return card
+    column = _lock_columns([card.column_id])[card.column_id]
+    _check_wip(column, incoming=1, access=access, override_reason="")
+    card.position = _cell_size(card.column_id, card.swimlane_id)
+    card.archived, card.archived_at, card.updated_at = False, None, at
+    card.save(update_fields=["archived", "position", "archived_at", "updated_at"])
+    append_event(
+        card.board_id,
+        type="card.restored",
+        data={"card": card_as_dict(card.pk)},
+        actor=actor,
+        at=at,
+    )
+    return card
+
+
+@transaction.atomic
+def delete_card(card: Card, *, actor: User) -> None:
+    ensure_can_write(actor, card.board)
+    card = _lock_card(card.pk)
+    _lock_columns([card.column_id])
+    if not card.archived:
+        _take_out(card)
+    data = {
+        "card": {
+            "id": card.pk,
+            "column": card.column_id,
+            "swimlane": card.swimlane_id,
+            "title": card.title,
+        }
+    }
+    board_id = card.board_id
+    card.delete()
+    append_event(board_id, type="card.deleted", data=data, actor=actor)
+
+
+@transaction.atomic
+def add_comment(card: Card, *, body: str, actor: User, at: datetime | None = None) -> Comment:
+    at = at or timezone.now()
+    ensure_can_write(actor, card.board)
+    body = body.strip()
+    if not body:
+        raise InvalidInput("A comment needs some text.", fields={"body": ["Required."]})
+    comment = Comment.objects.create(
+        card=card, author=actor, body=body, body_html=render_markdown(body), created_at=at
+    )
+    from boards.selectors import comment_dict  # local: comment_dict needs the author loaded
+
+    append_event(
+        card.board_id,
+        type="card.commented",
+        data={"card": card.pk, "comment": comment_dict(comment)},
+        actor=actor,
+        at=at,
+    )
+    return comment
+
+
+def column_wip(board: Board) -> dict[int, int]:
+    """Live cards per column (used by the demo loader to pull only into columns with room)."""
+    return dict(
+        Card.objects.filter(board=board, archived=False)
+        .values("column_id")
+        .annotate(n=Count("id"))
+        .values_list("column_id", "n")
+    )

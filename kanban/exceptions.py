@@ -1,0 +1,44 @@
+"""Domain errors. Each carries a machine `code` and an HTTP status; kanban.api maps them to JSON
+once, so services raise meaning and never build responses."""
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "error"
+    status = 400
+    default_detail = "The request could not be completed."
+
+    def __init__(self, detail: str | None = None, *, fields: dict[str, Any] | None = None):
+        self.detail = detail or self.default_detail
+        self.fields = fields or {}
+        super().__init__(self.detail)
+
+
+class InvalidInput(DomainError):
+    code = "invalid"
+    status = 400
+    default_detail = "The request is not valid."
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+    default_detail = "Not found."
+
+
+class Forbidden(DomainError):
+    code = "permission_denied"
+    status = 403
+    default_detail = "You do not have permission to do this."
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409
+    default_detail = "The request conflicts with the current state."
+
+
+class WipLimitExceeded(Conflict):
+    code = "wip_limit_exceeded"
+    default_detail = "The column is at its hard WIP limit."

@@ -1,0 +1,2 @@
+# Websocket routes; the board consumer arrives with live updates.
+websocket_urlpatterns: list = []

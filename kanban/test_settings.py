@@ -1,0 +1,21 @@
+"""Settings for the test suite: the production shape (Postgres, Redis) from the environment,
+with only what makes tests fast and deterministic changed."""
+
+import os
+
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/obeya")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+from kanban.settings import *  # noqa: F403
+from kanban.settings import REST_FRAMEWORK
+
+# Hashing with PBKDF2 costs ~100 ms a login; tests log in hundreds of times.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Whitenoise's manifest is built by collectstatic, which tests do not run.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login": "1000/min"}}
