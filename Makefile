@@ -1,0 +1,57 @@
+# Obeya: two commands on a fresh machine.
+#   make run   - the embedded default (SQLite, in-memory channel layer, in-process tasks)
+#   make test  - the whole suite against Postgres and Redis (DATABASE_URL / REDIS_URL)
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/obeya
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install lint format worker beat bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# The embedded default: no Postgres, no Redis. DEBUG=1 because a local board needs no secret.
+run: export DEBUG ?= 1
+run: install
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py load_demo
+	@echo "Obeya on http://$(HOST):$(PORT)/ - log in as alice / demo (owner), bob / demo, victor / demo"
+	$(BIN)/uvicorn kanban.asgi:application --host $(HOST) --port $(PORT)
+
+test: export DATABASE_URL ?= $(TEST_DATABASE_URL)
+test: export REDIS_URL ?= $(TEST_REDIS_URL)
+test: install
+	@$(BIN)/python scripts/check_services.py
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_SETTINGS_MODULE=kanban.test_settings $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The production shape by hand (with DATABASE_URL, REDIS_URL and SECRET_KEY set):
+worker: install
+	$(BIN)/celery -A kanban worker --loglevel=info
+
+beat: install
+	$(BIN)/celery -A kanban beat --loglevel=info
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
