@@ -45,3 +45,28 @@ class ApiTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class TokenAuthMiddleware:
+    """Websocket authentication by `Authorization: Token <key>` for scripts; browsers keep
+    the session cookie (AuthMiddlewareStack, which wraps this). A token that does not check
+    out leaves the connection anonymous, so the consumer refuses it, even with a session."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        header = dict(scope.get("headers") or []).get(b"authorization", b"")
+        parts = header.split()
+        if parts and parts[0].lower() == b"token":
+            from channels.db import database_sync_to_async
+            from django.contrib.auth.models import AnonymousUser
+
+            user = None
+            if len(parts) == 2:
+                try:
+                    user = await database_sync_to_async(user_for_token_key)(parts[1].decode())
+                except UnicodeDecodeError:
+                    user = None
+            scope = {**scope, "user": user or AnonymousUser()}
+        return await self.inner(scope, receive, send)

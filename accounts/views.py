@@ -32,4 +32,15 @@ class LoginView(auth_views.LoginView):
 
 
 class LogoutView(auth_views.LogoutView):
-    pass
+    """Logging out also closes the user's open board websockets: Django's logout alone would
+    leave them streaming."""
+
+    def post(self, request, *args, **kwargs):
+        user_id = request.user.pk if request.user.is_authenticated else None
+        response = super().post(request, *args, **kwargs)
+        if user_id is not None:
+            from boards.events import user_group
+            from boards.publisher import send_message
+
+            send_message(user_group(user_id), {"type": "session.closed"})
+        return response

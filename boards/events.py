@@ -8,21 +8,23 @@ of a change that did not happen. Group sends are at-most-once; a viewer that mis
 gap in `seq` and replays the log (`events_since`), which is what makes delivery complete.
 """
 
-import logging
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.db import connection, transaction
 from django.utils import timezone
 
 from boards.models import Board, Event
-
-logger = logging.getLogger(__name__)
+from boards.publisher import send_to_group
 
 
 def board_group(board_id: int) -> str:
     return f"board.{board_id}"
+
+
+def user_group(user_id: int) -> str:
+    """Every websocket of one user: closed together when they log out."""
+    return f"user.{user_id}"
 
 
 def actor_dict(user) -> dict[str, Any] | None:
@@ -44,8 +46,8 @@ def event_payload(event: Event, actor: dict[str, Any] | None) -> dict[str, Any]:
 
 def _next_seq(board_id: int) -> int:
     # F() update with RETURNING in one statement: works on Postgres and SQLite >= 3.35 and takes
-    # the board row lock for the rest of the transaction. Services lock cards and columns first
-    # and the board last, so the lock order is always card -> columns (by id) -> board.
+    # the board row lock for the rest of the transaction. Services lock columns and cards first
+    # and the board last, so the lock order is always columns (by id) -> card -> board.
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Board._meta.db_table} SET last_seq = last_seq + 1 "
@@ -88,17 +90,7 @@ def append_event(
 def publish(board_id: int, payload: dict[str, Any]) -> None:
     """Send one committed event to the board's viewers. Never raises: the write has committed,
     and a viewer that misses this send catches up from the log by resync."""
-    from channels.layers import get_channel_layer
-
-    try:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        async_to_sync(layer.group_send)(
-            board_group(board_id), {"type": "board.event", "event": payload}
-        )
-    except Exception:
-        logger.exception("Could not publish event %s of board %s", payload.get("seq"), board_id)
+    send_to_group(board_group(board_id), payload)
 
 
 def events_since(board_id: int, since: int):

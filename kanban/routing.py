@@ -1,2 +1,7 @@
-# Websocket routes; the board consumer arrives with live updates.
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from boards.consumers import BoardConsumer
+
+websocket_urlpatterns = [
+    path("ws/boards/<int:board_id>/", BoardConsumer.as_asgi()),
+]

@@ -1,0 +1,150 @@
+"""The board's websocket: a thin adapter over the selectors and the event log.
+
+It authenticates (session or token, see accounts.authentication.TokenAuthMiddleware), checks
+read access through the same selector as the REST API, joins the board's group, says hello
+with the current seq, forwards committed events as they come, and replays the log on resync.
+It holds no rules and never queries per broadcast.
+"""
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from boards import presence
+from boards.events import board_group, user_group
+from boards.selectors import board_replay, board_seq, get_board_for_user
+from kanban.exceptions import NotFound
+
+logger = logging.getLogger(__name__)
+
+# Close codes in the application range (4000-4999), mirroring HTTP.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+class BoardConsumer(AsyncJsonWebsocketConsumer):
+    board_id: int | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        board_id = int(self.scope["url_route"]["kwargs"]["board_id"])
+        try:
+            await database_sync_to_async(get_board_for_user)(user, board_id)
+        except NotFound:
+            # Another organisation's board, or none: indistinguishable, as 404 would be.
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.board_id = board_id
+        self.username = user.username
+        await self.channel_layer.group_add(board_group(board_id), self.channel_name)
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        await self.accept()
+        # Read after joining the group: an event committed in between arrives twice (the
+        # client ignores seqs it has) rather than never.
+        seq = await database_sync_to_async(board_seq)(board_id)
+        await self.send_json({"type": "hello", "board": board_id, "seq": seq})
+        await self._presence_changed(join=True)
+
+    async def disconnect(self, code: int) -> None:
+        if self.board_id is None:
+            return
+        await self.channel_layer.group_discard(board_group(self.board_id), self.channel_name)
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            await self.channel_layer.group_discard(user_group(user.pk), self.channel_name)
+        await self._presence_changed(join=False)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "resync":
+            since = content.get("since")
+            if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+                await self.send_json(
+                    {
+                        "type": "error",
+                        "code": "invalid",
+                        "detail": "resync needs an integer since >= 0.",
+                    }
+                )
+                return
+            for message in await database_sync_to_async(board_replay)(self.board_id, since):
+                await self.send_json(message)
+        elif kind == "ping":
+            seq = await database_sync_to_async(board_seq)(self.board_id)
+            await self.send_json({"type": "pong", "seq": seq})
+            await self._touch()
+        else:
+            await self.send_json(
+                {
+                    "type": "error",
+                    "code": "invalid",
+                    "detail": "Unknown message type: send resync or ping.",
+                }
+            )
+
+    # --- messages from the channel layer -------------------------------------------------
+
+    async def board_event(self, message) -> None:
+        # Encoded once by the publisher, forwarded as is to every viewer.
+        await self.send(text_data=message["text"])
+
+    async def session_closed(self, message) -> None:
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    # --- presence --------------------------------------------------------------------------
+
+    async def _touch(self) -> None:
+        try:
+            await presence.touch(self.board_id, self.channel_name, self.username)
+        except Exception as exc:  # presence is a nicety: never let it break the board
+            logger.info("Presence update failed: %s", exc)
+
+    async def _presence_changed(self, *, join: bool) -> None:
+        try:
+            if join:
+                await presence.touch(self.board_id, self.channel_name, self.username)
+            else:
+                await presence.leave(self.board_id, self.channel_name, self.username)
+        except Exception as exc:  # presence is a nicety: never let it break the board
+            logger.info("Presence update failed: %s", exc)
+            return
+        _schedule_presence_broadcast(self.channel_layer, self.board_id)
+
+    async def presence_update(self, message) -> None:
+        await self.send_json(
+            {"type": "presence", "count": message["count"], "viewers": message["viewers"]}
+        )
+
+
+# One presence broadcast per board per process per PRESENCE_DEBOUNCE: when a thousand viewers
+# connect at once, they get a handful of updates, not a million messages.
+PRESENCE_DEBOUNCE = 1.0
+_presence_pending: set[int] = set()
+_presence_tasks: set[asyncio.Task] = set()
+
+
+def _schedule_presence_broadcast(layer, board_id: int) -> None:
+    if board_id in _presence_pending:
+        return
+    _presence_pending.add(board_id)
+
+    async def broadcast() -> None:
+        await asyncio.sleep(PRESENCE_DEBOUNCE)
+        _presence_pending.discard(board_id)
+        try:
+            names = await presence.viewers(board_id)
+            await layer.group_send(
+                board_group(board_id),
+                {"type": "presence.update", "count": len(names), "viewers": names[:20]},
+            )
+        except Exception as exc:
+            logger.info("Presence broadcast failed: %s", exc)
+
+    task = asyncio.get_running_loop().create_task(broadcast())
+    _presence_tasks.add(task)  # a reference, so that the task is not garbage-collected
+    task.add_done_callback(_presence_tasks.discard)
