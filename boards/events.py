@@ -11,6 +11,7 @@ gap in `seq` and replays the log (`events_since`), which is what makes delivery 
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -82,8 +83,9 @@ def append_event(
         actor=actor,
         data=data,
     )
-    payload = event_payload(event, actor_dict(actor))
-    transaction.on_commit(lambda: publish(board_id, payload))
+    if settings.PUBLISH_EVENTS:
+        payload = event_payload(event, actor_dict(actor))
+        transaction.on_commit(lambda: publish(board_id, payload))
     return event
 
 

@@ -176,6 +176,9 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Broadcasting of committed events to viewers. Only benchmarks turn it off, to measure its cost.
+PUBLISH_EVENTS = env_bool("PUBLISH_EVENTS", default=True)
+
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None

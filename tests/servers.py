@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,10 +74,12 @@ def asgi_server(
         if redis_url is not None
         else os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "DEBUG": "0",
-        "SECRET_KEY": "test-server-secret-key",
+        # The test process's key, so that sessions it creates are valid in the server.
+        "SECRET_KEY": settings.SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DB_POOL_MAX": "8",
         "LOG_LEVEL": "WARNING",
+        "PYTHONWARNINGS": "ignore:No directory at",  # whitenoise: no collectstatic in tests
         **(env or {}),
     }
     process = subprocess.Popen(

@@ -28,6 +28,16 @@ def api(base: str, method: str, path: str, token: str, body: dict | None = None)
         return json.loads(response.read() or b"{}")
 
 
+def in_thread(fn, *args):
+    """Run `fn` (in a worker thread) and close the thread's database connection after."""
+    from django.db import connection
+
+    try:
+        return fn(*args)
+    finally:
+        connection.close()
+
+
 def seed_cards(world, n: int = 20) -> list[int]:
     columns = list(world.board.columns.all())
     return [
@@ -258,7 +268,7 @@ def test_a_move_made_outside_a_request_reaches_viewers(world):
                 flush()
                 return move.seq
 
-            seq = await asyncio.to_thread(move)
+            seq = await asyncio.to_thread(in_thread, move)
             await wait_for(lambda: viewer.seq == seq, timeout=10, what="the move")
             await viewer.stop()
             return viewer
@@ -280,3 +290,58 @@ def test_api_error_is_not_an_event(world):
             api(server, "POST", f"/api/v1/cards/{card_id}/move/", token, {"column": doing.pk})
         assert refused.value.code == 409
         assert api(server, "GET", f"/api/v1/boards/{world.board.pk}/", token)["seq"] == before
+
+
+def _session_cookie(client, user) -> str:
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def test_a_browser_session_connects_and_logging_out_closes_its_sockets(world, client):
+    # given: bob's browser session (cookie + an allowed Origin) watching the board
+    cookie = _session_cookie(client, world.bob)
+    with asgi_server() as server:
+        url = server.replace("http://", "ws://") + f"/ws/boards/{world.board.pk}/"
+        headers = {"Cookie": f"sessionid={cookie}", "Origin": server}
+
+        async def scenario():
+            async with websockets.connect(url, additional_headers=headers) as ws:
+                hello = json.loads(await ws.recv())
+                # when: bob logs out (in another process: the close travels through Redis)
+                await asyncio.to_thread(in_thread, client.post, "/accounts/logout/")
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+                return hello, closed.value
+
+        hello, closed = asyncio.run(scenario())
+    # then: the socket was open for him, and closed by the logout
+    assert hello["type"] == "hello"
+    assert closed.rcvd.code == 4401
+
+
+def test_viewers_see_how_many_people_are_watching(world):
+    _, alice = create_api_token(user=world.alice)
+    _, bob = create_api_token(user=world.bob)
+    with asgi_server() as server_a, asgi_server() as server_b:
+
+        async def watch(server, token, until):
+            url = server.replace("http://", "ws://") + f"/ws/boards/{world.board.pk}/"
+            async with websockets.connect(
+                url, additional_headers={"Authorization": f"Token {token}"}
+            ) as ws:
+                while True:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if message["type"] == "presence" and until(message):
+                        return message
+
+        async def scenario():
+            # alice on one process, bob on the other: each hears of both
+            return await asyncio.gather(
+                watch(server_a, alice, lambda m: m["count"] == 2),
+                watch(server_b, bob, lambda m: m["count"] == 2),
+            )
+
+        seen = asyncio.run(scenario())
+    for message in seen:
+        assert sorted(message["viewers"]) == ["alice", "bob"]

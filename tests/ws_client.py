@@ -135,12 +135,7 @@ class BoardViewer:
                     finally:
                         if pinger:
                             pinger.cancel()
-            except (
-                OSError,
-                websockets.ConnectionClosed,
-                websockets.InvalidStatus,
-                asyncio.TimeoutError,
-            ):
+            except (TimeoutError, OSError, websockets.ConnectionClosed, websockets.InvalidStatus):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
