@@ -27,7 +27,9 @@ class ClassOfService(models.TextChoices):
 
 class Board(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="boards")
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="boards")
+    # RESTRICT, not PROTECT: a team with boards cannot be deleted on its own, but deleting the
+    # whole organisation takes both.
+    team = models.ForeignKey(Team, on_delete=models.RESTRICT, related_name="boards")
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True, max_length=5000)
     # The last seq of the board's event log. Incremented under the row lock by
@@ -116,8 +118,10 @@ class Label(models.Model):
 
 class Card(models.Model):
     board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="cards")
-    column = models.ForeignKey(Column, on_delete=models.PROTECT, related_name="cards")
-    swimlane = models.ForeignKey(Swimlane, on_delete=models.PROTECT, related_name="cards")
+    # A column or lane holding cards cannot be deleted by itself (the services refuse with a
+    # message first); deleting the board takes all three.
+    column = models.ForeignKey(Column, on_delete=models.RESTRICT, related_name="cards")
+    swimlane = models.ForeignKey(Swimlane, on_delete=models.RESTRICT, related_name="cards")
     # 0-based, dense and unique within (column, swimlane) among live cards; NULL once archived.
     position = models.PositiveIntegerField(null=True)
     title = models.CharField(max_length=200)
