@@ -288,3 +288,81 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.board_id}#{self.seq} {self.type}"
+
+
+class AlertKind(models.TextChoices):
+    WIP_COLUMN = "wip_column", "Column over its WIP limit"
+    WIP_SWIMLANE = "wip_swimlane", "Swimlane over its WIP limit"
+    WIP_PERSON = "wip_person", "Person over their WIP limit"
+    WIP_OVERRIDE = "wip_override", "Hard WIP limit overridden"
+    AGEING = "ageing", "Card ageing past the board's 85th percentile cycle time"
+
+
+class Alert(models.Model):
+    """A problem made visible: open while it lasts, closed (not deleted) when it is over."""
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=20, choices=AlertKind.choices)
+    # What the alert is about, e.g. "column:12", "person:5", "card:40": one open alert per key.
+    key = models.CharField(max_length=60)
+    column = models.ForeignKey(
+        Column, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    swimlane = models.ForeignKey(
+        Swimlane, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    card = models.ForeignKey(
+        Card, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    detail = models.CharField(max_length=300)
+    data = models.JSONField(default=dict)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["board", "key"],
+                condition=Q(closed_at__isnull=True),
+                name="alert_one_open_per_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=[k.value for k in AlertKind]), name="alert_kind_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["board", "closed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.detail}"
+
+
+class MetricsSnapshot(models.Model):
+    """A board's flow metrics for a window, as last computed in the background."""
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="metrics_snapshots")
+    window_from = models.DateField()
+    window_to = models.DateField()
+    # True for the rolling default window that the background task keeps fresh.
+    is_default = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-computed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["board"], condition=Q(is_default=True), name="metrics_one_default_per_board"
+            ),
+            models.UniqueConstraint(
+                fields=["board", "window_from", "window_to", "is_default"],
+                name="metrics_one_per_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.board_id} {self.window_from}..{self.window_to} at {self.computed_at}"

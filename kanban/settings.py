@@ -182,8 +182,10 @@ PUBLISH_EVENTS = env_bool("PUBLISH_EVENTS", default=True)
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL  # embedded default: tasks run in-process
+# Embedded default: tasks run in-process, right after the commit that enqueued them.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "obeya")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -192,6 +194,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 # Longer than the longest task, or Redis redelivers it while it still runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE = {
+    # Ageing alerts compare each card's time in its stage with the board's p85 cycle time.
+    "ageing-alerts": {"task": "boards.check_ageing", "schedule": 15 * 60},
+    # The rolling metrics window moves with the clock even when nothing changes.
+    "refresh-metrics": {"task": "boards.refresh_all_metrics", "schedule": 60 * 60},
+}
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -232,7 +240,17 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Shared by every process when Redis is there (login throttling, the metrics debounce).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "obeya",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True

@@ -18,4 +18,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Tasks run in-process on commit, so that tests see their effects deterministically; the tests
+# that claim a real worker switch this off and start one (tests/test_celery_worker.py).
+CELERY_TASK_ALWAYS_EAGER = True
+# One test's debounce key must not hold back the next test's metrics run.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login": "1000/min"}}

@@ -79,7 +79,8 @@ def asgi_server(
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DB_POOL_MAX": "8",
         "LOG_LEVEL": "WARNING",
-        "PYTHONWARNINGS": "ignore:No directory at",  # whitenoise: no collectstatic in tests
+        "PYTHONWARNINGS": "ignore:No directory at",
+        "CELERY_EAGER": "1",  # alerts and metrics run in the server; tests of the worker differ  # whitenoise: no collectstatic in tests
         **(env or {}),
     }
     process = subprocess.Popen(
@@ -176,3 +177,51 @@ class RedisServer:
     def __exit__(self, *exc) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def celery_worker(queue: str, *, redis_url: str | None = None) -> Iterator[subprocess.Popen]:
+    """A real Celery worker consuming `queue` on the test database."""
+    worker_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "kanban.settings",
+        "DATABASE_URL": test_database_url(),
+        "REDIS_URL": redis_url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "DEBUG": "0",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "CELERY_QUEUE": queue,
+        "CELERY_EAGER": "0",
+        "DB_POOL": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "kanban",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=worker_env,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -1,0 +1,282 @@
+"""WIP and ageing alerts: raised when a limit is breached, closed when the breach is over.
+
+Every raise and close is an event on the board's log (in the same transaction), so viewers see
+it live and it stays in the history. The checks are idempotent: running one twice, or after a
+retry, opens nothing new and closes nothing twice (one open alert per board and key, a database
+constraint).
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from accounts.models import Membership
+from boards.events import append_event
+from boards.models import Alert, AlertKind, Board, Card, CardMove, Column, Stage, Swimlane
+
+IN_PROGRESS = (Stage.WAIT, Stage.ACTIVE)
+
+
+def alert_dict(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.pk,
+        "board": alert.board_id,
+        "kind": alert.kind,
+        "key": alert.key,
+        "column": alert.column_id,
+        "swimlane": alert.swimlane_id,
+        "user": alert.user_id,
+        "card": alert.card_id,
+        "detail": alert.detail,
+        "data": alert.data,
+        "opened_at": alert.opened_at.isoformat(),
+        "closed_at": alert.closed_at.isoformat() if alert.closed_at else None,
+        "open": alert.closed_at is None,
+    }
+
+
+def _lock_board(board_id: int) -> Board | None:
+    # One checker per board at a time. Only the board row is locked, after nothing else, so
+    # this cannot deadlock with a move (which takes the board row last).
+    return Board.objects.select_for_update(no_key=True).filter(pk=board_id).first()
+
+
+def _open(
+    board: Board,
+    *,
+    key: str,
+    kind: str,
+    detail: str,
+    at: datetime,
+    data: dict,
+    open_alerts: dict[str, Alert],
+    **refs,
+) -> Alert | None:
+    current = open_alerts.get(key)
+    if current is not None:
+        if current.data != data:  # still breached: keep the figures current, quietly
+            current.data = data
+            current.detail = detail
+            current.save(update_fields=["data", "detail"])
+        return None
+    alert = Alert.objects.create(
+        board=board, key=key, kind=kind, detail=detail, data=data, opened_at=at, **refs
+    )
+    append_event(
+        board.pk, type="alert.raised", data={"alert": alert_dict(alert)}, actor=None, at=at
+    )
+    return alert
+
+
+def _close(alert: Alert, at: datetime) -> None:
+    alert.closed_at = at
+    alert.save(update_fields=["closed_at"])
+    append_event(
+        alert.board_id, type="alert.closed", data={"alert": alert_dict(alert)}, actor=None, at=at
+    )
+
+
+@transaction.atomic
+def raise_override_alert(
+    board: Board, *, column: Column, wip: int, reason: str, actor, at: datetime
+) -> Alert:
+    """A hard limit was passed on purpose: keep the exception visible until WIP is back."""
+    key = f"override:column:{column.pk}"
+    existing = Alert.objects.filter(board=board, key=key, closed_at__isnull=True).first()
+    detail = (
+        f"{column.name}: hard WIP limit {column.wip_limit} overridden by {actor.username}: {reason}"
+    )[:300]
+    data = {"wip": wip, "limit": column.wip_limit, "reason": reason, "by": actor.username}
+    if existing is not None:
+        existing.detail, existing.data = detail, data
+        existing.save(update_fields=["detail", "data"])
+        return existing
+    alert = Alert.objects.create(
+        board=board,
+        key=key,
+        kind=AlertKind.WIP_OVERRIDE,
+        column=column,
+        detail=detail,
+        data=data,
+        opened_at=at,
+    )
+    append_event(
+        board.pk, type="alert.raised", data={"alert": alert_dict(alert)}, actor=actor, at=at
+    )
+    return alert
+
+
+@transaction.atomic
+def check_wip_alerts(board_id: int, *, at: datetime | None = None) -> dict[str, int]:
+    """Make the board's open WIP alerts match its WIP now: columns, swimlanes, and the personal
+    limits of the people with cards on it. Returns how many were raised and closed."""
+    at = at or timezone.now()
+    board = _lock_board(board_id)
+    if board is None:
+        return {"raised": 0, "closed": 0}  # deleted since the task was queued
+    open_alerts = {a.key: a for a in Alert.objects.filter(board=board, closed_at__isnull=True)}
+    breached: set[str] = set()
+    raised = 0
+
+    columns = Column.objects.filter(board=board).annotate(
+        wip=Count("cards", filter=Q(cards__archived=False))
+    )
+    for column in columns:
+        if column.wip_limit is None or column.wip <= column.wip_limit:
+            continue
+        key = f"column:{column.pk}"
+        breached.add(key)
+        raised += bool(
+            _open(
+                board,
+                key=key,
+                kind=AlertKind.WIP_COLUMN,
+                column=column,
+                at=at,
+                open_alerts=open_alerts,
+                data={"wip": column.wip, "limit": column.wip_limit},
+                detail=f"{column.name} holds {column.wip} cards, over its WIP limit of "
+                f"{column.wip_limit}.",
+            )
+        )
+    # An override stays visible until the column is back within its limit.
+    breached |= {
+        f"override:column:{c.pk}"
+        for c in columns
+        if c.wip_limit is not None and c.wip > c.wip_limit
+    }
+
+    lanes = Swimlane.objects.filter(board=board, wip_limit__isnull=False).annotate(
+        wip=Count("cards", filter=Q(cards__archived=False, cards__column__stage__in=IN_PROGRESS))
+    )
+    for lane in lanes:
+        if lane.wip <= lane.wip_limit:
+            continue
+        key = f"swimlane:{lane.pk}"
+        breached.add(key)
+        raised += bool(
+            _open(
+                board,
+                key=key,
+                kind=AlertKind.WIP_SWIMLANE,
+                swimlane=lane,
+                at=at,
+                open_alerts=open_alerts,
+                data={"wip": lane.wip, "limit": lane.wip_limit},
+                detail=f"Lane {lane.name} has {lane.wip} cards in progress, over its limit of "
+                f"{lane.wip_limit}.",
+            )
+        )
+
+    # Personal limits count work in progress on every board of the organisation.
+    people = (
+        Membership.objects.filter(
+            organization_id=board.organization_id,
+            wip_limit__isnull=False,
+            user__assigned_cards__board=board,
+        )
+        .select_related("user")
+        .distinct()
+    )
+    for membership in people:
+        wip = Card.objects.filter(
+            assignees=membership.user,
+            archived=False,
+            board__organization_id=board.organization_id,
+            column__stage__in=IN_PROGRESS,
+        ).count()
+        if wip <= membership.wip_limit:
+            continue
+        key = f"person:{membership.user_id}"
+        breached.add(key)
+        raised += bool(
+            _open(
+                board,
+                key=key,
+                kind=AlertKind.WIP_PERSON,
+                user=membership.user,
+                at=at,
+                open_alerts=open_alerts,
+                data={"wip": wip, "limit": membership.wip_limit},
+                detail=f"{membership.user.display_name} has {wip} cards in progress, over their "
+                f"personal limit of {membership.wip_limit}.",
+            )
+        )
+
+    closed = 0
+    for key, alert in open_alerts.items():
+        if alert.kind == AlertKind.AGEING or key in breached:
+            continue
+        _close(alert, at)
+        closed += 1
+    return {"raised": raised, "closed": closed}
+
+
+@transaction.atomic
+def check_ageing_alerts(
+    board_id: int, *, threshold_days: float | None, at: datetime | None = None
+) -> dict[str, int]:
+    """Raise an alert for each card whose time in its current stage exceeds `threshold_days`
+    (the board's 85th-percentile cycle time); close those that moved on or finished."""
+    at = at or timezone.now()
+    board = _lock_board(board_id)
+    if board is None:
+        return {"raised": 0, "closed": 0}
+    open_alerts = {
+        a.key: a
+        for a in Alert.objects.filter(board=board, kind=AlertKind.AGEING, closed_at__isnull=True)
+    }
+    ageing: set[str] = set()
+    raised = 0
+    if threshold_days:
+        entered = (
+            CardMove.objects.filter(card=OuterRef("pk"), to_stage=OuterRef("column__stage"))
+            .exclude(from_stage=F("to_stage"))
+            .order_by("-at")
+            .values("at")[:1]
+        )
+        cutoff = at - timedelta(days=threshold_days)
+        cards = (
+            Card.objects.filter(board=board, archived=False, column__stage__in=IN_PROGRESS)
+            .annotate(entered_stage=Subquery(entered))
+            .filter(entered_stage__lt=cutoff)
+            .select_related("column")
+        )
+        for card in cards:
+            key = f"card:{card.pk}"
+            ageing.add(key)
+            days = (at - card.entered_stage).total_seconds() / 86_400
+            raised += bool(
+                _open(
+                    board,
+                    key=key,
+                    kind=AlertKind.AGEING,
+                    card=card,
+                    column=card.column,
+                    at=at,
+                    open_alerts=open_alerts,
+                    data={"age_days": round(days, 1), "threshold_days": round(threshold_days, 2)},
+                    detail=f"{card.title[:120]} has been in {card.column.stage} for {days:.1f} days, "
+                    f"past the board's 85th-percentile cycle time ({threshold_days:.1f} d).",
+                )
+            )
+    closed = 0
+    for key, alert in open_alerts.items():
+        if key not in ageing:
+            _close(alert, at)
+            closed += 1
+    return {"raised": raised, "closed": closed}
+
+
+def open_alerts(board: Board):
+    return Alert.objects.filter(board=board, closed_at__isnull=True).order_by("-opened_at", "-id")
+
+
+def board_alerts(board: Board, *, include_closed: bool = False):
+    alerts = Alert.objects.filter(board=board)
+    if not include_closed:
+        alerts = alerts.filter(closed_at__isnull=True)
+    return alerts.order_by("-opened_at", "-id")

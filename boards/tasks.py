@@ -1,0 +1,68 @@
+"""Celery tasks: thin, idempotent wrappers that take ids, fetch, and call alerts or metrics.
+
+They are enqueued after commit (`delay_on_commit`), so a task never runs on data its
+transaction did not commit; with `acks_late` a task whose worker died is redelivered, which is
+harmless because every task here converges on the current state rather than applying a delta.
+"""
+
+from datetime import datetime
+
+from celery import shared_task
+from django.core.cache import cache
+
+from boards import alerts, metrics
+from boards.models import Board, MetricsSnapshot
+
+# At most one metrics recompute per board in this many seconds, however many moves.
+METRICS_DEBOUNCE_SECONDS = 5
+
+
+@shared_task(name="boards.check_wip")
+def check_wip(board_id: int, at: str | None = None) -> dict[str, int]:
+    return alerts.check_wip_alerts(board_id, at=datetime.fromisoformat(at) if at else None)
+
+
+@shared_task(name="boards.recompute_metrics")
+def recompute_metrics(board_id: int) -> int | None:
+    # Let the next change schedule a new run from now on.
+    cache.delete(_debounce_key(board_id))
+    snapshot = metrics.refresh_snapshot(board_id)
+    return snapshot.duration_ms if snapshot else None
+
+
+@shared_task(name="boards.check_ageing")
+def check_ageing(board_id: int | None = None) -> int:
+    """Ageing alerts for one board, or (from beat) for every board."""
+    board_ids = [board_id] if board_id else list(Board.objects.values_list("pk", flat=True))
+    for pk in board_ids:
+        snapshot = MetricsSnapshot.objects.filter(board_id=pk, is_default=True).first()
+        p85 = snapshot.data["cycle_time"]["p85"] if snapshot else None
+        if p85 is None:
+            board = Board.objects.filter(pk=pk).first()
+            p85 = metrics.cycle_time_p85(board) if board else None
+        alerts.check_ageing_alerts(pk, threshold_days=p85)
+    return len(board_ids)
+
+
+@shared_task(name="boards.refresh_all_metrics")
+def refresh_all_metrics() -> int:
+    board_ids = list(Board.objects.values_list("pk", flat=True))
+    for pk in board_ids:
+        metrics.refresh_snapshot(pk)
+    return len(board_ids)
+
+
+def _debounce_key(board_id: int) -> str:
+    return f"metrics-scheduled:{board_id}"
+
+
+def after_board_change(board_id: int, *, at: datetime | None = None) -> None:
+    """Called by the services inside their transaction: check WIP alerts once it commits, and
+    recompute the metrics a few seconds later (once, however many changes come meanwhile)."""
+    check_wip.delay_on_commit(board_id, at.isoformat() if at else None)
+    if cache.add(_debounce_key(board_id), 1, timeout=METRICS_DEBOUNCE_SECONDS * 6):
+        from django.db import transaction
+
+        transaction.on_commit(
+            lambda: recompute_metrics.apply_async((board_id,), countdown=METRICS_DEBOUNCE_SECONDS)
+        )
