@@ -259,8 +259,11 @@ def check_ageing_alerts(
                     at=at,
                     open_alerts=open_alerts,
                     data={"age_days": round(days, 1), "threshold_days": round(threshold_days, 2)},
-                    detail=f"{card.title[:120]} has been in {card.column.stage} for {days:.1f} days, "
-                    f"past the board's 85th-percentile cycle time ({threshold_days:.1f} d).",
+                    detail=(
+                        f"{card.title[:120]} has been in {card.column.stage} for {days:.1f} "
+                        f"days, past the board's 85th-percentile cycle time "
+                        f"({threshold_days:.1f} d)."
+                    ),
                 )
             )
     closed = 0

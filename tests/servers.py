@@ -79,8 +79,10 @@ def asgi_server(
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DB_POOL_MAX": "8",
         "LOG_LEVEL": "WARNING",
+        # whitenoise: tests run no collectstatic, static files come from the finders
         "PYTHONWARNINGS": "ignore:No directory at",
-        "CELERY_EAGER": "1",  # alerts and metrics run in the server; tests of the worker differ  # whitenoise: no collectstatic in tests
+        # Alerts and metrics run in the server itself (test_celery_worker.py has a real worker)
+        "CELERY_EAGER": "1",
         **(env or {}),
     }
     process = subprocess.Popen(
