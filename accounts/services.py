@@ -20,6 +20,14 @@ from accounts.selectors import org_access
 from kanban.exceptions import Conflict, Forbidden, InvalidInput
 
 
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
+
+
 def ensure_org_manager(actor: User, organization: Organization) -> None:
     if not org_access(actor, organization.pk).is_manager:
         raise Forbidden("Only an owner or admin of the organisation can do this.")
@@ -59,15 +67,29 @@ def add_member(
     *,
     user: User,
     role: str = Role.MEMBER,
-    wip_limit: int | None = None,
+    wip_limit: int | None = UNSET,
     actor: User,
 ) -> Membership:
-    """Add `user` to the organisation, or change their role and personal WIP limit."""
+    """Add `user` to the organisation, or change their role and personal WIP limit (left as it
+    is when not given). Only an owner makes or unmakes owners, and the last owner stays one."""
     ensure_org_manager(actor, organization)
-    if role == Role.OWNER and org_access(actor, organization.pk).role != Role.OWNER:
+    actor_is_owner = org_access(actor, organization.pk).role == Role.OWNER
+    current = (
+        Membership.objects.select_for_update().filter(organization=organization, user=user).first()
+    )
+    if role == Role.OWNER and not actor_is_owner:
         raise Forbidden("Only an owner can make another owner.")
+    if current is not None and current.role == Role.OWNER and role != Role.OWNER:
+        if not actor_is_owner:
+            raise Forbidden("Only an owner can change an owner's role.")
+        owners = Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+        if owners <= 1:
+            raise Conflict("The organisation needs at least one owner: make another first.")
+    defaults = {"role": role}
+    if wip_limit is not UNSET:
+        defaults["wip_limit"] = wip_limit
     membership, _ = Membership.objects.update_or_create(
-        organization=organization, user=user, defaults={"role": role, "wip_limit": wip_limit}
+        organization=organization, user=user, defaults=defaults
     )
     return membership
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from boards.models import Block, Board, Card, CardMove, Column, MetricsSnapshot, Stage
@@ -148,15 +148,28 @@ def _assemble(
     ageing: list[dict[str, Any]],
     lead_stats: dict[str, Any] | None = None,
     cycle_stats: dict[str, Any] | None = None,
+    totals: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The shape both engines return. `finished` holds the cards finished in the window."""
-    leads = [f["lead_days"] for f in finished]
-    cycles = [f["cycle_days"] for f in finished if f["cycle_days"] is not None]
+    """The shape both engines return. `finished` holds the cards finished in the window (all
+    of them from the Python engine; the latest SCATTER_LIMIT from SQL, which passes the
+    statistics and `totals` computed over all of them)."""
     throughput = dict.fromkeys(_weeks(window), 0)
-    for f in finished:
-        throughput[iso_week(datetime.fromisoformat(f["finished_at"]).astimezone(UTC).date())] += 1
-    active = sum(f["active_days"] for f in finished)
-    lead_total = sum(leads)
+    if totals is None:
+        leads = [f["lead_days"] for f in finished]
+        for f in finished:
+            day = datetime.fromisoformat(f["finished_at"]).astimezone(UTC).date()
+            throughput[iso_week(day)] += 1
+        active, lead_total, count = (
+            sum(f["active_days"] for f in finished),
+            sum(leads),
+            len(finished),
+        )
+    else:
+        leads = []
+        for week, n in totals["throughput"].items():
+            throughput[week] = n
+        active, lead_total, count = totals["active"], totals["lead"], totals["count"]
+    cycles = [f["cycle_days"] for f in finished if f["cycle_days"] is not None]
     return {
         "lead_time": lead_stats or _stats(leads),
         "cycle_time": cycle_stats or _stats(cycles),
@@ -165,7 +178,7 @@ def _assemble(
             "value": _r(active / lead_total) if lead_total > 0 else None,
             "active_unblocked_days": _r(active),
             "lead_days": _r(lead_total),
-            "cards": len(finished),
+            "cards": count,
         },
         "blocked": blocked,
         "cfd": {
@@ -187,88 +200,98 @@ def _assemble(
 
 # --- Postgres: SQL ---------------------------------------------------------------------------
 
-_FLOW_CTE = """
+# One pass over the board's history: window aggregates give every move its card's commitment,
+# start, finish and last stage, so that no join of a million moves with their cards is needed.
+# The result, one row per card finished in the window, goes to a temporary table that the
+# statistics and the listing both read.
+_FINISHED_SQL = """
+CREATE TEMPORARY TABLE metrics_finished ON COMMIT DROP AS
 WITH m AS (
     SELECT card_id, at, to_stage,
-           LEAD(at) OVER (PARTITION BY card_id ORDER BY at, id) AS next_at,
-           ROW_NUMBER() OVER (PARTITION BY card_id ORDER BY at DESC, id DESC) AS newest
+           LEAD(at) OVER w AS next_at,
+           LAST_VALUE(to_stage) OVER whole AS last_stage,
+           MIN(at) FILTER (WHERE to_stage <> 'backlog') OVER whole AS commit_at,
+           MIN(at) FILTER (WHERE to_stage = 'active') OVER whole AS start_at,
+           MAX(at) FILTER (WHERE to_stage = 'done') OVER whole AS done_at
     FROM boards_cardmove
     WHERE board_id = %(board)s
+    WINDOW w AS (PARTITION BY card_id ORDER BY at, id),
+           whole AS (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ),
-c AS (
-    SELECT card_id,
-           MIN(at) FILTER (WHERE to_stage <> 'backlog') AS commit_at,
-           MIN(at) FILTER (WHERE to_stage = 'active') AS start_at,
-           MAX(at) FILTER (WHERE to_stage = 'done') AS done_at,
-           BOOL_OR(newest = 1 AND to_stage = 'done') AS finished
-    FROM m GROUP BY card_id
-),
-f AS (
-    SELECT card_id, COALESCE(commit_at, done_at) AS commit_at, start_at, done_at AS finish_at
-    FROM c
-    WHERE finished AND done_at >= %(start)s AND done_at < %(end)s
+fm AS (
+    SELECT card_id, at, to_stage, next_at, start_at, done_at,
+           COALESCE(commit_at, done_at) AS commit_at
+    FROM m
+    WHERE last_stage = 'done' AND done_at >= %(start)s AND done_at < %(end)s
 ),
 active AS (
-    SELECT m.card_id, GREATEST(m.at, f.commit_at) AS s, LEAST(m.next_at, f.finish_at) AS e
-    FROM m JOIN f USING (card_id)
-    WHERE m.to_stage = 'active' AND m.next_at IS NOT NULL
+    SELECT card_id, GREATEST(at, commit_at) AS s, LEAST(next_at, done_at) AS e
+    FROM fm WHERE to_stage = 'active' AND next_at IS NOT NULL
 ),
-active_time AS (
+blocked AS (
     SELECT a.card_id,
-           SUM(GREATEST(EXTRACT(EPOCH FROM a.e - a.s), 0)) AS active_s,
-           SUM(COALESCE((
-               SELECT SUM(GREATEST(EXTRACT(EPOCH FROM
-                          LEAST(a.e, COALESCE(b.ended_at, %(now)s)) - GREATEST(a.s, b.started_at)),
-                          0))
-               FROM boards_block b
-               WHERE b.card_id = a.card_id AND b.started_at < a.e
-                 AND COALESCE(b.ended_at, %(now)s) > a.s
-           ), 0)) AS blocked_s
-    FROM active a WHERE a.e > a.s
+           SUM(GREATEST(EXTRACT(EPOCH FROM LEAST(a.e, COALESCE(b.ended_at, %(now)s))
+                                          - GREATEST(a.s, b.started_at)), 0)) AS blocked_s
+    FROM active a JOIN boards_block b ON b.card_id = a.card_id
+    WHERE b.board_id = %(board)s AND b.started_at < a.e
+      AND COALESCE(b.ended_at, %(now)s) > a.s
     GROUP BY a.card_id
 ),
 per_card AS (
-    SELECT f.card_id, f.commit_at, f.start_at, f.finish_at,
-           EXTRACT(EPOCH FROM f.finish_at - f.commit_at) / 86400.0 AS lead_days,
-           EXTRACT(EPOCH FROM f.finish_at - f.start_at) / 86400.0 AS cycle_days,
-           GREATEST(COALESCE(t.active_s, 0) - COALESCE(t.blocked_s, 0), 0) / 86400.0
-               AS active_days
-    FROM f LEFT JOIN active_time t USING (card_id)
+    SELECT card_id, MIN(commit_at) AS commit_at, MIN(start_at) AS start_at,
+           MIN(done_at) AS finish_at
+    FROM fm GROUP BY card_id
+),
+active_time AS (
+    SELECT card_id, SUM(GREATEST(EXTRACT(EPOCH FROM e - s), 0)) AS active_s
+    FROM active GROUP BY card_id
 )
+SELECT p.card_id, p.commit_at, p.start_at, p.finish_at,
+       EXTRACT(EPOCH FROM p.finish_at - p.commit_at) / 86400.0 AS lead_days,
+       EXTRACT(EPOCH FROM p.finish_at - p.start_at) / 86400.0 AS cycle_days,
+       GREATEST(COALESCE(t.active_s, 0) - COALESCE(b.blocked_s, 0), 0) / 86400.0 AS active_days
+FROM per_card p
+LEFT JOIN active_time t USING (card_id)
+LEFT JOIN blocked b USING (card_id)
 """
 
-_STATS_SQL = (
-    _FLOW_CTE
-    + """
+_STATS_SQL = """
 SELECT COUNT(*), AVG(lead_days),
        percentile_cont(ARRAY[0.5, 0.85, 0.95]) WITHIN GROUP (ORDER BY lead_days),
        COUNT(cycle_days), AVG(cycle_days),
-       percentile_cont(ARRAY[0.5, 0.85, 0.95]) WITHIN GROUP (ORDER BY cycle_days)
-FROM per_card
+       percentile_cont(ARRAY[0.5, 0.85, 0.95]) WITHIN GROUP (ORDER BY cycle_days),
+       COALESCE(SUM(active_days), 0), COALESCE(SUM(lead_days), 0)
+FROM metrics_finished
 """
-)
 
-_PER_CARD_SQL = (
-    _FLOW_CTE
-    + """
+_THROUGHPUT_SQL = """
+SELECT to_char(finish_at AT TIME ZONE 'UTC', 'IYYY-"W"IW') AS week, COUNT(*)
+FROM metrics_finished GROUP BY week
+"""
+
+_PER_CARD_SQL = """
 SELECT p.card_id, card.title, p.finish_at, p.lead_days, p.cycle_days, p.active_days
-FROM per_card p JOIN boards_card card ON card.id = p.card_id
-ORDER BY p.finish_at
+FROM (SELECT * FROM metrics_finished ORDER BY finish_at DESC, card_id DESC LIMIT %(limit)s) p
+JOIN boards_card card ON card.id = p.card_id
+ORDER BY p.finish_at, p.card_id
 """
-)
 
+# Each move is -1 for the column it leaves and +1 for the one it enters, on its day; archiving
+# is -1. Summing those per column and day, then accumulating over days, gives the end-of-day
+# counts without pairing a move with the next one.
 _CFD_SQL = """
-WITH m AS (
-    SELECT cm.to_column_id AS col, cm.at,
-           COALESCE(LEAD(cm.at) OVER (PARTITION BY cm.card_id ORDER BY cm.at, cm.id),
-                    card.archived_at) AS next_at
-    FROM boards_cardmove cm JOIN boards_card card ON card.id = cm.card_id
-    WHERE cm.board_id = %(board)s AND cm.to_column_id IS NOT NULL
-),
-deltas AS (
-    SELECT col, (at AT TIME ZONE 'UTC')::date AS day, 1 AS d FROM m
+WITH deltas AS (
+    SELECT to_column_id AS col, (at AT TIME ZONE 'UTC')::date AS day, COUNT(*) AS d
+    FROM boards_cardmove WHERE board_id = %(board)s AND to_column_id IS NOT NULL
+    GROUP BY 1, 2
     UNION ALL
-    SELECT col, (next_at AT TIME ZONE 'UTC')::date, -1 FROM m WHERE next_at IS NOT NULL
+    SELECT from_column_id, (at AT TIME ZONE 'UTC')::date, -COUNT(*)
+    FROM boards_cardmove WHERE board_id = %(board)s AND from_column_id IS NOT NULL
+    GROUP BY 1, 2
+    UNION ALL
+    SELECT column_id, (archived_at AT TIME ZONE 'UTC')::date, -COUNT(*)
+    FROM boards_card WHERE board_id = %(board)s AND archived_at IS NOT NULL
+    GROUP BY 1, 2
 ),
 base AS (SELECT col, SUM(d) AS n FROM deltas WHERE day < %(from)s GROUP BY col),
 daily AS (
@@ -308,31 +331,46 @@ class _SqlMetrics:
             "from": window.start,
             "to": window.end,
             "now": now,
+            "limit": SCATTER_LIMIT,
         }
 
-    def _rows(self, sql: str) -> list[tuple]:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, self.params)
-            return cursor.fetchall()
-
     def run(self) -> dict[str, Any]:
-        ((n, lead_mean, lead_p, n_cycle, cycle_mean, cycle_p),) = self._rows(_STATS_SQL)
-        finished = [
-            {
-                "card": card_id,
-                "title": title,
-                "finished_at": finish.isoformat(),
-                "lead_days": _r(float(lead)),
-                "cycle_days": _r(float(cycle)) if cycle is not None else None,
-                "active_days": float(active),
-            }
-            for card_id, title, finish, lead, cycle, active in self._rows(_PER_CARD_SQL)
-        ]
+        with transaction.atomic(), connection.cursor() as cursor:
+            # The planner cannot estimate row counts out of CTEs of aggregates (it guesses one)
+            # and may pick nested loops over a million history rows: minutes, not a second.
+            # Hash joins are right for every statement here; JIT costs more than it saves.
+            cursor.execute("SET LOCAL enable_nestloop = off")
+            cursor.execute("SET LOCAL jit = off")
+            # Sorting a million moves by card and time in memory, not in temporary files.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+
+            def rows(sql: str) -> list[tuple]:
+                cursor.execute(sql, self.params)
+                return cursor.fetchall()
+
+            # ON COMMIT DROP does not fire inside an outer transaction (a savepoint here).
+            cursor.execute("DROP TABLE IF EXISTS metrics_finished")
+            cursor.execute(_FINISHED_SQL, self.params)
+            ((n, lead_mean, lead_p, n_cycle, cycle_mean, cycle_p, active, lead_total),) = rows(
+                _STATS_SQL
+            )
+            throughput = dict(rows(_THROUGHPUT_SQL))
+            finished = [
+                {
+                    "card": card_id,
+                    "title": title,
+                    "finished_at": finish.isoformat(),
+                    "lead_days": _r(float(lead)),
+                    "cycle_days": _r(float(cycle)) if cycle is not None else None,
+                    "active_days": float(active_days),
+                }
+                for card_id, title, finish, lead, cycle, active_days in rows(_PER_CARD_SQL)
+            ]
+            cfd: dict[int, list[int]] = defaultdict(list)
+            for column_id, count in rows(_CFD_SQL):
+                cfd[column_id].append(int(count))
+            ((blocked_days, blocks, open_blocks),) = rows(_BLOCKED_SQL)
         columns = list(Column.objects.filter(board=self.board).order_by("position", "id"))
-        cfd: dict[int, list[int]] = defaultdict(list)
-        for column_id, count in self._rows(_CFD_SQL):
-            cfd[column_id].append(int(count))
-        ((blocked_days, blocks, open_blocks),) = self._rows(_BLOCKED_SQL)
         blocked = {
             "blocked_days": _r(float(blocked_days)),
             "blocks_started": blocks,
@@ -348,6 +386,12 @@ class _SqlMetrics:
             "mean": _r(_f(cycle_mean)),
             **dict(zip(("p50", "p85", "p95"), _ps(cycle_p), strict=True)),
         }
+        totals = {
+            "active": float(active),
+            "lead": float(lead_total),
+            "count": n,
+            "throughput": throughput,
+        }
         return _assemble(
             self.window,
             finished,
@@ -357,6 +401,7 @@ class _SqlMetrics:
             ageing_work(self.board, self.now),
             lead_stats,
             cycle_stats,
+            totals,
         )
 
 
@@ -420,23 +465,13 @@ class _PythonMetrics:
             return None
         commit = next((at for at, stage, _ in history if stage != Stage.BACKLOG), finish)
         start = next((at for at, stage, _ in history if stage == Stage.ACTIVE), None)
-        active = 0.0
-        for i, (at, stage, _) in enumerate(history[:-1]):
-            if stage != Stage.ACTIVE:
-                continue
-            s, e = max(at, commit), min(history[i + 1][0], finish)
-            if e <= s:
-                continue
-            active += (e - s).total_seconds()
-            for b_start, b_end in blocks:
-                overlap = (min(e, b_end) - max(s, b_start)).total_seconds()
-                active -= max(overlap, 0)
+        active = active_seconds([(at, stage) for at, stage, _ in history], blocks, commit, finish)
         return {
             "card": card_id,
             "finished_at": finish.isoformat(),
             "lead_days": _r((finish - commit).total_seconds() / DAY),
             "cycle_days": _r((finish - start).total_seconds() / DAY) if start else None,
-            "active_days": max(active, 0) / DAY,
+            "active_days": active / DAY,
         }
 
     def _cfd(self, moves, archived) -> dict[int, list[int]]:
@@ -484,6 +519,46 @@ class _PythonMetrics:
             "blocks_started": started,
             "currently_blocked": still_open,
         }
+
+
+def active_seconds(
+    history: list[tuple[datetime, str]],
+    blocks: list[tuple[datetime, datetime]],
+    commit: datetime,
+    finish: datetime,
+) -> float:
+    """Seconds in active columns while not blocked, between commitment and finish.
+
+    `history` is the card's moves (at, to_stage) in order; `blocks` its (start, end) periods,
+    an open one ending at any time after `finish`."""
+    total = 0.0
+    for i, (at, stage) in enumerate(history[:-1]):
+        if stage != Stage.ACTIVE:
+            continue
+        s, e = max(at, commit), min(history[i + 1][0], finish)
+        if e <= s:
+            continue
+        total += (e - s).total_seconds()
+        for b_start, b_end in blocks:
+            total -= max((min(e, b_end) - max(s, b_start)).total_seconds(), 0)
+    return max(total, 0.0)
+
+
+def card_active_seconds(card: Card) -> float | None:
+    """A finished card's unblocked active time, from its history (None when not finished)."""
+    if card.finished_at is None:
+        return None
+    history = list(
+        CardMove.objects.filter(card=card, at__lte=card.finished_at)
+        .order_by("at", "id")
+        .values_list("at", "to_stage")
+    )
+    blocks = [
+        (start, end or card.finished_at)
+        for start, end in Block.objects.filter(card=card).values_list("started_at", "ended_at")
+    ]
+    commit = card.committed_at or card.finished_at
+    return active_seconds(history, blocks, commit, card.finished_at)
 
 
 # --- ageing work in progress (the same on both engines) --------------------------------------
@@ -569,3 +644,187 @@ def refresh_snapshot(board_id: int, window: Window | None = None) -> MetricsSnap
         payload = {"type": "metrics.updated", "board": board_id, "computed_at": now.isoformat()}
         transaction.on_commit(lambda: send_to_group(board_group(board_id), payload))
     return snapshot
+
+
+_CARD_STATS_SQL = """
+SELECT COUNT(*), AVG(lead_days),
+       percentile_cont(ARRAY[0.5, 0.85, 0.95]) WITHIN GROUP (ORDER BY lead_days),
+       COUNT(cycle_days), AVG(cycle_days),
+       percentile_cont(ARRAY[0.5, 0.85, 0.95]) WITHIN GROUP (ORDER BY cycle_days),
+       COALESCE(SUM(active_s), 0) / 86400.0, COALESCE(SUM(lead_days), 0)
+FROM (
+    SELECT EXTRACT(EPOCH FROM finished_at - COALESCE(committed_at, finished_at)) / 86400.0
+               AS lead_days,
+           EXTRACT(EPOCH FROM finished_at - started_at) / 86400.0 AS cycle_days,
+           flow_active_seconds AS active_s
+    FROM boards_card
+    WHERE board_id = %(board)s AND finished_at >= %(start)s AND finished_at < %(end)s
+) f
+"""
+
+_CARD_THROUGHPUT_SQL = """
+SELECT to_char(finished_at AT TIME ZONE 'UTC', 'IYYY-"W"IW') AS week, COUNT(*)
+FROM boards_card
+WHERE board_id = %(board)s AND finished_at >= %(start)s AND finished_at < %(end)s
+GROUP BY week
+"""
+
+
+def refresh_after_change(board_id: int) -> MetricsSnapshot | None:
+    """The refresh the task runs after a change, without re-reading the history.
+
+    A change made now alters only the present: today's point of the cumulative flow, the
+    current WIP and ageing work, and the figures of finished cards, which the services keep on
+    the cards themselves (commitment, start and finish times, unblocked active time, all taken
+    from the history as it was written). Everything before today is the stored snapshot's.
+    Without a snapshot for today's window, or off Postgres, it falls back to the full recompute
+    (which the hourly task runs anyway).
+    """
+    from django.db import transaction
+
+    from boards.events import board_group
+    from boards.publisher import send_to_group
+
+    now = timezone.now()
+    window = default_window(now)
+    snapshot = MetricsSnapshot.objects.filter(board_id=board_id, is_default=True).first()
+    if (
+        snapshot is None
+        or connection.vendor != "postgresql"
+        or (snapshot.window_from, snapshot.window_to) != (window.start, window.end)
+    ):
+        return refresh_snapshot(board_id)
+    board = Board.objects.get(pk=board_id)
+    params = {
+        "board": board_id,
+        "start": window.start_at,
+        "end": window.end_at,
+        "now": now,
+        "limit": SCATTER_LIMIT,
+    }
+    started = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CARD_STATS_SQL, params)
+        ((n, lead_mean, lead_p, n_cycle, cycle_mean, cycle_p, active, lead_total),) = (
+            cursor.fetchall()
+        )
+        cursor.execute(_CARD_THROUGHPUT_SQL, params)
+        throughput = dict(cursor.fetchall())
+        cursor.execute(_BLOCKED_SQL, params)
+        ((blocked_days, blocks, open_blocks),) = cursor.fetchall()
+    finished = [
+        {
+            "card": c["id"],
+            "title": c["title"],
+            "finished_at": c["finished_at"].isoformat(),
+            "lead_days": _r(
+                (c["finished_at"] - (c["committed_at"] or c["finished_at"])).total_seconds() / DAY
+            ),
+            "cycle_days": _r((c["finished_at"] - c["started_at"]).total_seconds() / DAY)
+            if c["started_at"]
+            else None,
+            "active_days": (c["flow_active_seconds"] or 0) / DAY,
+        }
+        for c in reversed(
+            Card.objects.filter(
+                board_id=board_id, finished_at__gte=window.start_at, finished_at__lt=window.end_at
+            )
+            .order_by("-finished_at", "-id")
+            .values(
+                "id", "title", "finished_at", "committed_at", "started_at", "flow_active_seconds"
+            )[:SCATTER_LIMIT]
+        )
+    ]
+    wip = current_wip(board)
+    data = dict(snapshot.data)
+    data["lead_time"] = {
+        "count": n,
+        "mean": _r(_f(lead_mean)),
+        **dict(zip(("p50", "p85", "p95"), _ps(lead_p), strict=True)),
+    }
+    data["cycle_time"] = {
+        "count": n_cycle,
+        "mean": _r(_f(cycle_mean)),
+        **dict(zip(("p50", "p85", "p95"), _ps(cycle_p), strict=True)),
+    }
+    data["throughput"] = [{"week": w, "count": throughput.get(w, 0)} for w in _weeks(window)]
+    data["flow_efficiency"] = {
+        "value": _r(float(active) / float(lead_total)) if lead_total else None,
+        "active_unblocked_days": _r(float(active)),
+        "lead_days": _r(float(lead_total)),
+        "cards": n,
+    }
+    data["blocked"] = {
+        "blocked_days": _r(float(blocked_days)),
+        "blocks_started": blocks,
+        "currently_blocked": open_blocks,
+    }
+    today = {c["column"]: c["wip"] for c in wip}
+    data["cfd"] = {
+        **data["cfd"],
+        "columns": [
+            {**column, "counts": [*column["counts"][:-1], today.get(column["column"], 0)]}
+            for column in data["cfd"]["columns"]
+            if column["column"] in today
+        ],
+    }
+    data["wip"] = wip
+    data["ageing"] = ageing_work(board, now)
+    data["finished"] = finished
+    data["computed_at"] = now.isoformat()
+    data["refresh"] = "incremental"
+    with transaction.atomic():
+        snapshot.data = data
+        snapshot.computed_at = now
+        snapshot.duration_ms = int((timezone.now() - started).total_seconds() * 1000)
+        snapshot.save(update_fields=["data", "computed_at", "duration_ms"])
+        payload = {"type": "metrics.updated", "board": board_id, "computed_at": now.isoformat()}
+        transaction.on_commit(lambda: send_to_group(board_group(board_id), payload))
+    return snapshot
+
+
+_BACKFILL_SQL = """
+WITH m AS (
+    SELECT card_id, at, to_stage,
+           LAST_VALUE(to_stage) OVER whole AS last_stage,
+           MIN(at) FILTER (WHERE to_stage <> 'backlog') OVER whole AS commit_at,
+           MIN(at) FILTER (WHERE to_stage = 'active') OVER whole AS start_at,
+           MAX(at) FILTER (WHERE to_stage = 'done') OVER whole AS done_at
+    FROM boards_cardmove WHERE board_id = %(board)s
+    WINDOW whole AS (PARTITION BY card_id ORDER BY at, id
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+),
+per_card AS (
+    SELECT card_id, MIN(commit_at) AS commit_at, MIN(start_at) AS start_at,
+           MIN(CASE WHEN last_stage = 'done' THEN done_at END) AS finish_at
+    FROM m GROUP BY card_id
+)
+UPDATE boards_card c
+SET committed_at = p.commit_at, started_at = p.start_at, finished_at = p.finish_at
+FROM per_card p WHERE c.id = p.card_id
+"""
+
+
+def backfill_flow_fields(board: Board) -> None:
+    """Set the cards' flow fields from the history (for data written around the services, such
+    as a bulk import): commitment, start, finish and, for finished cards, unblocked active time
+    (through the full recompute's temporary table)."""
+    from django.db import transaction
+
+    window = Window(date(1970, 1, 1), timezone.now().date() + timedelta(days=1))
+    params = {
+        "board": board.pk,
+        "start": window.start_at,
+        "end": window.end_at,
+        "now": timezone.now(),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(_BACKFILL_SQL, params)
+        cursor.execute("DROP TABLE IF EXISTS metrics_finished")
+        cursor.execute(_FINISHED_SQL, params)
+        cursor.execute(
+            "UPDATE boards_card c SET flow_active_seconds = f.active_days * 86400.0 "
+            "FROM metrics_finished f WHERE c.id = f.card_id"
+        )

@@ -151,6 +151,9 @@ class Card(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)  # first entry into an active column
     finished_at = models.DateTimeField(null=True, blank=True)  # last entry into done, while there
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Time in active columns while not blocked, from commitment to finish; set when the card
+    # finishes, so that flow efficiency can be refreshed without re-reading the history.
+    flow_active_seconds = models.FloatField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["board_id", "column_id", "swimlane_id", "position"]
@@ -177,6 +180,7 @@ class Card(models.Model):
         indexes = [
             models.Index(fields=["board", "archived"]),
             models.Index(fields=["column", "archived"]),
+            models.Index(fields=["board", "finished_at"]),
         ]
 
     def __str__(self) -> str:
@@ -213,6 +217,12 @@ class CardMove(models.Model):
         indexes = [
             models.Index(fields=["card", "at"]),
             models.Index(fields=["board", "at"]),
+            # Covers the metrics' one pass over a board's history in (card, time) order.
+            models.Index(
+                fields=["board", "card", "at", "id"],
+                include=["to_stage"],
+                name="cardmove_flow_scan",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, TeamMembership, User
 from accounts.selectors import Access
-from boards.models import Board, Card, CardMove, Column, Comment, Label, Swimlane
+from boards.models import Board, Card, CardMove, Column, Comment, Event, Label, Swimlane
 from kanban.exceptions import InvalidInput, NotFound
 
 CARD_FIELDS = (
@@ -399,6 +399,36 @@ def board_seq(board_id: int) -> int:
     return Board.objects.filter(pk=board_id).values_list("last_seq", flat=True).get()
 
 
+# A viewer further behind than this gets the whole board instead of the events it missed.
+REPLAY_LIMIT = 500
+
+
+def board_replay(board_id: int, since: int) -> list[dict[str, Any]]:
+    """What a viewer that has applied every event up to `since` needs to catch up: the events
+    after it in order, or one `snapshot` of the whole board when that is shorter or the log no
+    longer holds them."""
+    from boards.events import actor_dict, event_payload
+
+    last = board_seq(board_id)
+    if since == last:
+        return []
+    first_kept = (
+        Event.objects.filter(board_id=board_id).order_by("seq").values_list("seq", flat=True)
+        .first()
+    )
+    if since > last or last - since > REPLAY_LIMIT or (first_kept or 1) > since + 1:
+        board = Board.objects.select_related("team", "organization").get(pk=board_id)
+        snapshot = board_snapshot(board)
+        return [{"type": "snapshot", "board": board_id, "seq": snapshot["seq"], "data": snapshot}]
+    return [event_payload(e, actor_dict(e.actor)) for e in _events_after(board_id, since)]
+
+
+def _events_after(board_id: int, since: int) -> QuerySet[Event]:
+    return Event.objects.filter(board_id=board_id, seq__gt=since).select_related("actor").order_by(
+        "seq"
+    )
+
+
 def card_comments(card: Card) -> QuerySet[Comment]:
     return Comment.objects.filter(card=card).select_related("author").order_by("created_at", "id")
 
@@ -477,3 +507,71 @@ def resolve_team(organization_id: int, team_id: int):
             fields={"team": [f"No team {team_id} in this organisation."]},
         )
     return team
+
+
+# --- ageing ----------------------------------------------------------------------------------
+
+TYPICAL_CYCLE_TIME_PERCENTILE = 0.85
+
+
+def typical_cycle_time_days(board_id: int) -> float | None:
+    """The board's typical cycle time: the 85th percentile of (finished_at - started_at), in
+    days, over its finished live cards; None while no card has finished. One query.
+
+    The board page marks work in progress older than this as ageing: most work of this board
+    finishes faster, so such a card deserves a look at the stand-up. Percentiles interpolate
+    linearly (Postgres percentile_cont, numpy's default), as every metric of the design does.
+    """
+    finished = Card.objects.filter(
+        board_id=board_id, archived=False, finished_at__isnull=False, started_at__isnull=False
+    )
+    if connection.vendor == "postgresql":
+        table = Card._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT percentile_cont(%s) WITHIN GROUP "
+                "(ORDER BY EXTRACT(EPOCH FROM finished_at - started_at)) "
+                f"FROM {table} WHERE board_id = %s AND NOT archived "
+                "AND finished_at IS NOT NULL AND started_at IS NOT NULL",
+                [TYPICAL_CYCLE_TIME_PERCENTILE, board_id],
+            )
+            seconds = cursor.fetchone()[0]
+        return None if seconds is None else float(seconds) / SECONDS_PER_DAY
+    durations = sorted(
+        (finished_at - started_at).total_seconds()
+        for started_at, finished_at in finished.values_list("started_at", "finished_at")
+    )
+    seconds = _percentile(durations, TYPICAL_CYCLE_TIME_PERCENTILE)
+    return None if seconds is None else seconds / SECONDS_PER_DAY
+
+
+def _percentile(ordered: Sequence[float], fraction: float) -> float | None:
+    """Linear interpolation between the closest ranks, as percentile_cont and numpy do."""
+    if not ordered:
+        return None
+    rank = (len(ordered) - 1) * fraction
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def metrics_snapshot(board: Board, window=None):
+    """The stored metrics of `board` for `window` (None: the rolling default), or None."""
+    from boards.models import MetricsSnapshot
+
+    snapshots = MetricsSnapshot.objects.filter(board=board)
+    if window is None:
+        return snapshots.filter(is_default=True).first()
+    return snapshots.filter(window_from=window.start, window_to=window.end,
+                            is_default=False).first()
+
+
+def board_alerts(board: Board, state: str = "open"):
+    from boards.models import Alert
+
+    alerts = Alert.objects.filter(board=board)
+    if state == "open":
+        alerts = alerts.filter(closed_at__isnull=True)
+    elif state == "closed":
+        alerts = alerts.filter(closed_at__isnull=False)
+    return alerts.order_by("-opened_at", "-id")

@@ -1,7 +1,7 @@
 """Every write to boards, columns, swimlanes, cards, labels and comments.
 
 Each service owns its transaction, checks the actor's right to write, takes its row locks in
-the one global order (card, then columns by id, then the board row through the event log),
+the one global order (columns by id, then the card, then the board row through the event log),
 writes the history and the board's event in the same transaction, and leaves publishing to
 boards.events (after commit). The REST API, the demo loader, the admin and the tests all call
 these functions; nothing else writes these models.
@@ -105,6 +105,38 @@ def _lock_columns(column_ids: Iterable[int]) -> dict[int, Column]:
     return columns
 
 
+class _CardChangedColumn(Exception):
+    """The card left the column read for it before its lock was taken."""
+
+
+def _lock_card_and_columns(
+    card: Card, column_ids: Iterable[int] = ()
+) -> tuple[Card, dict[int, Column]]:
+    """Lock the card's column and `column_ids` in id order, then the card; return the card as
+    read under its lock, and the columns.
+
+    Columns come before the card: a service holding a column lock rewrites the positions of the
+    other cards of that column's cells, so a service that held one of those cards while waiting
+    for the column would deadlock with it. The card's column is known only before the card is
+    locked (first from the caller's instance); if a concurrent move changed it meanwhile, the
+    attempt is rolled back to its savepoint (which releases its locks, keeping the order) and
+    taken again with the column read afresh.
+    """
+    card_id, column_id, column_ids = card.pk, card.column_id, list(column_ids)
+    while True:  # retried only after another transaction moved the card: always progress
+        try:
+            with transaction.atomic():
+                columns = _lock_columns([column_id, *column_ids])
+                card = _lock_card(card_id)
+                if card.column_id not in columns:
+                    raise _CardChangedColumn
+                return card, columns
+        except _CardChangedColumn:
+            column_id = Card.objects.filter(pk=card_id).values_list("column_id", flat=True).first()
+            if column_id is None:
+                raise NotFound("Card not found.") from None
+
+
 def _cell(column_id: int, swimlane_id: int) -> Q:
     return Q(column_id=column_id, swimlane_id=swimlane_id, archived=False)
 
@@ -133,6 +165,10 @@ def _take_out(card: Card) -> None:
 
 def _make_room(column_id: int, swimlane_id: int, position: int) -> None:
     _shift(_cell(column_id, swimlane_id), start=position, end=None, delta=+1)
+
+
+def _cell_size_column(column_id: int) -> int:
+    return Card.objects.filter(column_id=column_id, archived=False).count()
 
 
 def _cell_size(column_id: int, swimlane_id: int) -> int:
@@ -177,10 +213,19 @@ def _flow_times(card: Card, *, from_stage: str | None, to_stage: str, at: dateti
     if card.started_at is None and to_stage == Stage.ACTIVE:
         card.started_at = at
     if to_stage == Stage.DONE:
-        if from_stage != Stage.DONE or card.finished_at is None:
-            card.finished_at = at
+        card.finished_at = at  # the last entry into a done column (DESIGN.md)
     else:
         card.finished_at = None  # reopened: work in progress again
+        card.flow_active_seconds = None
+
+
+def _record_active_time(card: Card) -> None:
+    """Store a finished card's unblocked active time (flow efficiency's numerator), read from
+    its history once, so that refreshing the board's metrics need not read it again."""
+    from boards.metrics import card_active_seconds
+
+    card.flow_active_seconds = card_active_seconds(card)
+    Card.objects.filter(pk=card.pk).update(flow_active_seconds=card.flow_active_seconds)
 
 
 def _validate_swimlane(board: Board, swimlane: Swimlane | None) -> Swimlane:
@@ -236,6 +281,14 @@ def _validate_card_fields(*, value: Any, class_of_service: Any) -> None:
             "Unknown class of service.",
             fields={"class_of_service": [f"One of {', '.join(ClassOfService.values)}."]},
         )
+
+
+def _after_change(board_id: int, at: datetime | None = None) -> None:
+    """Once this transaction commits: check the board's WIP alerts, and (debounced) recompute
+    its metrics. An explicit `at` (the demo's clock, tests) is the alerts' clock too."""
+    from boards import tasks  # tasks import the services' modules: import late
+
+    tasks.after_board_change(board_id, at=at)
 
 
 # --- boards ----------------------------------------------------------------------------------
@@ -343,7 +396,15 @@ def delete_board(board: Board, *, actor: User) -> None:
 # --- columns ---------------------------------------------------------------------------------
 
 
+def _lock_board_columns(board: Board) -> dict[int, Column]:
+    """Lock every column of the board, in id order: renumbering writes them all, and a move
+    waiting on one of them while we hold another would otherwise deadlock."""
+    return _lock_columns(Column.objects.filter(board=board).values_list("pk", flat=True))
+
+
 def _renumber_columns(board: Board, moving: Column | None, position: int | None) -> None:
+    """Positions 0..n-1 in order, `moving` at `position`. The caller holds every column lock
+    (_lock_board_columns)."""
     columns = [
         c
         for c in Column.objects.filter(board=board).order_by("position", "id")
@@ -384,6 +445,7 @@ def create_column(
 ) -> Column:
     ensure_can_write(actor, board)
     _validate_column_fields(stage=stage, wip_policy=wip_policy, wip_limit=wip_limit)
+    _lock_board_columns(board)
     column = Column.objects.create(
         board=board,
         name=name,
@@ -411,11 +473,15 @@ def update_column(
     wip_policy: str = UNSET,
     policy: str = UNSET,
     actor: User,
+    at: datetime | None = None,
 ) -> Column:
     board = column.board
     ensure_can_write(actor, board)
     _validate_column_fields(stage=stage, wip_policy=wip_policy, wip_limit=wip_limit)
-    column = _lock_columns([column.pk])[column.pk]
+    if position is UNSET:
+        column = _lock_columns([column.pk])[column.pk]
+    else:
+        column = _lock_board_columns(board)[column.pk]
     changed = []
     for field, value in (
         ("name", name),
@@ -439,7 +505,9 @@ def update_column(
             type="column.updated",
             data={"column": column_as_dict(column), "changed": changed},
             actor=actor,
+            at=at,
         )
+    _after_change(board.pk, at)
     return column
 
 
@@ -447,7 +515,7 @@ def update_column(
 def delete_column(column: Column, *, actor: User) -> None:
     board = column.board
     ensure_can_write(actor, board)
-    column = _lock_columns([column.pk])[column.pk]
+    column = _lock_board_columns(board)[column.pk]
     if Card.objects.filter(column=column).exists():
         raise Conflict(
             f"{column.name} still holds cards (archived ones count): move or delete them first."
@@ -552,12 +620,21 @@ def delete_swimlane(swimlane: Swimlane, *, actor: User) -> None:
 
 
 @transaction.atomic
-def create_label(board: Board, *, name: str, color: str = "#64748b", actor: User) -> Label:
+def create_label(
+    board: Board,
+    *,
+    name: str,
+    color: str = "#64748b",
+    actor: User,
+    at: datetime | None = None,
+) -> Label:
     ensure_can_write(actor, board)
     if Label.objects.filter(board=board, name=name).exists():
         raise Conflict(f"The board already has a label {name!r}.", fields={"name": ["Taken."]})
     label = Label.objects.create(board=board, name=name, color=color)
-    append_event(board.pk, type="label.created", data={"label": label_dict(label)}, actor=actor)
+    append_event(
+        board.pk, type="label.created", data={"label": label_dict(label)}, actor=actor, at=at
+    )
     return label
 
 
@@ -636,6 +713,8 @@ def create_card(
         actor=actor,
         override_reason=override_reason,
     )
+    if column.stage == Stage.DONE:
+        _record_active_time(card)
     append_event(
         board.pk,
         type="card.created",
@@ -643,6 +722,7 @@ def create_card(
         actor=actor,
         at=at,
     )
+    _after_change(board.pk, at)
     return card
 
 
@@ -708,6 +788,7 @@ def update_card(
             actor=actor,
             at=at,
         )
+    _after_change(board.pk, at)
     return card
 
 
@@ -724,7 +805,7 @@ def move_card(
 ) -> CardMove | None:
     """Move a card to `position` (default: the end) of (to_column, swimlane).
 
-    Locks the card, then both columns in id order, so that a hard WIP limit holds however many
+    Locks both columns in id order, then the card, so that a hard WIP limit holds however many
     moves race for the last slot, and positions stay dense and unique in every cell. Writes the
     history row and the board's `card.moved` event in the same transaction. Returns the history
     row, or None when the card already sits exactly there (nothing changes, no event).
@@ -738,10 +819,9 @@ def move_card(
     if override_reason and not access.is_manager:
         raise Forbidden("Only an owner or admin can override a hard WIP limit.")
 
-    card = _lock_card(card.pk)
+    card, columns = _lock_card_and_columns(card, [to_column.pk])
     if card.archived:
         raise Conflict("The card is archived: restore it before moving it.")
-    columns = _lock_columns([card.column_id, to_column.pk])
     from_column, to_column = columns[card.column_id], columns[to_column.pk]
     to_swimlane_id = swimlane.pk if swimlane is not None else card.swimlane_id
     same_cell = (card.column_id, card.swimlane_id) == (to_column.pk, to_swimlane_id)
@@ -770,6 +850,7 @@ def move_card(
             "committed_at",
             "started_at",
             "finished_at",
+            "flow_active_seconds",
             "updated_at",
         ]
     )
@@ -804,7 +885,22 @@ def move_card(
         actor=actor,
         at=at,
     )
-    move.seq = event.seq  # handy for the API's answer; not a column
+    if to_column.stage == Stage.DONE:
+        _record_active_time(card)
+    if override_reason and over_limit and to_column.wip_policy == WipPolicy.HARD:
+        from boards.alerts import raise_override_alert
+
+        raise_override_alert(
+            board,
+            column=to_column,
+            wip=_cell_size_column(to_column.pk),
+            reason=override_reason,
+            actor=actor,
+            at=at,
+        )
+    # Handy for the API's answer (not columns): the event's seq and the card as it now is.
+    move.seq, move.card_data = event.seq, event.data["card"]
+    _after_change(card.board_id, at)
     return move
 
 
@@ -831,6 +927,7 @@ def block_card(card: Card, *, reason: str, actor: User, at: datetime | None = No
         actor=actor,
         at=at,
     )
+    _after_change(card.board_id, at)
     return block
 
 
@@ -859,6 +956,7 @@ def unblock_card(card: Card, *, actor: User, at: datetime | None = None) -> Bloc
         actor=actor,
         at=at,
     )
+    _after_change(card.board_id, at)
     return block
 
 
@@ -867,10 +965,9 @@ def archive_card(card: Card, *, actor: User, at: datetime | None = None) -> Card
     """Take a card off the board (it stops counting toward WIP); its history is kept."""
     at = at or timezone.now()
     ensure_can_write(actor, card.board)
-    card = _lock_card(card.pk)
+    card, _ = _lock_card_and_columns(card)
     if card.archived:
         return card
-    _lock_columns([card.column_id])
     _take_out(card)
     card.archived, card.position, card.archived_at, card.updated_at = True, None, at, at
     card.save(update_fields=["archived", "position", "archived_at", "updated_at"])
@@ -881,6 +978,7 @@ def archive_card(card: Card, *, actor: User, at: datetime | None = None) -> Card
         actor=actor,
         at=at,
     )
+    _after_change(card.board_id, at)
     return card
 
 
@@ -889,10 +987,10 @@ def restore_card(card: Card, *, actor: User, at: datetime | None = None) -> Card
     """Put an archived card back at the end of its cell, if its column has room."""
     at = at or timezone.now()
     access = ensure_can_write(actor, card.board)
-    card = _lock_card(card.pk)
+    card, columns = _lock_card_and_columns(card)
     if not card.archived:
         return card
-    column = _lock_columns([card.column_id])[card.column_id]
+    column = columns[card.column_id]
     _check_wip(column, incoming=1, access=access, override_reason="")
     card.position = _cell_size(card.column_id, card.swimlane_id)
     card.archived, card.archived_at, card.updated_at = False, None, at
@@ -904,14 +1002,14 @@ def restore_card(card: Card, *, actor: User, at: datetime | None = None) -> Card
         actor=actor,
         at=at,
     )
+    _after_change(card.board_id, at)
     return card
 
 
 @transaction.atomic
 def delete_card(card: Card, *, actor: User) -> None:
     ensure_can_write(actor, card.board)
-    card = _lock_card(card.pk)
-    _lock_columns([card.column_id])
+    card, _ = _lock_card_and_columns(card)
     if not card.archived:
         _take_out(card)
     data = {
@@ -925,6 +1023,7 @@ def delete_card(card: Card, *, actor: User) -> None:
     board_id = card.board_id
     card.delete()
     append_event(board_id, type="card.deleted", data=data, actor=actor)
+    _after_change(board_id)
 
 
 @transaction.atomic

@@ -5,13 +5,17 @@ transaction did not commit; with `acks_late` a task whose worker died is redeliv
 harmless because every task here converges on the current state rather than applying a delta.
 """
 
+import logging
 from datetime import datetime
 
 from celery import shared_task
 from django.core.cache import cache
+from django.db import transaction
 
 from boards import alerts, metrics
 from boards.models import Board, MetricsSnapshot
+
+logger = logging.getLogger(__name__)
 
 # At most one metrics recompute per board in this many seconds, however many moves.
 METRICS_DEBOUNCE_SECONDS = 5
@@ -25,8 +29,11 @@ def check_wip(board_id: int, at: str | None = None) -> dict[str, int]:
 @shared_task(name="boards.recompute_metrics")
 def recompute_metrics(board_id: int) -> int | None:
     # Let the next change schedule a new run from now on.
-    cache.delete(_debounce_key(board_id))
-    snapshot = metrics.refresh_snapshot(board_id)
+    try:
+        cache.delete(_debounce_key(board_id))
+    except Exception as exc:  # the key expires by itself
+        logger.warning("Could not clear the metrics debounce of board %s: %s", board_id, exc)
+    snapshot = metrics.refresh_after_change(board_id)
     return snapshot.duration_ms if snapshot else None
 
 
@@ -57,12 +64,18 @@ def _debounce_key(board_id: int) -> str:
 
 
 def after_board_change(board_id: int, *, at: datetime | None = None) -> None:
-    """Called by the services inside their transaction: check WIP alerts once it commits, and
-    recompute the metrics a few seconds later (once, however many changes come meanwhile)."""
-    check_wip.delay_on_commit(board_id, at.isoformat() if at else None)
-    if cache.add(_debounce_key(board_id), 1, timeout=METRICS_DEBOUNCE_SECONDS * 6):
-        from django.db import transaction
+    """Called by the services inside their transaction. Once it commits: check the board's WIP
+    alerts, and recompute its metrics a few seconds later (once, however many changes come
+    meanwhile). Scheduling never fails the change: the broker or cache being down is logged,
+    and the periodic tasks catch up."""
+    stamp = at.isoformat() if at else None
+    transaction.on_commit(lambda: _schedule(board_id, stamp))
 
-        transaction.on_commit(
-            lambda: recompute_metrics.apply_async((board_id,), countdown=METRICS_DEBOUNCE_SECONDS)
-        )
+
+def _schedule(board_id: int, at: str | None) -> None:
+    try:
+        check_wip.delay(board_id, at)
+        if cache.add(_debounce_key(board_id), 1, timeout=METRICS_DEBOUNCE_SECONDS * 6):
+            recompute_metrics.apply_async((board_id,), countdown=METRICS_DEBOUNCE_SECONDS)
+    except Exception as exc:
+        logger.warning("Could not schedule the checks of board %s: %s", board_id, exc)

@@ -194,6 +194,15 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 # Longer than the longest task, or Redis redelivers it while it still runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_TASK_IGNORE_RESULT = True
+# With the broker down, a request enqueuing a task gives up after one quick retry (and logs)
+# instead of hanging; the periodic tasks catch up once it is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BEAT_SCHEDULE = {
     # Ageing alerts compare each card's time in its stage with the board's p85 cycle time.
     "ageing-alerts": {"task": "boards.check_ageing", "schedule": 15 * 60},

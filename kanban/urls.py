@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 
-def api_not_found(request, exception=None):
+def api_not_found(request, exception=None, rest: str = ""):
     return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
 
 

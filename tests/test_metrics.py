@@ -193,3 +193,36 @@ def test_refresh_snapshot_stores_the_default_window_once_per_board(history):
     assert first.pk == second.pk  # idempotent: replaced, not duplicated
     assert Board.objects.get(pk=board.pk).metrics_snapshots.filter(is_default=True).count() == 1
     assert "computed_at" in second.data
+
+
+def test_the_incremental_refresh_after_a_change_matches_a_full_recompute(world):
+    # given: a month of recent history and a stored snapshot of it
+    board, alice = world.board, world.alice
+    col = {c.name: c for c in board.columns.all()}
+    now = datetime.now(UTC)
+    cards = []
+    for i in range(6):
+        start = now - timedelta(days=30 - i * 4)
+        card = services.create_card(board, title=f"c{i}", column=col["Backlog"], actor=alice,
+                                    at=start)
+        for j, column in enumerate(("Ready", "Doing", "Review", "Done")[: 2 + i % 3]):
+            card.refresh_from_db()
+            services.move_card(card, to_column=col[column], actor=alice,
+                               at=start + timedelta(days=1 + j, hours=i))
+        cards.append(card)
+    services.block_card(cards[1], reason="waiting", actor=alice, at=now - timedelta(days=3))
+    metrics.refresh_snapshot(board.pk)
+
+    # when: work moves on today, and the task refreshes incrementally
+    for card in cards[:3]:
+        card.refresh_from_db()
+        services.move_card(card, to_column=col["Done"], actor=alice)
+    services.unblock_card(cards[1], actor=alice)
+    incremental = metrics.refresh_after_change(board.pk).data
+    full = metrics.compute_board_metrics(board, metrics.default_window())
+
+    # then: every figure agrees with reading the whole history again
+    assert incremental["refresh"] == "incremental"
+    for key in ("lead_time", "cycle_time", "throughput", "flow_efficiency", "blocked", "cfd",
+                "wip", "ageing", "finished"):
+        _approx_equal(incremental[key], full[key], key)

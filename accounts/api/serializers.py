@@ -38,7 +38,6 @@ class MemberInput(serializers.Serializer):
         max_value=1000,
         required=False,
         allow_null=True,
-        default=None,
         help_text="Personal WIP limit; null for none.",
     )
 

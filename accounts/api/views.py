@@ -10,6 +10,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
+from accounts.api import schema  # noqa: F401  (registers the token scheme for the OpenAPI schema)
 from accounts.api import serializers as s
 from accounts.models import User
 from boards.api.views import ERRORS, paginated, validated
@@ -172,7 +173,7 @@ class MemberListView(APIView):
             organization,
             user=user,
             role=data["role"],
-            wip_limit=data["wip_limit"],
+            wip_limit=data.get("wip_limit", services.UNSET),
             actor=request.user,
         )
         return Response(member_dict(membership), status=status.HTTP_201_CREATED)

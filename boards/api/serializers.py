@@ -146,6 +146,14 @@ class CardUpdateInput(serializers.Serializer):
                 raise serializers.ValidationError(
                     {field: "Cards change place through POST /api/v1/cards/{id}/move/."}
                 )
+        for field in ("blocked", "block_reason"):
+            if field in self.initial_data:
+                raise serializers.ValidationError(
+                    {
+                        field: "Block and unblock through POST /api/v1/cards/{id}/block/ and "
+                        "/unblock/."
+                    }
+                )
         return attrs
 
 

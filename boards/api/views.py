@@ -4,6 +4,7 @@ service, answer with the selector's dicts. No view writes a model."""
 from typing import Any
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -11,7 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Team
-from boards import selectors, services
+from boards import metrics, selectors, services
+from boards.alerts import alert_dict
 from boards.api import serializers as s
 from boards.events import actor_dict, event_payload, events_since
 from boards.selectors import access_of
@@ -66,7 +68,8 @@ class BoardListView(APIView):
     )
     def get(self, request: Request) -> Response:
         team = request.query_params.get("team")
-        if team is not None and not team.isdigit():
+        # isdigit() alone lets through digits int() refuses, such as "²".
+        if team is not None and not (team.isascii() and team.isdigit()):
             raise InvalidInput("team must be a team id.", fields={"team": ["An integer."]})
         boards = selectors.boards_for_user(
             request.user,
@@ -271,7 +274,9 @@ class CardDetailView(APIView):
             data["labels"] = selectors.resolve_labels(card.board, data["labels"])
         # One transaction: an edit and an archive in one PATCH land together or not at all.
         with transaction.atomic():
-            if data:
+            # An empty PATCH still goes through the service, which checks the right to write:
+            # a viewer must get 403, not a 200 for a change they may not make.
+            if data or archived is None:
                 services.update_card(card, **data, actor=request.user)
             if archived is True:
                 services.archive_card(card, actor=request.user)
@@ -307,10 +312,15 @@ class CardMoveView(APIView):
             override_reason=data["override_reason"],
             actor=request.user,
         )
-        seq = move.seq if move else selectors.board_seq(card.board_id)
-        return Response(
-            {"card": selectors.card_as_dict(card.pk), "seq": seq, "moved": move is not None}
-        )
+        if move is None:  # already there: nothing changed
+            return Response(
+                {
+                    "card": selectors.card_as_dict(card.pk),
+                    "seq": selectors.board_seq(card.board_id),
+                    "moved": False,
+                }
+            )
+        return Response({"card": move.card_data, "seq": move.seq, "moved": True})
 
 
 class CardBlockView(APIView):
@@ -369,7 +379,7 @@ class BoardEventsView(APIView):
     def get(self, request: Request, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
         since = request.query_params.get("since", "0")
-        if not since.isdigit():
+        if not (since.isascii() and since.isdigit()):
             raise InvalidInput(
                 "since must be a seq (an integer, 0 or more).",
                 fields={"since": ["An integer >= 0."]},
@@ -381,3 +391,69 @@ class BoardEventsView(APIView):
             events,
             lambda page: [event_payload(e, actor_dict(e.actor)) for e in page],
         )
+
+
+class MetricsQueryInput(serializers.Serializer):
+    # `from` is a Python keyword: the field is declared below under its query-string name.
+    to = serializers.DateField(required=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(required=False)
+        return fields
+
+    def validate(self, attrs):
+        start, end = attrs.get("from"), attrs.get("to")
+        if (start is None) != (end is None):
+            raise serializers.ValidationError("Give both from and to, or neither.")
+        if start and end:
+            if start > end:
+                raise serializers.ValidationError({"from": "from must not be after to."})
+            if (end - start).days > 731:
+                raise serializers.ValidationError({"to": "A window spans at most two years."})
+        return attrs
+
+
+class BoardMetricsView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, description="Window start (inclusive)."),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="Window end (inclusive)."),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        description=(
+            "Flow metrics: lead and cycle time (count, mean, p50, p85, p95, in days), "
+            "throughput per ISO week, WIP per column, flow efficiency, blocked time, a "
+            "cumulative flow diagram and ageing work in progress, with `computed_at`. Without "
+            "from/to: the last 90 days, served from the snapshot the background task keeps "
+            "fresh."
+        ),
+    )
+    def get(self, request: Request, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        query = validated_query(MetricsQueryInput, request)
+        window = None
+        if "from" in query:
+            window = metrics.Window(query["from"], query["to"])
+        snapshot = selectors.metrics_snapshot(board, window)
+        if snapshot is None:  # never computed yet (or a new window): compute it now, once
+            snapshot = metrics.refresh_snapshot(board.pk, window)
+        return Response(snapshot.data)
+
+
+class BoardAlertsView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "state", str, enum=["open", "closed", "all"], description="Default: open."
+            )
+        ],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
+    def get(self, request: Request, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        state = request.query_params.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise InvalidInput("state is open, closed or all.", fields={"state": ["Unknown."]})
+        alerts = selectors.board_alerts(board, state)
+        return paginated(self, request, alerts, lambda page: [alert_dict(a) for a in page])
