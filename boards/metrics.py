@@ -25,7 +25,7 @@ from boards.models import Block, Board, Card, CardMove, Column, MetricsSnapshot,
 
 DAY = 86_400.0
 PERCENTILES = (0.5, 0.85, 0.95)
-SCATTER_LIMIT = 2_000
+SCATTER_LIMIT = 500
 AGEING_LIMIT = 500
 
 

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from accounts.models import Organization, Team
 
@@ -35,7 +36,7 @@ class Board(models.Model):
     # The last seq of the board's event log. Incremented under the row lock by
     # boards.events.append_event, which is what makes the log gap-free.
     last_seq = models.BigIntegerField(default=0, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

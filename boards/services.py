@@ -308,11 +308,21 @@ def create_board(
     """Create a board for `team`. With no `columns`, the five default ones (Backlog, Ready,
     Doing, Review, Done); every board has at least one swimlane."""
     board = Board(
-        organization_id=team.organization_id, team=team, name=name, description=description
+        organization_id=team.organization_id,
+        team=team,
+        name=name,
+        description=description,
+        created_at=at or timezone.now(),
     )
     ensure_can_write(actor, board)
     board.save()
     specs = columns or [{"name": n, "stage": s} for n, s in DEFAULT_COLUMNS]
+    for spec in specs:
+        _validate_column_fields(
+            stage=spec.get("stage", Stage.WAIT),
+            wip_policy=spec.get("wip_policy", WipPolicy.SOFT),
+            wip_limit=spec.get("wip_limit"),
+        )
     Column.objects.bulk_create(
         Column(
             board=board,

@@ -6,6 +6,8 @@ harmless because every task here converges on the current state rather than appl
 """
 
 import logging
+import threading
+from contextlib import contextmanager
 from datetime import datetime
 
 from celery import shared_task
@@ -28,11 +30,6 @@ def check_wip(board_id: int, at: str | None = None) -> dict[str, int]:
 
 @shared_task(name="boards.recompute_metrics")
 def recompute_metrics(board_id: int) -> int | None:
-    # Let the next change schedule a new run from now on.
-    try:
-        cache.delete(_debounce_key(board_id))
-    except Exception as exc:  # the key expires by itself
-        logger.warning("Could not clear the metrics debounce of board %s: %s", board_id, exc)
     snapshot = metrics.refresh_after_change(board_id)
     return snapshot.duration_ms if snapshot else None
 
@@ -63,11 +60,28 @@ def _debounce_key(board_id: int) -> str:
     return f"metrics-scheduled:{board_id}"
 
 
+_suspended = threading.local()
+
+
+@contextmanager
+def suspended():
+    """Hold back the checks that changes schedule (for a replay of history, such as the demo
+    loader's, which checks alerts on its own clock and asks once per board at the end)."""
+    _suspended.active = True
+    try:
+        yield
+    finally:
+        _suspended.active = False
+
+
 def after_board_change(board_id: int, *, at: datetime | None = None) -> None:
     """Called by the services inside their transaction. Once it commits: check the board's WIP
-    alerts, and recompute its metrics a few seconds later (once, however many changes come
-    meanwhile). Scheduling never fails the change: the broker or cache being down is logged,
-    and the periodic tasks catch up."""
+    alerts, and refresh its metrics a few seconds later, once, however many changes come
+    meanwhile (the first change sets a key that lives as long as the countdown, so the run
+    sees every change made before it). Scheduling never fails the change: the broker or cache
+    being down is logged, and the periodic tasks catch up."""
+    if getattr(_suspended, "active", False):
+        return
     stamp = at.isoformat() if at else None
     transaction.on_commit(lambda: _schedule(board_id, stamp))
 
@@ -75,7 +89,7 @@ def after_board_change(board_id: int, *, at: datetime | None = None) -> None:
 def _schedule(board_id: int, at: str | None) -> None:
     try:
         check_wip.delay(board_id, at)
-        if cache.add(_debounce_key(board_id), 1, timeout=METRICS_DEBOUNCE_SECONDS * 6):
+        if cache.add(_debounce_key(board_id), 1, timeout=METRICS_DEBOUNCE_SECONDS):
             recompute_metrics.apply_async((board_id,), countdown=METRICS_DEBOUNCE_SECONDS)
     except Exception as exc:
         logger.warning("Could not schedule the checks of board %s: %s", board_id, exc)
