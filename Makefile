@@ -19,11 +19,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Front-end libraries (SortableJS) from the npm registry, exactly as package-lock.json pins them;
+# Django serves them from node_modules as static files under vendor/ (no build step).
+NODE_STAMP := node_modules/.installed
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 # The embedded default: no Postgres, no Redis. DEBUG=1 because a local board needs no secret.
 run: export DEBUG ?= 1
-run: install
+run: install $(NODE_STAMP)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py load_demo
 	@echo "Obeya on http://$(HOST):$(PORT)/ - log in as alice / demo (owner), bob / demo, victor / demo"
@@ -31,7 +39,7 @@ run: install
 
 test: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 test: export REDIS_URL ?= $(TEST_REDIS_URL)
-test: install
+test: install $(NODE_STAMP)
 	@$(BIN)/python scripts/check_services.py
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -54,4 +62,4 @@ beat: install
 	$(BIN)/celery -A kanban beat --loglevel=info
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules db.sqlite3 staticfiles .pytest_cache .ruff_cache

@@ -1,65 +1,280 @@
 """HTML pages. They read through the same selectors as the API and write through no path of
-their own: the page's scripts call the REST API."""
+their own: the page's scripts call the REST API (static/js/board.js)."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
 
+from accounts.models import User
 from accounts.selectors import memberships_for_user
 from boards import selectors
+from boards.models import Board, ClassOfService, Label, Stage
 from kanban.exceptions import NotFound
+
+# A swimlane with one of these names is the board's expedite lane: drawn on top, in red.
+EXPEDITE_LANE_NAMES = frozenset({"expedite", "expedite lane"})
+# Work that waits or is worked on can age; the backlog has not started and Done has finished.
+AGEING_STAGES = frozenset({Stage.WAIT, Stage.ACTIVE})
+COS_BADGES = {
+    ClassOfService.EXPEDITE: "Expedite",
+    ClassOfService.FIXED_DATE: "Fixed date",
+    ClassOfService.INTANGIBLE: "Intangible",
+}
 
 
 @login_required
-def home(request):
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
     memberships = list(memberships_for_user(request.user).order_by("organization__name"))
     boards = list(selectors.boards_for_user(request.user))
     organizations = [
         {
             "organization": m.organization,
             "role": m.role,
-            "boards": [b for b in boards if b.organization_id == m.organization_id],
+            "boards": [
+                {"board": b, "can_write": selectors.access_of(b).can_write}
+                for b in boards
+                if b.organization_id == m.organization_id
+            ],
         }
         for m in memberships
     ]
     return render(request, "boards/home.html", {"organizations": organizations})
 
 
-@login_required
-def board_page(request, board_id: int):
+# --- filters -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The board's filters, read from the URL so that a filtered view can be shared. The names
+    and meanings are the card search API's (`q`, `assignee`, `label`, `blocked`); a value that
+    does not parse is ignored rather than refused, as a page should."""
+
+    q: str = ""
+    assignee: int | None = None
+    label: int | None = None
+    blocked: bool = False
+
+    @classmethod
+    def from_query(cls, query) -> "Filters":
+        return cls(
+            q=query.get("q", "").strip()[:200],
+            assignee=_int_or_none(query.get("assignee")),
+            label=_int_or_none(query.get("label")),
+            blocked=query.get("blocked", "").lower() in {"1", "true", "yes", "on"},
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.q or self.assignee or self.label or self.blocked)
+
+    def matches(self, card: dict[str, Any]) -> bool:
+        """Keep in step with `matches` in static/js/board.js, which filters as you type."""
+        if self.blocked and not card["blocked"]:
+            return False
+        if self.assignee is not None and self.assignee not in card["assignees"]:
+            return False
+        if self.label is not None and self.label not in card["labels"]:
+            return False
+        if self.q:
+            haystack = f"{card['title']} {card['customer']} #{card['id']}".lower()
+            return all(word in haystack for word in self.q.lower().split())
+        return True
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
+# --- cards as the page shows them ----------------------------------------------------------------
+
+
+def card_view(
+    card: dict[str, Any],
+    *,
+    people: dict[int, dict[str, Any]],
+    labels: dict[int, dict[str, Any]],
+    stage: str,
+    ageing_after: float | None,
+    today: date,
+    hidden: bool = False,
+) -> dict[str, Any]:
+    """What templates/boards/_card.html needs for one card: the selector's dict plus the people
+    and labels it names, its class-of-service badge and whether it is ageing."""
+    age = card["age_days"]
+    due = date.fromisoformat(card["due_date"]) if card["due_date"] else None
+    ageing = ageing_after is not None and stage in AGEING_STAGES and age > ageing_after
+    css = f"card cos-{card['class_of_service']}"
+    if card["blocked"]:
+        css += " is-blocked"
+    if ageing:
+        css += " is-ageing"
+    return {
+        **card,
+        "people": [people[i] for i in card["assignees"] if i in people],
+        "label_objs": [labels[i] for i in card["labels"] if i in labels],
+        "cos_badge": COS_BADGES.get(card["class_of_service"], ""),
+        "due_label": f"{due.day} {due:%b}" if due else "",
+        "overdue": due is not None and stage != Stage.DONE and due < today,
+        "age_whole": int(age),
+        "ageing": ageing,
+        "css": css,
+        "assignee_ids": " ".join(str(i) for i in card["assignees"]),
+        "label_ids": " ".join(str(i) for i in card["labels"]),
+        "hidden": hidden,
+    }
+
+
+def _is_expedite_lane(lane: dict[str, Any]) -> bool:
+    return lane["name"].strip().lower() in EXPEDITE_LANE_NAMES
+
+
+def _board_or_404(request: HttpRequest, board_id: int) -> Board:
     try:
-        board = selectors.get_board_for_user(request.user, board_id)
+        return selectors.get_board_for_user(request.user, board_id)
     except NotFound as exc:
         raise Http404("Board not found") from exc
+
+
+@login_required
+@require_GET
+def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
+    """The team board: a fixed number of queries whatever the number of cards (the snapshot's,
+    the typical cycle time, the session's), so a 1,000-card board renders as fast as the
+    templates allow."""
+    board = _board_or_404(request, board_id)
     snapshot = selectors.board_snapshot(board)
     access = selectors.access_of(board)
-    cards_by_cell: dict[tuple[int, int], list] = {}
-    for card in snapshot["cards"]:
-        cards_by_cell.setdefault((card["column"], card["swimlane"]), []).append(card)
+    ageing_after = selectors.typical_cycle_time_days(board.pk)
+    filters = Filters.from_query(request.GET)
+
     people = {p["id"]: p for p in snapshot["people"]}
     labels = {label["id"]: label for label in snapshot["labels"]}
-    lanes = [
+    # Who the filters and the card dialog offer: the board's people, and you (an owner may
+    # well not be on the team, and "only mine" needs you in the list).
+    choosable = sorted(
+        [
+            *snapshot["people"],
+            *([] if request.user.pk in people else [selectors.user_dict(request.user)]),
+        ],
+        key=lambda p: p["name"].lower(),
+    )
+    stages = {c["id"]: c["stage"] for c in snapshot["columns"]}
+    today = timezone.localdate()
+    cards_by_cell: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    shown = 0
+    for card in snapshot["cards"]:
+        hidden = filters.active and not filters.matches(card)
+        shown += not hidden
+        view = card_view(
+            card,
+            people=people,
+            labels=labels,
+            stage=stages[card["column"]],
+            ageing_after=ageing_after,
+            today=today,
+            hidden=hidden,
+        )
+        cards_by_cell.setdefault((card["column"], card["swimlane"]), []).append(view)
+
+    # The expedite lane goes on top whatever its position: it is the lane everyone must see.
+    swimlanes = sorted(snapshot["swimlanes"], key=lambda lane: not _is_expedite_lane(lane))
+    lanes = []
+    for lane in swimlanes:
+        cells = [
+            {"column": column, "cards": cards_by_cell.get((column["id"], lane["id"]), [])}
+            for column in snapshot["columns"]
+        ]
+        lanes.append(
+            {
+                "swimlane": lane,
+                "expedite": _is_expedite_lane(lane),
+                "cells": cells,
+                "count": sum(len(cell["cards"]) for cell in cells),
+            }
+        )
+    columns = [
         {
-            "swimlane": lane,
-            "cells": [
-                {
-                    "column": column,
-                    "cards": [
-                        {
-                            **card,
-                            "people": [people[i] for i in card["assignees"] if i in people],
-                            "label_objs": [labels[i] for i in card["labels"] if i in labels],
-                        }
-                        for card in cards_by_cell.get((column["id"], lane["id"]), [])
-                    ],
-                }
-                for column in snapshot["columns"]
-            ],
+            **column,
+            "at_limit": column["wip_limit"] is not None and column["wip"] >= column["wip_limit"],
+            "over_limit": column["wip_limit"] is not None and column["wip"] > column["wip_limit"],
         }
-        for lane in snapshot["swimlanes"]
+        for column in snapshot["columns"]
     ]
     return render(
         request,
         "boards/board.html",
-        {"board": board, "snapshot": snapshot, "lanes": lanes, "can_write": access.can_write},
+        {
+            "board": board,
+            "snapshot": snapshot,
+            "columns": columns,
+            "lanes": lanes,
+            "can_write": access.can_write,
+            "role": access.role,
+            "filters": filters,
+            "people": choosable,
+            "shown": shown,
+            "total": len(snapshot["cards"]),
+            "ageing_after": ageing_after,
+            "class_of_service_choices": ClassOfService.choices,
+            "page_data": {
+                "board": board.pk,
+                "me": request.user.pk,
+                "canWrite": access.can_write,
+                "isManager": access.is_manager,
+                "people": choosable,
+                "labels": snapshot["labels"],
+                "columns": [
+                    {"id": c["id"], "name": c["name"], "stage": c["stage"]}
+                    for c in snapshot["columns"]
+                ],
+                "swimlanes": [{"id": s["id"], "name": s["name"]} for s in swimlanes],
+            },
+        },
     )
+
+
+@login_required
+@require_GET
+def card_fragment(request: HttpRequest, board_id: int, card_id: int) -> HttpResponse:
+    """One card as the board draws it (templates/boards/_card.html), for the page's scripts to
+    refresh a single card without re-rendering the board. 404 for a card that is not live on
+    this board, or a board of another organisation."""
+    board = _board_or_404(request, board_id)
+    cards = selectors.cards_as_dicts(board.cards.filter(pk=card_id, archived=False))
+    if not cards:
+        raise Http404("Card not found")
+    card = cards[0]
+    people = {u.pk: selectors.user_dict(u) for u in User.objects.filter(pk__in=card["assignees"])}
+    labels = {
+        label.pk: selectors.label_dict(label)
+        for label in Label.objects.filter(pk__in=card["labels"])
+    }
+    stage = board.columns.filter(pk=card["column"]).values_list("stage", flat=True).get()
+    view = card_view(
+        card,
+        people=people,
+        labels=labels,
+        stage=stage,
+        ageing_after=selectors.typical_cycle_time_days(board.pk),
+        today=timezone.localdate(),
+    )
+    response = render(
+        request,
+        "boards/_card.html",
+        {"card": view, "can_write": selectors.access_of(board).can_write},
+    )
+    # Where the card sits now, for a script that inserts a card it did not have yet.
+    response["X-Card-Column"] = str(card["column"])
+    response["X-Card-Swimlane"] = str(card["swimlane"])
+    response["X-Card-Position"] = str(card["position"])
+    return response

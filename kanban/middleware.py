@@ -1,5 +1,18 @@
+import re
+
 from django.conf import settings
 from django.http import JsonResponse
+
+# The paths allowed a larger body than DATA_UPLOAD_MAX_MEMORY_SIZE, and the setting that limits
+# each: only imports of other tools' exports. Their views read the body with the same limit.
+LARGER_BODIES = ((re.compile(r"^/api/v1/orgs/[^/]+/import/trello/$"), "IMPORT_MAX_BYTES"),)
+
+
+def body_limit(path: str) -> int | None:
+    for pattern, setting in LARGER_BODIES:
+        if pattern.match(path):
+            return getattr(settings, setting)
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 class RequestBodyLimitMiddleware:
@@ -14,7 +27,7 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = body_limit(request.path_info)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -151,6 +151,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # A request body over this size answers 413 (see kanban.middleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(2 * 1024 * 1024)))
+# The one exception: imports of other tools' exports (a Trello board's JSON runs to several MB).
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
 
 # --- Redis: one URL for Channels and Celery --------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

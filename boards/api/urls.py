@@ -1,6 +1,6 @@
 from django.urls import path
 
-from boards.api import views
+from boards.api import org_views, views
 
 urlpatterns = [
     path("boards/", views.BoardListView.as_view(), name="api-boards"),
@@ -25,4 +25,31 @@ urlpatterns = [
         "cards/<int:card_id>/comments/", views.CardCommentsView.as_view(), name="api-card-comments"
     ),
     path("cards/<int:card_id>/history/", views.CardHistoryView.as_view(), name="api-card-history"),
+    # The organisation in one view: overview, activity, exports, import (boards/api/org_views.py)
+    path(
+        "orgs/<slug:slug>/overview/", org_views.OrgOverviewView.as_view(), name="api-org-overview"
+    ),
+    path(
+        "orgs/<slug:slug>/activity/", org_views.OrgActivityView.as_view(), name="api-org-activity"
+    ),
+    path(
+        "orgs/<slug:slug>/import/trello/",
+        org_views.TrelloImportView.as_view(),
+        name="api-org-import-trello",
+    ),
+    path(
+        "boards/<int:board_id>/activity/",
+        org_views.BoardActivityView.as_view(),
+        name="api-board-activity",
+    ),
+    path(
+        "boards/<int:board_id>/export/cards.csv",
+        org_views.BoardCardsCsvView.as_view(),
+        name="api-board-export-cards",
+    ),
+    path(
+        "boards/<int:board_id>/export/history.csv",
+        org_views.BoardHistoryCsvView.as_view(),
+        name="api-board-export-history",
+    ),
 ]

@@ -203,12 +203,20 @@ class LabelListView(APIView):
 class CardListView(APIView):
     @extend_schema(
         parameters=[
+            OpenApiParameter("org", str, description="Only this organisation's cards (slug)."),
             OpenApiParameter("board", int),
             OpenApiParameter("column", int),
             OpenApiParameter("assignee", int),
             OpenApiParameter("label", int),
             OpenApiParameter("blocked", bool),
-            OpenApiParameter("q", str, description="Text in title, description or comments."),
+            OpenApiParameter(
+                "q",
+                str,
+                description=(
+                    "Text in title, description or comments (Postgres full-text search, "
+                    'websearch syntax: words, "a phrase", or, -word); best matches first.'
+                ),
+            ),
         ],
         responses={200: s.CardOut(many=True), **ERRORS},
     )
@@ -219,6 +227,7 @@ class CardListView(APIView):
 
 
 class CardFilterInput(serializers.Serializer):
+    org = serializers.SlugField(required=False, max_length=60)
     board = serializers.IntegerField(required=False)
     column = serializers.IntegerField(required=False)
     assignee = serializers.IntegerField(required=False)
