@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import User
 from accounts.selectors import memberships_for_user
-from boards import selectors
+from boards import metrics, selectors
 from boards.models import Board, ClassOfService, Label, Stage
 from kanban.exceptions import NotFound
 
@@ -278,3 +279,37 @@ def card_fragment(request: HttpRequest, board_id: int, card_id: int) -> HttpResp
     response["X-Card-Swimlane"] = str(card["swimlane"])
     response["X-Card-Position"] = str(card["position"])
     return response
+
+
+@login_required
+@require_GET
+def metrics_page(request: HttpRequest, board_id: int) -> HttpResponse:
+    """The board's flow metrics: the stored snapshot (the last 90 days, kept fresh by the
+    background task and redrawn live), or a window picked with ?from=&to=."""
+    board = _board_or_404(request, board_id)
+    window, problem = _metrics_window(request)
+    snapshot = selectors.metrics_snapshot(board, window)
+    if snapshot is None:  # never computed yet (or a new window): compute it now, once
+        snapshot = metrics.refresh_snapshot(board.pk, window)
+    context = {
+        "board": board,
+        "metrics": snapshot.data,
+        "window": snapshot.data["window"],
+        "is_default": window is None,
+    }
+    if problem:
+        messages.error(request, problem)
+    return render(request, "boards/metrics.html", context)
+
+
+def _metrics_window(request: HttpRequest) -> tuple["metrics.Window | None", str]:
+    raw_from, raw_to = request.GET.get("from"), request.GET.get("to")
+    if not raw_from and not raw_to:
+        return None, ""
+    try:
+        start, end = date.fromisoformat(raw_from or ""), date.fromisoformat(raw_to or "")
+    except ValueError:
+        return None, "Pick both dates of the window (YYYY-MM-DD); showing the last 90 days."
+    if start > end or (end - start).days > 731:
+        return None, "The window must start before it ends and span at most two years."
+    return metrics.Window(start, end), ""
