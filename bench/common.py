@@ -17,8 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL",
-                                    "postgres://postgres@127.0.0.1:5432/obeya_bench")
+BENCH_DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/obeya_bench"
+)
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -62,8 +63,9 @@ def make_board(n_cards: int = 60, *, name: str = "bench"):
     board = services.create_board(team=team, name=f"{name} board", actor=user)
     columns = list(board.columns.order_by("position"))
     cards = [
-        services.create_card(board, title=f"card {i}", column=columns[i % len(columns)],
-                             actor=user).pk
+        services.create_card(
+            board, title=f"card {i}", column=columns[i % len(columns)], actor=user
+        ).pk
         for i in range(n_cards)
     ]
     _, token = create_api_token(user=user, name="bench")
@@ -77,20 +79,57 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def servers(count: int, *, workers: int = 1, env: dict[str, str] | None = None):
-    """`count` uvicorn processes (each with `workers` workers) on the bench database."""
+def servers(
+    count: int, *, workers: int = 1, env: dict[str, str] | None = None, server: str = "uvicorn"
+):
+    """`count` ASGI server processes (uvicorn, each with `workers` workers, or daphne — not a
+    dependency: `pip install daphne` to compare) on the bench database."""
     processes, urls = [], []
     for _ in range(count):
         port = free_port()
-        server_env = {**os.environ, "DATABASE_URL": BENCH_DATABASE_URL,
-                      "REDIS_URL": BENCH_REDIS_URL, "DEBUG": "0", "SECRET_KEY": "bench",
-                      "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
-                      "DJANGO_SETTINGS_MODULE": "kanban.settings", **(env or {})}
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "kanban.asgi:application", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-             "--no-access-log"],
-            cwd=ROOT, env=server_env, start_new_session=True))
+        server_env = {
+            **os.environ,
+            "DATABASE_URL": BENCH_DATABASE_URL,
+            "REDIS_URL": BENCH_REDIS_URL,
+            "DEBUG": "0",
+            "SECRET_KEY": "bench",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "kanban.settings",
+            **(env or {}),
+        }
+        if server == "daphne":
+            command = [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-v",
+                "0",
+                "kanban.asgi:application",
+            ]
+        else:
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "kanban.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
+        processes.append(
+            subprocess.Popen(command, cwd=ROOT, env=server_env, start_new_session=True)
+        )
         urls.append(f"http://127.0.0.1:{port}")
     try:
         for url in urls:
@@ -115,8 +154,8 @@ def servers(count: int, *, workers: int = 1, env: dict[str, str] | None = None):
 def machine() -> str:
     cpus = os.cpu_count()
     try:
-        mem_kb = int(next(line for line in open("/proc/meminfo")
-                          if line.startswith("MemTotal")).split()[1])
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+        mem_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
         mem = f"{mem_kb / 1024 / 1024:.0f} GiB"
     except (OSError, StopIteration, ValueError):
         mem = "?"
@@ -135,9 +174,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def post_json(conn, path: str, token: str, body: dict) -> tuple[int, dict]:
-    conn.request("POST", path, body=json.dumps(body),
-                 headers={"Authorization": f"Token {token}",
-                          "Content-Type": "application/json"})
+    conn.request(
+        "POST",
+        path,
+        body=json.dumps(body),
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
     response = conn.getresponse()
     data = response.read()
     return response.status, json.loads(data or b"{}")

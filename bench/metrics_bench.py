@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, make_board, setup_django  # noqa: E402
+from common import machine, make_board, setup_django
 
 MOVES_PER_CARD = 20
 
@@ -104,8 +104,13 @@ def main() -> None:
     board = Board.objects.get(pk=board_id)
     lane = board.swimlanes.get().pk
     start = timezone.now() - timezone.timedelta(days=210)
-    params = {"board": board_id, "lane": lane, "cards": args.cards, "start": start,
-              "last": MOVES_PER_CARD - 1}
+    params = {
+        "board": board_id,
+        "lane": lane,
+        "cards": args.cards,
+        "start": start,
+        "last": MOVES_PER_CARD - 1,
+    }
     t = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(BULK_SQL, params)
@@ -122,8 +127,9 @@ def main() -> None:
     moves = CardMove.objects.filter(board_id=board_id).count()
     print(f"loaded {args.cards} cards, {moves} moves in {load_s:.1f}s", flush=True)
 
-    window = metrics.Window(timezone.now().date() - timezone.timedelta(days=199),
-                            timezone.now().date())
+    window = metrics.Window(
+        timezone.now().date() - timezone.timedelta(days=199), timezone.now().date()
+    )
     full = []
     for _ in range(args.repeat):
         t = time.perf_counter()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, make_board, servers, setup_django  # noqa: E402
+from common import machine, make_board, servers, setup_django
 
 LUA = """
 math.randomseed(%(seed)d)
@@ -36,13 +36,21 @@ end
 
 def run_wrk(url: str, script: Path, connections: int, duration: int) -> dict:
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
-         url], capture_output=True, text=True, check=True).stdout
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = dict(re.findall(r"^\s+(50|90|99)%\s+([\d.]+\w+)", out, re.M))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": latency.get("50"), "p90": latency.get("90"),
-            "p99": latency.get("99"), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+    return {
+        "rps": rps,
+        "p50": latency.get("50"),
+        "p90": latency.get("90"),
+        "p99": latency.get("99"),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
 
 
 def viewers(url: str, board: int, token: str, count: int) -> subprocess.Popen:
@@ -50,7 +58,7 @@ def viewers(url: str, board: int, token: str, count: int) -> subprocess.Popen:
     code = f"""
 import asyncio, websockets
 async def one():
-    async with websockets.connect({url.replace('http://', 'ws://')!r} + '/ws/boards/{board}/',
+    async with websockets.connect({url.replace("http://", "ws://")!r} + '/ws/boards/{board}/',
             additional_headers={{'Authorization': 'Token {token}'}}, max_queue=None) as ws:
         while True:
             await ws.recv()
@@ -74,8 +82,15 @@ def main() -> None:
     for publish in ("1", "0"):
         board, token, columns, cards = make_board(200, name=f"throughput{publish}")
         script = Path(tempfile.mktemp(suffix=".lua"))
-        script.write_text(LUA % {"seed": 1, "cards": ",".join(map(str, cards)),
-                                 "columns": ",".join(map(str, columns)), "token": token})
+        script.write_text(
+            LUA
+            % {
+                "seed": 1,
+                "cards": ",".join(map(str, cards)),
+                "columns": ",".join(map(str, columns)),
+                "token": token,
+            }
+        )
         with servers(1, workers=args.workers, env={"PUBLISH_EVENTS": publish}) as (url,):
             watchers = viewers(url, board, token, args.viewers) if publish == "1" else None
             time.sleep(2)
@@ -84,9 +99,12 @@ def main() -> None:
             finally:
                 if watchers:
                     watchers.kill()
-        result.update(broadcasting=publish == "1", workers=args.workers,
-                      connections=args.connections,
-                      viewers=args.viewers if publish == "1" else 0)
+        result.update(
+            broadcasting=publish == "1",
+            workers=args.workers,
+            connections=args.connections,
+            viewers=args.viewers if publish == "1" else 0,
+        )
         results.append(result)
         print(json.dumps(result), flush=True)
     print(json.dumps({"machine": machine()}))

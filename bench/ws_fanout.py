@@ -23,11 +23,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, make_board, percentile, post_json, servers, setup_django  # noqa: E402
+from common import machine, make_board, percentile, post_json, servers, setup_django
 
 
-async def run_clients(urls: list[str], board: int, token: str, count: int, offset: int,
-                      ready: Path, stop: Path, out: Path) -> None:
+async def run_clients(
+    urls: list[str],
+    board: int,
+    token: str,
+    count: int,
+    offset: int,
+    ready: Path,
+    stop: Path,
+    out: Path,
+) -> None:
     import websockets
 
     received: dict[int, dict[int, float]] = {}
@@ -37,8 +45,12 @@ async def run_clients(urls: list[str], board: int, token: str, count: int, offse
         nonlocal connected
         url = urls[(offset + i) % len(urls)].replace("http://", "ws://") + f"/ws/boards/{board}/"
         seen = received.setdefault(offset + i, {})
-        async with websockets.connect(url, additional_headers={"Authorization": f"Token {token}"},
-                                      open_timeout=60, max_queue=None) as ws:
+        async with websockets.connect(
+            url,
+            additional_headers={"Authorization": f"Token {token}"},
+            open_timeout=60,
+            max_queue=None,
+        ) as ws:
             connected += 1
             while True:
                 message = json.loads(await ws.recv())
@@ -64,12 +76,29 @@ async def run_clients(urls: list[str], board: int, token: str, count: int, offse
 
 
 def client_main(args) -> None:
-    asyncio.run(run_clients(args.urls.split(","), args.board, args.token, args.count,
-                            args.offset, Path(args.ready), Path(args.stop), Path(args.out)))
+    asyncio.run(
+        run_clients(
+            args.urls.split(","),
+            args.board,
+            args.token,
+            args.count,
+            args.offset,
+            Path(args.ready),
+            Path(args.stop),
+            Path(args.out),
+        )
+    )
 
 
-def make_moves(urls: list[str], token: str, columns: list[int], cards: list[int], moves: int,
-               rate: float, seed: int = 1) -> dict[int, float]:
+def make_moves(
+    urls: list[str],
+    token: str,
+    columns: list[int],
+    cards: list[int],
+    moves: int,
+    rate: float,
+    seed: int = 1,
+) -> dict[int, float]:
     """Move cards at `rate`/s; return {seq: time the response arrived}."""
     rng = random.Random(seed)
     conns = [http.client.HTTPConnection(u.removeprefix("http://"), timeout=10) for u in urls]
@@ -82,8 +111,12 @@ def make_moves(urls: list[str], token: str, columns: list[int], cards: list[int]
             time.sleep(due - time.time())
         card = rng.choice(cards)
         target = rng.choice([c for c in columns if c != where.get(card)])
-        status, body = post_json(conns[i % len(conns)], f"/api/v1/cards/{card}/move/", token,
-                                 {"column": target, "position": rng.randint(0, 5)})
+        status, body = post_json(
+            conns[i % len(conns)],
+            f"/api/v1/cards/{card}/move/",
+            token,
+            {"column": target, "position": rng.randint(0, 5)},
+        )
         now = time.time()
         if status != 200:
             raise RuntimeError(f"move answered {status}: {body}")
@@ -100,6 +133,7 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=200)
     parser.add_argument("--servers", type=int, default=2)
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--urls")
     parser.add_argument("--board", type=int)
@@ -117,16 +151,36 @@ def main() -> None:
     setup_django()
     board, token, columns, cards = make_board(60, name="fanout")
     tmp = Path(tempfile.mkdtemp(prefix="obeya-bench-"))
-    with servers(args.servers) as urls:
+    with servers(args.servers, server=args.server) as urls:
         clients = []
         per = args.viewers // args.client_procs
         for k in range(args.client_procs):
             count = per if k < args.client_procs - 1 else args.viewers - per * k
-            clients.append(subprocess.Popen([
-                sys.executable, __file__, "--client", "--urls", ",".join(urls),
-                "--board", str(board), "--token", token, "--count", str(count),
-                "--offset", str(per * k), "--ready", str(tmp / f"ready{k}"),
-                "--stop", str(tmp / "stop"), "--out", str(tmp / f"out{k}.json")]))
+            clients.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--client",
+                        "--urls",
+                        ",".join(urls),
+                        "--board",
+                        str(board),
+                        "--token",
+                        token,
+                        "--count",
+                        str(count),
+                        "--offset",
+                        str(per * k),
+                        "--ready",
+                        str(tmp / f"ready{k}"),
+                        "--stop",
+                        str(tmp / "stop"),
+                        "--out",
+                        str(tmp / f"out{k}.json"),
+                    ]
+                )
+            )
         deadline = time.time() + 180
         while not all((tmp / f"ready{k}").exists() for k in range(args.client_procs)):
             if time.time() > deadline or any(c.poll() is not None for c in clients):
@@ -155,6 +209,7 @@ def main() -> None:
     result = {
         "viewers": args.viewers,
         "servers": args.servers,
+        "server": args.server,
         "rate": args.rate,
         "moves": len(responses),
         "achieved_rate": round(len(responses) / elapsed, 1),

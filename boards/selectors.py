@@ -412,9 +412,8 @@ def text_search_postgres(cards: QuerySet[Card], q: str) -> QuerySet[Card]:
         .order_by()
         .values("card_id")
     )
-    return cards.filter(
-        Q(pk__in=by_card) | Q(pk__in=by_comment) | Q(title__icontains=q)
-    ).annotate(search_rank=SearchRank(vector, query))
+    matches = Q(pk__in=by_card) | Q(pk__in=by_comment) | Q(title__icontains=q)
+    return cards.filter(matches).annotate(search_rank=SearchRank(vector, query))
 
 
 def text_search_fallback(cards: QuerySet[Card], q: str) -> QuerySet[Card]:

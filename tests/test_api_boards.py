@@ -327,6 +327,58 @@ ENDPOINTS = [
         lambda o: f"{API}/cards/{o.card.pk}/history/",
         "read",
     ),
+    # The organisation in one view (boards/api/org_views.py)
+    Endpoint(
+        "org-overview",
+        "api-org-overview",
+        "get",
+        lambda o: f"{API}/orgs/{o.board.organization.slug}/overview/",
+        "read",
+    ),
+    Endpoint(
+        "org-activity",
+        "api-org-activity",
+        "get",
+        lambda o: f"{API}/orgs/{o.board.organization.slug}/activity/",
+        "read",
+    ),
+    Endpoint(
+        "board-activity",
+        "api-board-activity",
+        "get",
+        lambda o: f"{API}/boards/{o.board.pk}/activity/",
+        "read",
+    ),
+    Endpoint(
+        "export-cards",
+        "api-board-export-cards",
+        "get",
+        lambda o: f"{API}/boards/{o.board.pk}/export/cards.csv",
+        "read",
+    ),
+    Endpoint(
+        "export-history",
+        "api-board-export-history",
+        "get",
+        lambda o: f"{API}/boards/{o.board.pk}/export/history.csv",
+        "read",
+    ),
+    Endpoint(
+        "import-trello",
+        "api-org-import-trello",
+        "post",
+        lambda o: f"{API}/orgs/{o.board.organization.slug}/import/trello/",
+        "write",  # creating a board for the team: its members and the managers
+        ok=201,
+        body=lambda o: {
+            "team": o.board.team_id,
+            "board": {
+                "name": "From Trello",
+                "lists": [{"id": "l1", "name": "Doing", "pos": 1}],
+                "cards": [{"id": "c1", "name": "A card", "idList": "l1", "pos": 1}],
+            },
+        },
+    ),
 ]
 
 # The two list endpoints take no object in the path: tested below and in test_api_cards.py.

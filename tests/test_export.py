@@ -40,12 +40,10 @@ def small(world):
     )
     services.move_card(done, to_column=col["Doing"], actor=bob, at=T0 + timedelta(days=1))
     done.refresh_from_db()
-    services.move_card(
-        done, to_column=col["Done"], actor=alice, at=T0 + timedelta(days=3)
-    )
+    services.move_card(done, to_column=col["Done"], actor=alice, at=T0 + timedelta(days=3))
     blocked = services.create_card(
         board,
-        title="=HYPERLINK(\"http://evil\")",
+        title='=HYPERLINK("http://evil")',
         column=col["Doing"],
         assignees=[bob, alice],
         labels=[vip, bug],
@@ -69,7 +67,7 @@ def test_cards_csv_has_one_row_per_card_with_every_column(world, api, small):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     disposition = response["Content-Disposition"]
     assert disposition.startswith('attachment; filename="sales-pipeline-')
-    assert disposition.endswith('-cards-' + timezone.now().date().isoformat() + '.csv"')
+    assert disposition.endswith("-cards-" + timezone.now().date().isoformat() + '.csv"')
     rows = read_csv(response)
     assert tuple(rows[0]) == exports.CARD_COLUMNS
     by_id = {int(r["id"]): r for r in rows}
@@ -103,7 +101,7 @@ def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_defused(world, api, smal
     rows = read_csv(api(world.alice).get(f"{API}/boards/{world.board.pk}/export/cards.csv"))
 
     title = {int(r["id"]): r["title"] for r in rows}[small["blocked"].pk]
-    assert title == "'=HYPERLINK(\"http://evil\")"
+    assert title == '\'=HYPERLINK("http://evil")'
 
 
 def test_history_csv_lists_every_move_oldest_first(world, api, small):

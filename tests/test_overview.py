@@ -211,9 +211,7 @@ def test_another_organisations_overview_is_not_found(world, api, org):
     assert api(None).get(f"{API}/orgs/acme/overview/").status_code == 401
 
 
-def test_overview_sorts_by_any_key_descending_with_a_minus_and_empty_figures_last(
-    world, api, org
-):
+def test_overview_sorts_by_any_key_descending_with_a_minus_and_empty_figures_last(world, api, org):
     def names(query: str) -> list[str]:
         return [row["board_name"] for row in overview_of(api, world.alice, query)["boards"]]
 

@@ -100,9 +100,7 @@ def test_search_matches_part_of_a_title_as_typed(world, api, cards):
     assert ids(search(api, world.alice, "Offi")) == [cards["unrelated"].pk]
 
 
-def test_search_can_be_narrowed_to_one_organisation_and_combined_with_filters(
-    world, api, cards
-):
+def test_search_can_be_narrowed_to_one_organisation_and_combined_with_filters(world, api, cards):
     assert ids(search(api, world.alice, "invoices")) == ids(
         api(world.alice).get(f"{API}/cards/", {"q": "invoices", "org": "acme"}).json()["results"]
     )

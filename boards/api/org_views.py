@@ -10,7 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -199,6 +200,7 @@ class BoardCardsCsvView(APIView):
     content_negotiation_class = JsonErrorsNegotiation
 
     @extend_schema(
+        operation_id="v1_boards_export_cards_csv",
         responses={**CSV_RESPONSE, **ERRORS},
         description=(
             "Every card of the board (archived ones too), in creation order: "
@@ -216,6 +218,7 @@ class BoardHistoryCsvView(APIView):
     content_negotiation_class = JsonErrorsNegotiation
 
     @extend_schema(
+        operation_id="v1_boards_export_history_csv",
         responses={**CSV_RESPONSE, **ERRORS},
         description=(
             "The board's move history, oldest first (a card's creation has no from column): "
@@ -237,16 +240,23 @@ class PayloadTooLarge(DomainError):
     default_detail = "The request body is too large."
 
 
-class ImportJSONParser(JSONParser):
-    """JSON with the import's own body limit (IMPORT_MAX_BYTES, above the general one), also
-    for a body whose Content-Length understates it: the middleware only sees the header."""
+class ImportJSONParser(BaseParser):
+    """JSON with the import's own body limit (IMPORT_MAX_BYTES) instead of the general one.
+
+    Not a JSONParser subclass on purpose: DRF reads `request.body` for those, and Django checks
+    that against DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig, 413 at 2 MiB). This reads the
+    stream itself, at most one byte past the limit, which also holds for a body whose
+    Content-Length understates it (the middleware only sees the header)."""
+
+    media_type = "application/json"
+    renderer_class = JSONRenderer
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = settings.IMPORT_MAX_BYTES
         raw = stream.read(limit + 1)
         if len(raw) > limit:
             raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
-        return super().parse(io.BytesIO(raw), media_type, parser_context)
+        return JSONParser().parse(io.BytesIO(raw), media_type, parser_context)
 
 
 class TrelloImportView(APIView):
