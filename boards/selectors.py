@@ -477,7 +477,9 @@ def board_replay(board_id: int, since: int) -> list[dict[str, Any]]:
     if since == last:
         return []
     first_kept = (
-        Event.objects.filter(board_id=board_id).order_by("seq").values_list("seq", flat=True)
+        Event.objects.filter(board_id=board_id)
+        .order_by("seq")
+        .values_list("seq", flat=True)
         .first()
     )
     if since > last or last - since > REPLAY_LIMIT or (first_kept or 1) > since + 1:
@@ -488,8 +490,10 @@ def board_replay(board_id: int, since: int) -> list[dict[str, Any]]:
 
 
 def _events_after(board_id: int, since: int) -> QuerySet[Event]:
-    return Event.objects.filter(board_id=board_id, seq__gt=since).select_related("actor").order_by(
-        "seq"
+    return (
+        Event.objects.filter(board_id=board_id, seq__gt=since)
+        .select_related("actor")
+        .order_by("seq")
     )
 
 
@@ -626,8 +630,9 @@ def metrics_snapshot(board: Board, window=None):
     snapshots = MetricsSnapshot.objects.filter(board=board)
     if window is None:
         return snapshots.filter(is_default=True).first()
-    return snapshots.filter(window_from=window.start, window_to=window.end,
-                            is_default=False).first()
+    return snapshots.filter(
+        window_from=window.start, window_to=window.end, is_default=False
+    ).first()
 
 
 def board_alerts(board: Board, state: str = "open"):

@@ -23,7 +23,8 @@ def check_postgres(url: str) -> str | None:
             return None
     except Exception as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        return f"Postgres is not reachable at {parsed.hostname}:{parsed.port or 5432} ({first_line})."
+        where = f"{parsed.hostname}:{parsed.port or 5432}"
+        return f"Postgres is not reachable at {where} ({first_line})."
 
 
 def check_redis(url: str) -> str | None:

@@ -49,8 +49,9 @@ def world(db) -> World:
     globex_team = TeamFactory(organization=globex, name="Ops", slug="ops")
     gina = member(globex, "gina", Role.OWNER, teams=(globex_team,))
     globex_board = services.create_board(team=globex_team, name="Globex ops", actor=gina)
-    return World(acme, sales, product, alice, adam, bob, mia, victor, board, globex, gina,
-                 globex_board)
+    return World(
+        acme, sales, product, alice, adam, bob, mia, victor, board, globex, gina, globex_board
+    )
 
 
 @pytest.fixture

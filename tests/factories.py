@@ -44,8 +44,9 @@ class TeamFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"team-{n}")
 
 
-def member(organization: Organization, username: str, role: str = Role.MEMBER,
-           teams: tuple[Team, ...] = ()) -> User:
+def member(
+    organization: Organization, username: str, role: str = Role.MEMBER, teams: tuple[Team, ...] = ()
+) -> User:
     user = UserFactory(username=username)
     MembershipFactory(organization=organization, user=user, role=role)
     for team in teams:

@@ -203,12 +203,14 @@ def test_the_incremental_refresh_after_a_change_matches_a_full_recompute(world):
     cards = []
     for i in range(6):
         start = now - timedelta(days=30 - i * 4)
-        card = services.create_card(board, title=f"c{i}", column=col["Backlog"], actor=alice,
-                                    at=start)
+        card = services.create_card(
+            board, title=f"c{i}", column=col["Backlog"], actor=alice, at=start
+        )
         for j, column in enumerate(("Ready", "Doing", "Review", "Done")[: 2 + i % 3]):
             card.refresh_from_db()
-            services.move_card(card, to_column=col[column], actor=alice,
-                               at=start + timedelta(days=1 + j, hours=i))
+            services.move_card(
+                card, to_column=col[column], actor=alice, at=start + timedelta(days=1 + j, hours=i)
+            )
         cards.append(card)
     services.block_card(cards[1], reason="waiting", actor=alice, at=now - timedelta(days=3))
     metrics.refresh_snapshot(board.pk)
@@ -223,6 +225,15 @@ def test_the_incremental_refresh_after_a_change_matches_a_full_recompute(world):
 
     # then: every figure agrees with reading the whole history again
     assert incremental["refresh"] == "incremental"
-    for key in ("lead_time", "cycle_time", "throughput", "flow_efficiency", "blocked", "cfd",
-                "wip", "ageing", "finished"):
+    for key in (
+        "lead_time",
+        "cycle_time",
+        "throughput",
+        "flow_efficiency",
+        "blocked",
+        "cfd",
+        "wip",
+        "ageing",
+        "finished",
+    ):
         _approx_equal(incremental[key], full[key], key)

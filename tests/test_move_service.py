@@ -29,8 +29,9 @@ def assert_dense(board) -> None:
 
 def make_cards(world, column, n, **kwargs):
     return [
-        services.create_card(world.board, title=f"card {i}", column=column, actor=world.alice,
-                             **kwargs)
+        services.create_card(
+            world.board, title=f"card {i}", column=column, actor=world.alice, **kwargs
+        )
         for i in range(n)
     ]
 
@@ -45,8 +46,9 @@ def test_cards_are_appended_in_order_with_dense_positions(world):
 def test_create_at_position_shifts_the_cards_below(world):
     ready = world.column("Ready")
     first, second = make_cards(world, ready, 2)
-    inserted = services.create_card(world.board, title="top", column=ready, position=0,
-                                    actor=world.alice)
+    inserted = services.create_card(
+        world.board, title="top", column=ready, position=0, actor=world.alice
+    )
     lane = (ready.pk, inserted.swimlane_id)
     assert cells(world.board)[lane] == [inserted.pk, first.pk, second.pk]
 
@@ -62,10 +64,16 @@ def test_move_to_another_column_lands_at_the_given_index(world):
     assert_dense(world.board)
 
 
-@pytest.mark.parametrize(("start", "target", "expected"), [
-    (0, 3, [1, 2, 3, 0]), (3, 0, [3, 0, 1, 2]), (1, 2, [0, 2, 1, 3]), (2, 1, [0, 2, 1, 3]),
-    (0, 99, [1, 2, 3, 0]),
-])
+@pytest.mark.parametrize(
+    ("start", "target", "expected"),
+    [
+        (0, 3, [1, 2, 3, 0]),
+        (3, 0, [3, 0, 1, 2]),
+        (1, 2, [0, 2, 1, 3]),
+        (2, 1, [0, 2, 1, 3]),
+        (0, 99, [1, 2, 3, 0]),
+    ],
+)
 def test_reorder_within_a_cell(world, start, target, expected):
     ready = world.column("Ready")
     cards = make_cards(world, ready, 4)
@@ -126,8 +134,9 @@ def test_owner_overrides_a_hard_limit_with_a_reason_recorded_in_history(world):
     services.update_column(doing, wip_limit=1, wip_policy=WipPolicy.HARD, actor=world.alice)
     make_cards(world, doing, 1)
     (card,) = make_cards(world, ready, 1)
-    move = services.move_card(card, to_column=doing, override_reason="Prod is down",
-                              actor=world.alice)
+    move = services.move_card(
+        card, to_column=doing, override_reason="Prod is down", actor=world.alice
+    )
     assert CardMove.objects.get(pk=move.pk).override_reason == "Prod is down"
     assert Card.objects.filter(column=doing).count() == 2
 
@@ -170,8 +179,13 @@ def test_random_moves_keep_every_cell_dense_and_the_log_gap_free(world):
     lane2 = services.create_swimlane(world.board, name="Expedite", actor=world.alice)
     lanes = [world.board.swimlanes.first(), lane2]
     cards = [
-        services.create_card(world.board, title=f"c{i}", column=rng.choice(columns),
-                             swimlane=rng.choice(lanes), actor=world.alice)
+        services.create_card(
+            world.board,
+            title=f"c{i}",
+            column=rng.choice(columns),
+            swimlane=rng.choice(lanes),
+            actor=world.alice,
+        )
         for i in range(15)
     ]
     for i in range(120):
@@ -182,11 +196,17 @@ def test_random_moves_keep_every_cell_dense_and_the_log_gap_free(world):
         elif card.archived:
             services.restore_card(card, actor=world.alice)
         else:
-            services.move_card(card, to_column=rng.choice(columns), swimlane=rng.choice(lanes),
-                               position=rng.randint(0, 8), actor=world.alice)
+            services.move_card(
+                card,
+                to_column=rng.choice(columns),
+                swimlane=rng.choice(lanes),
+                position=rng.randint(0, 8),
+                actor=world.alice,
+            )
         assert_dense(world.board)
-    seqs = list(Event.objects.filter(board=world.board).order_by("seq")
-                .values_list("seq", flat=True))
+    seqs = list(
+        Event.objects.filter(board=world.board).order_by("seq").values_list("seq", flat=True)
+    )
     assert seqs == list(range(1, len(seqs) + 1))
     world.board.refresh_from_db()
     assert world.board.last_seq == len(seqs)
