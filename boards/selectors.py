@@ -218,6 +218,13 @@ def cards_as_dicts(cards: QuerySet[Card] | Iterable[int]) -> list[dict[str, Any]
     return [card_dict(row, assignees[row["id"]], labels[row["id"]], now) for row in rows]
 
 
+def card_dict_of(card: Card) -> dict[str, Any]:
+    """A card the caller holds, as an API dict: only its assignees and labels are read."""
+    assignees, labels = _relations(Q(card_id=card.pk))
+    row = {field: getattr(card, field) for field in CARD_FIELDS}
+    return card_dict(row, assignees[card.pk], labels[card.pk], timezone.now())
+
+
 def card_as_dict(card_id: int) -> dict[str, Any]:
     result = cards_as_dicts([card_id])
     if not result:

@@ -32,7 +32,7 @@ from boards.models import (
     WipPolicy,
 )
 from boards.rendering import render_markdown
-from boards.selectors import card_as_dict, column_as_dict, label_dict, swimlane_dict
+from boards.selectors import card_as_dict, card_dict_of, column_as_dict, label_dict, swimlane_dict
 from kanban.exceptions import Conflict, Forbidden, InvalidInput, NotFound, WipLimitExceeded
 
 
@@ -167,6 +167,21 @@ def _make_room(column_id: int, swimlane_id: int, position: int) -> None:
     _shift(_cell(column_id, swimlane_id), start=position, end=None, delta=+1)
 
 
+def _move_counts(card: Card, column_id: int, swimlane_id: int) -> tuple[int, int, int]:
+    """Live cards in the target column, the target cell and the card's own cell: one query.
+
+    The caller holds both column locks, so none of the three can change until it commits."""
+    counts = Card.objects.filter(
+        Q(column_id=column_id) | Q(column_id=card.column_id, swimlane_id=card.swimlane_id),
+        archived=False,
+    ).aggregate(
+        column=Count("id", filter=Q(column_id=column_id)),
+        cell=Count("id", filter=Q(column_id=column_id, swimlane_id=swimlane_id)),
+        source=Count("id", filter=Q(column_id=card.column_id, swimlane_id=card.swimlane_id)),
+    )
+    return counts["column"], counts["cell"], counts["source"]
+
+
 def _cell_size_column(column_id: int) -> int:
     return Card.objects.filter(column_id=column_id, archived=False).count()
 
@@ -184,15 +199,19 @@ def _clamp_position(position: int | None, size: int) -> int:
     return position
 
 
-def _check_wip(column: Column, *, incoming: int, access: Access, override_reason: str) -> bool:
+def _check_wip(
+    column: Column, *, incoming: int, access: Access, override_reason: str, wip: int | None = None
+) -> bool:
     """Raise if `incoming` more cards would break the column's hard limit; return whether the
-    limit is exceeded (soft, or overridden) so that the caller can record it.
+    limit is exceeded (soft, or overridden) so that the caller can record it. `wip`, when the
+    caller has counted it under the lock, saves the count here.
 
     The caller holds the column's row lock: the count cannot change until it commits.
     """
     if column.wip_limit is None:
         return False
-    wip = Card.objects.filter(column=column, archived=False).count()
+    if wip is None:
+        wip = Card.objects.filter(column=column, archived=False).count()
     if wip + incoming <= column.wip_limit:
         return False
     if column.wip_policy == WipPolicy.HARD:
@@ -836,19 +855,28 @@ def move_card(
     to_swimlane_id = swimlane.pk if swimlane is not None else card.swimlane_id
     same_cell = (card.column_id, card.swimlane_id) == (to_column.pk, to_swimlane_id)
 
+    column_wip, cell_size, source_size = _move_counts(card, to_column.pk, to_swimlane_id)
     over_limit = False
     if to_column.pk != from_column.pk:
         over_limit = _check_wip(
-            to_column, incoming=1, access=access, override_reason=override_reason
+            to_column,
+            incoming=1,
+            access=access,
+            override_reason=override_reason,
+            wip=column_wip,
         )
-    size = _cell_size(to_column.pk, to_swimlane_id) - (1 if same_cell else 0)
+    size = cell_size - (1 if same_cell else 0)
     new_position = _clamp_position(position, size)
     if same_cell and new_position == card.position:
         return None
 
     old = {"column": card.column_id, "swimlane": card.swimlane_id, "position": card.position}
-    _take_out(card)
-    _make_room(to_column.pk, to_swimlane_id, new_position)
+    # Statements skipped when there is nothing to shift: the last card of its cell leaves no
+    # gap, and a card appended at the end needs no room.
+    if same_cell or card.position < source_size - 1:
+        _take_out(card)
+    if new_position < size:
+        _make_room(to_column.pk, to_swimlane_id, new_position)
     card.column_id, card.swimlane_id, card.position = to_column.pk, to_swimlane_id, new_position
     _flow_times(card, from_stage=from_column.stage, to_stage=to_column.stage, at=at)
     card.updated_at = at
@@ -882,7 +910,7 @@ def move_card(
         card.board_id,
         type="card.moved",
         data={
-            "card": card_as_dict(card.pk),
+            "card": card_dict_of(card),
             "from_column": old["column"],
             "to_column": to_column.pk,
             "from_swimlane": old["swimlane"],
