@@ -6,6 +6,12 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("boards/<int:board_id>/", views.board_page, name="board"),
     path("boards/<int:board_id>/metrics/", views.metrics_page, name="board-metrics"),
+    path("boards/<int:board_id>/standup/", views.standup_page, name="board-standup"),
+    path("boards/<int:board_id>/activity/", views.board_activity_page, name="board-activity"),
+    path("o/<slug:slug>/", views.org_overview_page, name="org-overview"),
+    path("o/<slug:slug>/board/", views.org_board_page, name="org-board"),
+    path("o/<slug:slug>/activity/", views.org_activity_page, name="org-activity"),
+    path("o/<slug:slug>/search/", views.org_search_page, name="org-search"),
     path(
         "boards/<int:board_id>/cards/<int:card_id>/fragment/",
         views.card_fragment,

@@ -2,21 +2,23 @@
 their own: the page's scripts call the REST API (static/js/board.js)."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from accounts.models import User
-from accounts.selectors import memberships_for_user
-from boards import metrics, selectors
+from accounts.selectors import get_organization_for_user, memberships_for_user
+from boards import activity, metrics, overview, pages, selectors
 from boards.models import Board, ClassOfService, Label, Stage
-from kanban.exceptions import NotFound
+from kanban.exceptions import InvalidInput, NotFound
 
 # A swimlane with one of these names is the board's expedite lane: drawn on top, in red.
 EXPEDITE_LANE_NAMES = frozenset({"expedite", "expedite lane"})
@@ -313,3 +315,251 @@ def _metrics_window(request: HttpRequest) -> tuple["metrics.Window | None", str]
     if start > end or (end - start).days > 731:
         return None, "The window must start before it ends and span at most two years."
     return metrics.Window(start, end), ""
+
+
+# --- the organisation's pages: overview, global board, activity, search; the stand-up ---------
+# Reads go through boards.overview, boards.activity and boards.pages (fixed query counts); the
+# pages are read-only for everyone, viewers included. Another organisation's slug answers 404.
+
+ACTIVITY_PAGE_SIZE = 50
+STANDUP_DEFAULT_DAYS = 3
+STAGE_HEADINGS = {
+    Stage.BACKLOG: "Backlog",
+    Stage.WAIT: "Waiting",
+    Stage.ACTIVE: "In progress",
+    Stage.DONE: "Done, last 7 days",
+}
+# The overview's sortable columns: (key, heading, first click sorts descending). Figures where
+# more means "look here" (blocked, alerts, lead time) sort the worst first on the first click.
+OVERVIEW_SORTS = (
+    ("board_name", "Board", False),
+    ("team_name", "Team", False),
+    ("wip", "WIP", True),
+    ("blocked", "Blocked", True),
+    ("open_alerts", "Alerts", True),
+    ("lead_p85", "Lead time p85", True),
+    ("throughput_4w", "Throughput", True),
+    ("flow_efficiency", "Flow efficiency", False),
+)
+TRENDS = {
+    "up": ("↑", "trend-up", "Lead time p85 grew (worse)"),
+    "down": ("↓", "trend-down", "Lead time p85 shrank (better)"),
+    "flat": ("→", "trend-flat", "Lead time p85 about the same"),
+}
+
+
+def _org_or_404(request: HttpRequest, slug: str):
+    try:
+        return get_organization_for_user(request.user, slug)
+    except NotFound as exc:
+        raise Http404("Organisation not found") from exc
+
+
+def _overview_row(row: dict[str, Any], weeks: list[str]) -> dict[str, Any]:
+    # Coloured by its columns: `wip` counts every waiting and active card while `wip_limit` adds
+    # up only the limits that exist, so the two totals alone cannot say that a limit is passed.
+    over = row["columns_over_limit"] > 0
+    at = not over and row["columns_at_limit"] > 0
+    arrow, trend_css, trend_title = TRENDS.get(row["lead_trend"] or "", ("", "", "No trend yet"))
+    counts = zip(weeks, row["throughput_weeks"], strict=False)
+    weekly = ", ".join(f"{week}: {n}" for week, n in counts)
+    return {
+        **row,
+        "wip_state": "over" if over else "at" if at else "",
+        "trend_arrow": arrow,
+        "trend_css": trend_css,
+        "trend_title": trend_title,
+        "sparkline_label": f"Cards finished per week, the last {len(weeks)} weeks: {weekly}",
+    }
+
+
+@login_required
+@require_GET
+def org_overview_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """The managers' overview: one row per board, sortable (?sort=key or -key)."""
+    organization, access = _org_or_404(request, slug)
+    now = timezone.now()
+    rows = overview.org_overview(organization, now=now)
+    sort = request.GET.get("sort", "")
+    try:
+        rows = overview.sort_overview(rows, sort) if sort else rows
+    except InvalidInput:
+        sort = ""
+    weeks = overview.overview_weeks(now)
+    headers = []
+    for key, label, descending_first in OVERVIEW_SORTS:
+        if sort == key:
+            state, next_sort = "ascending", f"-{key}"
+        elif sort == f"-{key}":
+            state, next_sort = "descending", key
+        else:
+            state, next_sort = "none", f"-{key}" if descending_first else key
+        headers.append({"key": key, "label": label, "state": state, "sort": next_sort})
+    return render(
+        request,
+        "boards/org_overview.html",
+        {
+            "organization": organization,
+            "role": access.role,
+            "tab": "overview",
+            "rows": [_overview_row(row, weeks) for row in rows],
+            "headers": {h["key"]: h for h in headers},
+            "sort": sort,
+            "weeks": weeks,
+        },
+    )
+
+
+@login_required
+@require_GET
+def org_board_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """The global board: every team's cards, one row per board, four stage columns, filters in
+    the URL. With the header X-Obeya-Fragment: grid, only the grid (static/js/global.js swaps
+    it in when a shown board changes)."""
+    organization, access = _org_or_404(request, slug)
+    filters = pages.GlobalFilters.from_query(request.GET)
+    data = pages.global_board(organization, filters)
+    people = {p["id"]: p for p in data["people"]}
+    labels = {label["id"]: label for label in data["labels"]}
+    today = timezone.localdate()
+    rows, shown, hidden_boards = [], 0, 0
+    for row in data["rows"]:
+        if filters.active and row["count"] == 0:
+            hidden_boards += 1
+            continue
+        ageing_after = data["ageing_after"].get(row["board"].pk)
+        cells = [
+            {
+                **cell,
+                "heading": STAGE_HEADINGS[cell["stage"]],
+                "cards": [
+                    card_view(
+                        card,
+                        people=people,
+                        labels=labels,
+                        stage=card["stage"],
+                        ageing_after=ageing_after,
+                        today=today,
+                    )
+                    for card in cell["cards"]
+                ],
+            }
+            for cell in row["cells"]
+        ]
+        shown += sum(len(cell["cards"]) for cell in cells)
+        rows.append({**row, "cells": cells})
+    context = {
+        "organization": organization,
+        "role": access.role,
+        "tab": "board",
+        "filters": filters,
+        "rows": rows,
+        "boards": data["boards"],
+        "board_seqs": ",".join(f"{b.pk}:{b.last_seq}" for b in data["boards"]),
+        "stages": [
+            {"stage": stage, "heading": STAGE_HEADINGS[stage], "count": data["stage_counts"][stage]}
+            for stage in pages.STAGES
+        ],
+        "teams": data["teams"],
+        "people": data["people"],
+        "label_names": data["label_names"],
+        "class_of_service_choices": ClassOfService.choices,
+        "shown": shown,
+        "hidden_boards": hidden_boards,
+    }
+    if request.headers.get("X-Obeya-Fragment") == "grid":
+        response = render(request, "boards/_global_grid.html", context)
+    else:
+        response = render(request, "boards/org_board.html", context)
+    patch_vary_headers(response, ["X-Obeya-Fragment"])
+    return response
+
+
+def _activity_page(request: HttpRequest, events) -> tuple[Any, list[dict[str, Any]]]:
+    """A page of events (?page=, ACTIVITY_PAGE_SIZE a page) as feed items grouped by day."""
+    page = Paginator(events, ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page"))
+    days: list[dict[str, Any]] = []
+    for item in activity.activity_items(page.object_list):
+        at = timezone.localtime(datetime.fromisoformat(item["at"]))
+        item = {**item, "at": at, "kind": item["type"].partition(".")[0]}
+        if not days or days[-1]["day"] != at.date():
+            days.append({"day": at.date(), "items": []})
+        days[-1]["items"].append(item)
+    return page, days
+
+
+@login_required
+@require_GET
+def org_activity_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Who did what, when, on every board of the organisation, newest first, paginated."""
+    organization, access = _org_or_404(request, slug)
+    page, days = _activity_page(request, activity.org_activity(organization))
+    return render(
+        request,
+        "boards/org_activity.html",
+        {
+            "organization": organization,
+            "role": access.role,
+            "tab": "activity",
+            "page": page,
+            "days": days,
+            "scope": "org",
+        },
+    )
+
+
+@login_required
+@require_GET
+def board_activity_page(request: HttpRequest, board_id: int) -> HttpResponse:
+    """The board's own activity feed, paginated; and its CSV exports."""
+    board = _board_or_404(request, board_id)
+    page, days = _activity_page(request, activity.board_activity(board))
+    return render(
+        request,
+        "boards/board_activity.html",
+        {"board": board, "page": page, "days": days, "scope": "board"},
+    )
+
+
+@login_required
+@require_GET
+def org_search_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Cards of every board of the organisation matching ?q= in their title, description or
+    comments, grouped by board; each links to its card on its board (#card-{id})."""
+    organization, access = _org_or_404(request, slug)
+    q = request.GET.get("q", "")
+    return render(
+        request,
+        "boards/org_search.html",
+        {
+            "organization": organization,
+            "role": access.role,
+            "tab": "search",
+            "results": pages.search_organization(request.user, organization, q),
+            "search_q": q.strip(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def standup_page(request: HttpRequest, board_id: int) -> HttpResponse:
+    """The board's stand-up, right to left: what arrived in each column since the start of the
+    previous working day and who moved it, then what is blocked, ageing past the board's p85
+    cycle time, over a WIP limit and untouched for ?days=N (default 3). ?wall=1: large type for
+    a wall screen (it refreshes itself every five minutes); the print style drops the chrome."""
+    board = _board_or_404(request, board_id)
+    days = _int_or_none(request.GET.get("days")) or STANDUP_DEFAULT_DAYS
+    days = min(max(days, 1), 90)
+    wall = request.GET.get("wall", "").lower() in {"1", "true", "yes", "on"}
+    return render(
+        request,
+        "boards/standup.html",
+        {
+            "board": board,
+            "standup": pages.standup(board, untouched_days=days),
+            "days": days,
+            "wall": wall,
+            "day_choices": (1, 2, 3, 5, 10),
+        },
+    )
