@@ -29,10 +29,10 @@ CARD_PAGE_QUERIES = 6  # token, count, page of ids, cards, assignees, labels
 BOARD_LIST_QUERIES = 3  # token, count, page of boards with access and card counts
 # A move through the API, measured 22 inside the test's transaction (21 in production, where the
 # service's atomic block is the transaction, not a savepoint): token, card with access, target
-# column; access; the card's column, savepoint, lock both columns, lock the card, release; the three counts (column
-# WIP, target cell, source cell) in one; lift the card, close its gap (2), make room (2), save
-# the card; history row; its assignees and labels (2); seq; event; release. A card that is last
-# in its cell, or appended at the end, skips the shifts it does not need.
+# column; access; the card's column, savepoint, lock both columns, lock the card, release; the
+# three counts (column WIP, target cell, source cell) in one; lift the card, close its gap (2),
+# make room (2), save the card; history row; its assignees and labels (2); seq; event; release.
+# A card that is last in its cell, or appended at the end, skips the shifts it does not need.
 MOVE_MAX_QUERIES = 22
 
 
