@@ -196,13 +196,20 @@ def _wip(board_ids: list[int]) -> dict[int, _Wip]:
         .order_by()
         .values_list("board_id", "wip_limit", "n")
     )
+    unlimited: set[int] = set()
     for board_id, limit, n in columns:
         w = result[board_id]
         w.wip += n
-        if limit is not None:
+        if limit is None:
+            unlimited.add(board_id)
+        else:
             w.limit = (w.limit or 0) + limit
             w.at_limit += n == limit
             w.over_limit += n > limit
+    # "n / limit" compares like with like only when every in-progress column has a limit: a
+    # board with an unlimited column has no overall cap (its columns' own states still show).
+    for board_id in unlimited:
+        result[board_id].limit = None
     return result
 
 

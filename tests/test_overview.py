@@ -179,7 +179,8 @@ def test_overview_wip_blocks_and_alerts_per_board(world, api, org):
 
     sales = rows["Sales pipeline"]
     assert sales["wip"] == 5  # 2 Doing + 2 Review + 1 Ready; not the backlog, not Done
-    assert sales["wip_limit"] == 3  # Doing 2 + Review 1; Ready has no limit
+    # Doing (2) and Review (1) have limits but Ready has none: no overall cap to compare with
+    assert sales["wip_limit"] is None
     assert (sales["columns_at_limit"], sales["columns_over_limit"]) == (1, 1)
     assert sales["blocked"] == 1  # the archived blocked card does not count
     assert sales["oldest_block_days"] == pytest.approx(3.0, abs=0.01)
@@ -188,6 +189,16 @@ def test_overview_wip_blocks_and_alerts_per_board(world, api, org):
     assert (empty["wip"], empty["wip_limit"], empty["blocked"]) == (0, None, 0)
     assert (empty["oldest_block_days"], empty["open_alerts"]) == (None, 0)
     assert empty["throughput_weeks"] == [0] * overview.SPARKLINE_WEEKS
+
+
+def test_the_wip_limit_is_the_sum_when_every_in_progress_column_has_one(world, api):
+    for name, limit in (("Ready", 3), ("Doing", 2), ("Review", 1)):
+        services.update_column(world.column(name), wip_limit=limit, actor=world.alice)
+    services.create_card(
+        world.board, title="in progress", column=world.column("Doing"), actor=world.alice
+    )
+    row = rows_by_name(overview_of(api, world.alice))[world.board.name]
+    assert (row["wip"], row["wip_limit"], row["columns_at_limit"]) == (1, 6, 0)
 
 
 def test_a_board_without_a_snapshot_shows_no_snapshot_figures(world, api, org):
