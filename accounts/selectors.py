@@ -49,6 +49,7 @@ def board_access(user: User, *, organization_id: int, team_id: int) -> Access:
         return NO_ACCESS
     row = (
         Membership.objects.filter(user_id=user.pk, organization_id=organization_id)
+        .order_by("pk")  # not the default ordering, which joins users to sort one row
         .annotate(on_team=Exists(TeamMembership.objects.filter(team_id=team_id, user_id=user.pk)))
         .values_list("role", "on_team")
         .first()

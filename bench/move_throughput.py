@@ -2,7 +2,9 @@
 
 Starts uvicorn on a bench database and drives POST /api/v1/cards/{id}/move/ with wrk
 (`apt-get install wrk`) at a given concurrency for a given time, random cards to random
-columns. Reports requests/s and wrk's latency percentiles for each configuration.
+columns of their board (one board, or `--boards N` of one organisation: moves on one board
+serialise on its event log's seq and its columns' locks). Reports requests/s and wrk's
+latency percentiles, with broadcasting on (viewers connected to the first board) and off.
 
     .venv/bin/python bench/move_throughput.py --workers 2 --connections 16 --duration 20
 """
@@ -25,10 +27,11 @@ math.randomseed(%(seed)d)
 local cards = {%(cards)s}
 local columns = {%(columns)s}
 request = function()
-  local card = cards[math.random(#cards)]
-  local column = columns[math.random(#columns)]
+  local pick = cards[math.random(#cards)]
+  local choices = columns[pick[2]]
+  local column = choices[math.random(#choices)]
   local body = string.format('{"column": %%d, "position": %%d}', column, math.random(0, 5))
-  return wrk.format("POST", "/api/v1/cards/" .. card .. "/move/",
+  return wrk.format("POST", "/api/v1/cards/" .. pick[1] .. "/move/",
     {["Authorization"] = "Token %(token)s", ["Content-Type"] = "application/json"}, body)
 end
 """
@@ -75,19 +78,48 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--viewers", type=int, default=50)
+    parser.add_argument(
+        "--boards",
+        type=int,
+        default=1,
+        help="spread the moves over this many boards of the organisation",
+    )
     args = parser.parse_args()
 
     setup_django()
+    from accounts.models import User
+    from accounts.services import create_team
+    from boards import services
+    from boards.models import Board
+
     results = []
     for publish in ("1", "0"):
-        board, token, columns, cards = make_board(200, name=f"throughput{publish}")
+        board, token, columns, cards = make_board(200 // args.boards, name=f"tp{publish}")
+        boards = {1: (columns, cards)}
+        first = Board.objects.get(pk=board)
+        owner = User.objects.get(username=f"tp{publish}-owner")
+        for i in range(2, args.boards + 1):
+            team = create_team(first.organization, name=f"Team {i}", members=[owner], actor=owner)
+            extra = services.create_board(team=team, name=f"board {i}", actor=owner)
+            cols = list(extra.columns.order_by("position"))
+            made = [
+                services.create_card(
+                    extra, title=f"card {j}", column=cols[j % len(cols)], actor=owner
+                ).pk
+                for j in range(200 // args.boards)
+            ]
+            boards[i] = ([c.pk for c in cols], made)
         script = Path(tempfile.mktemp(suffix=".lua"))
         script.write_text(
             LUA
             % {
                 "seed": 1,
-                "cards": ",".join(map(str, cards)),
-                "columns": ",".join(map(str, columns)),
+                "cards": ",".join(
+                    f"{{{card},{i}}}" for i, (_, ids) in boards.items() for card in ids
+                ),
+                "columns": ",".join(
+                    "{" + ",".join(map(str, cols)) + "}" for cols, _ in boards.values()
+                ),
                 "token": token,
             }
         )
@@ -102,6 +134,7 @@ def main() -> None:
         result.update(
             broadcasting=publish == "1",
             workers=args.workers,
+            boards=args.boards,
             connections=args.connections,
             viewers=args.viewers if publish == "1" else 0,
         )

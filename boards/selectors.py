@@ -58,7 +58,10 @@ SECONDS_PER_DAY = 86_400
 def _with_access(queryset: QuerySet, user: User, org_ref: str, team_ref: str) -> QuerySet:
     """Scope `queryset` to organisations the user belongs to, annotating their role and whether
     they are on the object's team. One query answers both "may I see it" and "may I change it"."""
-    membership = Membership.objects.filter(user_id=user.pk, organization_id=OuterRef(org_ref))
+    # order_by(): Membership's default ordering would join users and sort, for one row.
+    membership = Membership.objects.filter(
+        user_id=user.pk, organization_id=OuterRef(org_ref)
+    ).order_by()
     return queryset.filter(Exists(membership)).annotate(
         access_role=membership.values("role")[:1],
         access_on_team=Exists(
