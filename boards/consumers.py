@@ -59,6 +59,14 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(user_group(user.pk), self.channel_name)
         await self._presence_changed(join=False)
 
+    @classmethod
+    async def decode_json(cls, text_data):
+        # Not JSON: answered like an unknown message rather than closing the socket.
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
+
     async def receive_json(self, content, **kwargs) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "resync":

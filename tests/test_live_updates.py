@@ -234,9 +234,15 @@ def test_hello_carries_the_current_seq_and_resync_replays_in_order(world):
                 error = json.loads(await ws.recv())
                 while error.get("type") == "presence":
                     error = json.loads(await ws.recv())
-                return hello, replay, error
+                await ws.send("this is not json")
+                garbage = json.loads(await ws.recv())
+                while garbage.get("type") == "presence":
+                    garbage = json.loads(await ws.recv())
+                await ws.send(json.dumps({"type": "ping"}))
+                pong = json.loads(await ws.recv())
+                return hello, replay, error, garbage, pong
 
-        hello, replay, error = asyncio.run(scenario())
+        hello, replay, error, garbage, pong = asyncio.run(scenario())
     assert hello == {"type": "hello", "board": world.board.pk, "seq": world.board.last_seq}
     replay = [m for m in replay if m.get("type") != "presence"]
     assert [m["seq"] for m in replay] == list(
@@ -244,6 +250,9 @@ def test_hello_carries_the_current_seq_and_resync_replays_in_order(world):
     )
     assert all(m["type"] == "card.created" for m in replay)
     assert error["type"] == "error"
+    # a message that is not JSON gets an error, and the socket stays open for the next one
+    assert garbage["type"] == "error"
+    assert pong == {"type": "pong", "seq": hello["seq"]}
 
 
 def test_a_move_made_outside_a_request_reaches_viewers(world):
