@@ -18,14 +18,7 @@ from accounts.models import (
 )
 from accounts.selectors import org_access
 from kanban.exceptions import Conflict, Forbidden, InvalidInput
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET = _Unset()
+from kanban.sentinels import UNSET
 
 
 def ensure_org_manager(actor: User, organization: Organization) -> None:

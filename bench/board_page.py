@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import setup_django
+from common import percentile, setup_django
 
 
 def build(n_cards: int):
@@ -89,14 +89,6 @@ def build(n_cards: int):
                 services.block_card(card, reason="Waiting for the customer", actor=owner)
     print(f"built {n_cards} cards through the services in {time.perf_counter() - started:.0f} s")
     return board, owner
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * fraction
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def main() -> None:

@@ -272,14 +272,3 @@ def check_ageing_alerts(
             _close(alert, at)
             closed += 1
     return {"raised": raised, "closed": closed}
-
-
-def open_alerts(board: Board):
-    return Alert.objects.filter(board=board, closed_at__isnull=True).order_by("-opened_at", "-id")
-
-
-def board_alerts(board: Board, *, include_closed: bool = False):
-    alerts = Alert.objects.filter(board=board)
-    if not include_closed:
-        alerts = alerts.filter(closed_at__isnull=True)
-    return alerts.order_by("-opened_at", "-id")

@@ -102,7 +102,3 @@ def events_since(board_id: int, since: int):
         .select_related("actor")
         .order_by("seq")
     )
-
-
-def last_seq(board_id: int) -> int:
-    return Board.objects.filter(id=board_id).values_list("last_seq", flat=True).get()

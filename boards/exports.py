@@ -23,11 +23,11 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from boards.metrics import DAY
 from boards.models import Board, Card, CardMove, Column, Label, Swimlane
 
 CHUNK = 1_000
 PART_BYTES = 64 * 1024
-DAY = 86_400.0
 # Excel reads a CSV as UTF-8 only when it starts with a byte order mark.
 BOM = "\ufeff"
 

@@ -25,6 +25,7 @@ from boards.models import Block, Board, Card, CardMove, Column, MetricsSnapshot,
 
 DAY = 86_400.0
 PERCENTILES = (0.5, 0.85, 0.95)
+MAX_WINDOW_DAYS = 731  # a window chosen with from/to spans at most two years
 SCATTER_LIMIT = 500
 AGEING_LIMIT = 500
 
@@ -598,13 +599,29 @@ def ageing_work(board: Board, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def cycle_time_p85(board: Board, *, now: datetime | None = None, days: int = 90) -> float | None:
-    """The board's 85th-percentile cycle time (days) over recent finished cards."""
-    metrics = compute_board_metrics(board, default_window(now, days), now=now)
-    return metrics["cycle_time"]["p85"]
-
-
 # --- snapshots -------------------------------------------------------------------------------
+
+
+def _announce_after_commit(board_id: int, computed_at: datetime) -> None:
+    """Tell the board's viewers, once the new snapshot is committed, that they may fetch it."""
+    from boards.events import board_group
+    from boards.publisher import send_to_group
+
+    payload = {"type": "metrics.updated", "board": board_id, "computed_at": computed_at.isoformat()}
+    transaction.on_commit(lambda: send_to_group(board_group(board_id), payload))
+
+
+def stored_or_computed(board: Board, window: Window | None = None) -> MetricsSnapshot:
+    """The board's stored metrics for `window` (None: the rolling default), computed and stored
+    now when there are none yet: what the metrics page and endpoint serve."""
+    snapshots = MetricsSnapshot.objects.filter(board=board)
+    if window is None:
+        snapshot = snapshots.filter(is_default=True).first()
+    else:
+        snapshot = snapshots.filter(
+            window_from=window.start, window_to=window.end, is_default=False
+        ).first()
+    return snapshot or refresh_snapshot(board.pk, window)
 
 
 def refresh_snapshot(board_id: int, window: Window | None = None) -> MetricsSnapshot | None:
@@ -612,11 +629,6 @@ def refresh_snapshot(board_id: int, window: Window | None = None) -> MetricsSnap
     rolling 90 days, the one the background task keeps fresh). Idempotent: a rerun replaces the
     snapshot. Announces the new snapshot to the board's viewers after commit."""
     import time as monotonic_time
-
-    from django.db import transaction
-
-    from boards.events import board_group
-    from boards.publisher import send_to_group
 
     board = Board.objects.filter(pk=board_id).first()
     if board is None:
@@ -641,8 +653,7 @@ def refresh_snapshot(board_id: int, window: Window | None = None) -> MetricsSnap
             MetricsSnapshot.objects.filter(board=board, is_default=True).exclude(
                 pk=snapshot.pk
             ).delete()
-        payload = {"type": "metrics.updated", "board": board_id, "computed_at": now.isoformat()}
-        transaction.on_commit(lambda: send_to_group(board_group(board_id), payload))
+        _announce_after_commit(board_id, now)
     return snapshot
 
 
@@ -680,11 +691,6 @@ def refresh_after_change(board_id: int) -> MetricsSnapshot | None:
     Without a snapshot for today's window, or off Postgres, it falls back to the full recompute
     (which the hourly task runs anyway).
     """
-    from django.db import transaction
-
-    from boards.events import board_group
-    from boards.publisher import send_to_group
-
     now = timezone.now()
     window = default_window(now)
     snapshot = MetricsSnapshot.objects.filter(board_id=board_id, is_default=True).first()
@@ -778,8 +784,7 @@ def refresh_after_change(board_id: int) -> MetricsSnapshot | None:
         snapshot.computed_at = now
         snapshot.duration_ms = int((timezone.now() - started).total_seconds() * 1000)
         snapshot.save(update_fields=["data", "computed_at", "duration_ms"])
-        payload = {"type": "metrics.updated", "board": board_id, "computed_at": now.isoformat()}
-        transaction.on_commit(lambda: send_to_group(board_group(board_id), payload))
+        _announce_after_commit(board_id, now)
     return snapshot
 
 

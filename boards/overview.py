@@ -24,11 +24,10 @@ from django.db.models.functions import Cast, Coalesce, TruncWeek
 from django.utils import timezone
 
 from accounts.models import Organization
-from boards.metrics import iso_week, percentile
+from boards.metrics import DAY, iso_week, percentile
 from boards.models import Alert, Block, Board, Card, Column, MetricsSnapshot, Stage
 from kanban.exceptions import InvalidInput
 
-DAY = 86_400.0
 # The columns whose cards are work in progress (committed, not finished).
 IN_PROGRESS = (Stage.WAIT, Stage.ACTIVE)
 # "Recent" lead time and throughput: the last four weeks, compared with the four before.

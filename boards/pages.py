@@ -21,6 +21,7 @@ from django.utils.html import strip_tags
 
 from accounts.models import Organization, User
 from boards import selectors
+from boards.metrics import DAY, percentile
 from boards.models import (
     Alert,
     AlertKind,
@@ -35,7 +36,6 @@ from boards.models import (
     Stage,
 )
 
-DAY = 86_400.0
 STAGES = (Stage.BACKLOG, Stage.WAIT, Stage.ACTIVE, Stage.DONE)
 IN_PROGRESS = (Stage.WAIT, Stage.ACTIVE)
 # The global board shows finished work of the last week only: the wall is for work in progress.
@@ -94,10 +94,7 @@ def typical_cycle_times(organization: Organization) -> dict[int, float]:
         started_at__isnull=False,
     ).values_list("board_id", "started_at", "finished_at"):
         durations[board_id].append((finished - started).total_seconds())
-    return {
-        board_id: selectors._percentile(sorted(values), p) / DAY
-        for board_id, values in durations.items()
-    }
+    return {board_id: percentile(values, p) / DAY for board_id, values in durations.items()}
 
 
 # --- the global board ----------------------------------------------------------------------------

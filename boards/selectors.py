@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, TeamMembership, User
 from accounts.selectors import Access
+from boards.metrics import DAY, percentile
 from boards.models import Board, Card, CardMove, Column, Comment, Event, Label, Swimlane
 from kanban.exceptions import InvalidInput, NotFound
 
@@ -48,8 +49,6 @@ CARD_FIELDS = (
     "started_at",
     "finished_at",
 )
-
-SECONDS_PER_DAY = 86_400
 
 
 # --- access ----------------------------------------------------------------------------------
@@ -152,7 +151,7 @@ def age_days(row: dict[str, Any], now: datetime) -> float:
     age stops at its finish."""
     start = row["committed_at"] or row["created_at"]
     end = row["finished_at"] or now
-    return round(max((end - start).total_seconds(), 0) / SECONDS_PER_DAY, 2)
+    return round(max((end - start).total_seconds(), 0) / DAY, 2)
 
 
 def card_dict(
@@ -481,7 +480,7 @@ def board_replay(board_id: int, since: int) -> list[dict[str, Any]]:
     """What a viewer that has applied every event up to `since` needs to catch up: the events
     after it in order, or one `snapshot` of the whole board when that is shorter or the log no
     longer holds them."""
-    from boards.events import actor_dict, event_payload
+    from boards.events import actor_dict, event_payload, events_since
 
     last = board_seq(board_id)
     if since == last:
@@ -496,15 +495,7 @@ def board_replay(board_id: int, since: int) -> list[dict[str, Any]]:
         board = Board.objects.select_related("team", "organization").get(pk=board_id)
         snapshot = board_snapshot(board)
         return [{"type": "snapshot", "board": board_id, "seq": snapshot["seq"], "data": snapshot}]
-    return [event_payload(e, actor_dict(e.actor)) for e in _events_after(board_id, since)]
-
-
-def _events_after(board_id: int, since: int) -> QuerySet[Event]:
-    return (
-        Event.objects.filter(board_id=board_id, seq__gt=since)
-        .select_related("actor")
-        .order_by("seq")
-    )
+    return [event_payload(e, actor_dict(e.actor)) for e in events_since(board_id, since)]
 
 
 def card_comments(card: Card) -> QuerySet[Comment]:
@@ -614,35 +605,13 @@ def typical_cycle_time_days(board_id: int) -> float | None:
                 [TYPICAL_CYCLE_TIME_PERCENTILE, board_id],
             )
             seconds = cursor.fetchone()[0]
-        return None if seconds is None else float(seconds) / SECONDS_PER_DAY
-    durations = sorted(
+        return None if seconds is None else float(seconds) / DAY
+    durations = [
         (finished_at - started_at).total_seconds()
         for started_at, finished_at in finished.values_list("started_at", "finished_at")
-    )
-    seconds = _percentile(durations, TYPICAL_CYCLE_TIME_PERCENTILE)
-    return None if seconds is None else seconds / SECONDS_PER_DAY
-
-
-def _percentile(ordered: Sequence[float], fraction: float) -> float | None:
-    """Linear interpolation between the closest ranks, as percentile_cont and numpy do."""
-    if not ordered:
-        return None
-    rank = (len(ordered) - 1) * fraction
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def metrics_snapshot(board: Board, window=None):
-    """The stored metrics of `board` for `window` (None: the rolling default), or None."""
-    from boards.models import MetricsSnapshot
-
-    snapshots = MetricsSnapshot.objects.filter(board=board)
-    if window is None:
-        return snapshots.filter(is_default=True).first()
-    return snapshots.filter(
-        window_from=window.start, window_to=window.end, is_default=False
-    ).first()
+    ]
+    seconds = percentile(durations, TYPICAL_CYCLE_TIME_PERCENTILE)
+    return None if seconds is None else seconds / DAY
 
 
 def board_alerts(board: Board, state: str = "open"):

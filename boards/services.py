@@ -34,14 +34,7 @@ from boards.models import (
 from boards.rendering import render_markdown
 from boards.selectors import card_as_dict, card_dict_of, column_as_dict, label_dict, swimlane_dict
 from kanban.exceptions import Conflict, Forbidden, InvalidInput, NotFound, WipLimitExceeded
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()
+from kanban.sentinels import UNSET
 
 # Positions are shifted through this offset so that no UPDATE ever writes a position another
 # live card of the cell still holds: Postgres checks a unique index row by row, not per statement.
@@ -536,7 +529,7 @@ def update_column(
             actor=actor,
             at=at,
         )
-    _after_change(board.pk, at)
+        _after_change(board.pk, at)  # a limit or a stage may have changed what is breached
     return column
 
 

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from boards import alerts, metrics
-from boards.models import Board, MetricsSnapshot
+from boards.models import Board
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +39,12 @@ def check_ageing(board_id: int | None = None) -> int:
     """Ageing alerts for one board, or (from beat) for every board."""
     board_ids = [board_id] if board_id else list(Board.objects.values_list("pk", flat=True))
     for pk in board_ids:
-        snapshot = MetricsSnapshot.objects.filter(board_id=pk, is_default=True).first()
-        p85 = snapshot.data["cycle_time"]["p85"] if snapshot else None
-        if p85 is None:
-            board = Board.objects.filter(pk=pk).first()
-            p85 = metrics.cycle_time_p85(board) if board else None
-        alerts.check_ageing_alerts(pk, threshold_days=p85)
+        board = Board.objects.filter(pk=pk).first()
+        if board is None:
+            continue  # deleted since
+        # The board's p85 cycle time over the rolling window, as its metrics show it.
+        snapshot = metrics.stored_or_computed(board)
+        alerts.check_ageing_alerts(pk, threshold_days=snapshot.data["cycle_time"]["p85"])
     return len(board_ids)
 
 

@@ -290,9 +290,7 @@ def metrics_page(request: HttpRequest, board_id: int) -> HttpResponse:
     background task and redrawn live), or a window picked with ?from=&to=."""
     board = _board_or_404(request, board_id)
     window, problem = _metrics_window(request)
-    snapshot = selectors.metrics_snapshot(board, window)
-    if snapshot is None:  # never computed yet (or a new window): compute it now, once
-        snapshot = metrics.refresh_snapshot(board.pk, window)
+    snapshot = metrics.stored_or_computed(board, window)
     context = {
         "board": board,
         "metrics": snapshot.data,
@@ -312,7 +310,7 @@ def _metrics_window(request: HttpRequest) -> tuple["metrics.Window | None", str]
         start, end = date.fromisoformat(raw_from or ""), date.fromisoformat(raw_to or "")
     except ValueError:
         return None, "Pick both dates of the window (YYYY-MM-DD); showing the last 90 days."
-    if start > end or (end - start).days > 731:
+    if start > end or (end - start).days > metrics.MAX_WINDOW_DAYS:
         return None, "The window must start before it ends and span at most two years."
     return metrics.Window(start, end), ""
 

@@ -14,13 +14,6 @@ pytestmark = pytest.mark.django_db
 API = "/api/v1"
 
 
-@pytest.fixture(autouse=True)
-def _no_static_file_scan(settings):
-    # Every test client loads the middleware again, and WhiteNoise with USE_FINDERS walks every
-    # static file each time (~50 ms a client); these tests serve no static files.
-    settings.WHITENOISE_USE_FINDERS = False
-
-
 def assert_error(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"

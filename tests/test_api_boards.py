@@ -81,13 +81,6 @@ def assert_invalid(response, *fields: str) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture(autouse=True)
-def _no_static_file_scan(settings):
-    # Every test client loads the middleware again, and WhiteNoise with USE_FINDERS walks every
-    # static file each time (~50 ms a client); these tests serve no static files.
-    settings.WHITENOISE_USE_FINDERS = False
-
-
 @dataclass
 class Objects:
     """One board of an organisation with something of every kind on it."""

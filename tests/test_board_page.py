@@ -11,7 +11,7 @@ from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from boards import selectors, services
+from boards import metrics, selectors, services
 from boards.models import Card, ClassOfService, Stage, WipPolicy
 
 # Session and user (2), the board with the reader's access (1), the snapshot (8), the typical
@@ -311,7 +311,7 @@ def test_typical_cycle_time_is_the_85th_percentile_of_finished_cards(world):
 
     # then: linear interpolation at 0.85 of the way: 4 + (10 - 4) * 0.4
     assert selectors.typical_cycle_time_days(board.pk) == pytest.approx(6.4)
-    assert selectors._percentile([86_400 * d for d in (1, 2, 3, 4, 10)], 0.85) == pytest.approx(
+    assert metrics.percentile([86_400 * d for d in (1, 2, 3, 4, 10)], 0.85) == pytest.approx(
         6.4 * 86_400
     )
     assert selectors.typical_cycle_time_days(world.globex_board.pk) is None

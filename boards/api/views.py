@@ -418,7 +418,7 @@ class MetricsQueryInput(serializers.Serializer):
         if start and end:
             if start > end:
                 raise serializers.ValidationError({"from": "from must not be after to."})
-            if (end - start).days > 731:
+            if (end - start).days > metrics.MAX_WINDOW_DAYS:
                 raise serializers.ValidationError({"to": "A window spans at most two years."})
         return attrs
 
@@ -444,9 +444,7 @@ class BoardMetricsView(APIView):
         window = None
         if "from" in query:
             window = metrics.Window(query["from"], query["to"])
-        snapshot = selectors.metrics_snapshot(board, window)
-        if snapshot is None:  # never computed yet (or a new window): compute it now, once
-            snapshot = metrics.refresh_snapshot(board.pk, window)
+        snapshot = metrics.stored_or_computed(board, window)
         return Response(snapshot.data)
 
 

@@ -1419,17 +1419,6 @@ def remove_demo() -> None:
 
 
 @contextmanager
-def history_replay():
-    """Hold back the work the services schedule after each change (WIP alerts, metrics) while
-    the history is replayed: queued once per change it would check alerts against today's
-    board with a clock of months ago, and recompute every board's metrics some 2,000 times.
-    The loader checks the alerts itself, on its clock, whenever a limit is crossed, and asks
-    for this work once per board at the end."""
-    with tasks.suspended():
-        yield
-
-
-@contextmanager
 def fast_commits():
     """Thousands of small transactions: let the database skip waiting for the disk at each
     commit while the demo loads. A crash of this process loses nothing that committed; a crash
@@ -1500,7 +1489,11 @@ class Command(BaseCommand):
         # not take a half-built demo for a loaded one.
         loader = DemoLoader(seed=seed, now=timezone.now())
         try:
-            with history_replay(), fast_commits():
+            # The services' after-change work (alerts, metrics) is held back while the history is
+            # replayed: it would check today's boards against a clock of months ago, and
+            # recompute metrics some 2,000 times. The loader checks alerts itself, on its clock,
+            # and asks for that work once per board at the end (after_load).
+            with tasks.suspended(), fast_commits():
                 loader.run()
             loader.after_load()
         except BaseException:
