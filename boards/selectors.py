@@ -25,6 +25,7 @@ from accounts.models import Membership, TeamMembership, User
 from accounts.selectors import Access
 from boards.metrics import DAY, percentile
 from boards.models import Board, Card, CardMove, Column, Comment, Event, Label, Swimlane
+from kanban import sql
 from kanban.exceptions import InvalidInput, NotFound
 
 CARD_FIELDS = (
@@ -220,18 +221,30 @@ def cards_as_dicts(cards: QuerySet[Card] | Iterable[int]) -> list[dict[str, Any]
     return [card_dict(row, assignees[row["id"]], labels[row["id"]], now) for row in rows]
 
 
-def card_dict_of(card: Card) -> dict[str, Any]:
-    """A card the caller holds, as an API dict: only its assignees and labels are read."""
-    assignees, labels = _relations(Q(card_id=card.pk))
-    row = {field: getattr(card, field) for field in CARD_FIELDS}
-    return card_dict(row, assignees[card.pk], labels[card.pk], timezone.now())
+# One card, for the answers of card writes and reads: plain SQL (kanban/sql.py), two statements.
+CARD_RELATIONS_SQL = f"""
+    SELECT 'assignee', user_id FROM {Card.assignees.through._meta.db_table}
+    WHERE card_id = %(card)s
+    UNION ALL
+    SELECT 'label', label_id FROM {Card.labels.through._meta.db_table} WHERE card_id = %(card)s
+"""
+_CARD_SQL = f"SELECT {sql.columns(Card, CARD_FIELDS)} FROM {Card._meta.db_table} WHERE id = %s"
 
 
 def card_as_dict(card_id: int) -> dict[str, Any]:
-    result = cards_as_dicts([card_id])
-    if not result:
+    found = sql.fetch_instances(Card, CARD_FIELDS, _CARD_SQL, [card_id])
+    if not found:
         raise NotFound("Card not found.")
-    return result[0]
+    relations: dict[str, list[int]] = {"assignee": [], "label": []}
+    for kind, value in sql.fetch_all(CARD_RELATIONS_SQL, {"card": card_id}):
+        relations[kind].append(value)
+    return card_dict_of(found[0], relations["assignee"], relations["label"])
+
+
+def card_dict_of(card: Card, assignees: Iterable[int], labels: Iterable[int]) -> dict[str, Any]:
+    """A card read with CARD_FIELDS, and its assignee and label ids, as an API dict."""
+    row = {field: getattr(card, field) for field in CARD_FIELDS}
+    return card_dict(row, sorted(assignees), sorted(labels), timezone.now())
 
 
 def user_dict(user: User) -> dict[str, Any]:
@@ -469,7 +482,10 @@ def move_dict(m: CardMove) -> dict[str, Any]:
 
 
 def board_seq(board_id: int) -> int:
-    return Board.objects.filter(pk=board_id).values_list("last_seq", flat=True).get()
+    row = sql.fetch_one(f"SELECT last_seq FROM {Board._meta.db_table} WHERE id = %s", [board_id])
+    if row is None:
+        raise NotFound("Board not found.")
+    return row[0]
 
 
 # A viewer further behind than this gets the whole board instead of the events it missed.

@@ -11,11 +11,11 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from accounts.models import Membership, Team, User
+from accounts.models import Membership, Team, TeamMembership, User
 from accounts.selectors import Access, board_access
 from boards.events import append_event
 from boards.models import (
@@ -32,7 +32,16 @@ from boards.models import (
     WipPolicy,
 )
 from boards.rendering import render_markdown
-from boards.selectors import card_as_dict, card_dict_of, column_as_dict, label_dict, swimlane_dict
+from boards.selectors import (
+    CARD_FIELDS,
+    CARD_RELATIONS_SQL,
+    card_as_dict,
+    card_dict_of,
+    column_as_dict,
+    label_dict,
+    swimlane_dict,
+)
+from kanban import sql
 from kanban.exceptions import Conflict, Forbidden, InvalidInput, NotFound, WipLimitExceeded
 from kanban.sentinels import UNSET
 
@@ -53,7 +62,12 @@ DEFAULT_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 def ensure_can_write(actor: User, board: Board) -> Access:
-    access = board_access(actor, organization_id=board.organization_id, team_id=board.team_id)
+    return _ensure_write_access(
+        board_access(actor, organization_id=board.organization_id, team_id=board.team_id)
+    )
+
+
+def _ensure_write_access(access: Access) -> Access:
     if not access.can_read:
         raise NotFound("Board not found.")
     if not access.can_write:
@@ -158,21 +172,6 @@ def _take_out(card: Card) -> None:
 
 def _make_room(column_id: int, swimlane_id: int, position: int) -> None:
     _shift(_cell(column_id, swimlane_id), start=position, end=None, delta=+1)
-
-
-def _move_counts(card: Card, column_id: int, swimlane_id: int) -> tuple[int, int, int]:
-    """Live cards in the target column, the target cell and the card's own cell: one query.
-
-    The caller holds both column locks, so none of the three can change until it commits."""
-    counts = Card.objects.filter(
-        Q(column_id=column_id) | Q(column_id=card.column_id, swimlane_id=card.swimlane_id),
-        archived=False,
-    ).aggregate(
-        column=Count("id", filter=Q(column_id=column_id)),
-        cell=Count("id", filter=Q(column_id=column_id, swimlane_id=swimlane_id)),
-        source=Count("id", filter=Q(column_id=card.column_id, swimlane_id=card.swimlane_id)),
-    )
-    return counts["column"], counts["cell"], counts["source"]
 
 
 def _cell_size_column(column_id: int) -> int:
@@ -814,13 +813,83 @@ def update_card(
     return card
 
 
-@transaction.atomic
+# --- the move: the hot path, in plain SQL (kanban/sql.py) -----------------------------------
+# A move is the write every viewer and script makes all day; it is written as a handful of
+# portable statements so that the locks it holds are held for as short a time as possible.
+
+_CARD, _COLUMN, _SWIMLANE = Card._meta.db_table, Column._meta.db_table, Swimlane._meta.db_table
+_BOARD = Board._meta.db_table
+_MEMBERSHIP, _TEAM_MEMBERSHIP = Membership._meta.db_table, TeamMembership._meta.db_table
+_LOCKED_CARD_FIELDS = (*CARD_FIELDS, "flow_active_seconds")
+_LOCKED_COLUMN_FIELDS = ("id", "board_id", "name", "stage", "wip_limit", "wip_policy")
+
+# What the move needs to know before it takes a lock: the card's board and column, the actor's
+# access to that board (the same two facts as accounts.selectors.board_access), and whether the
+# target column (and swimlane) belong to that board.
+_MOVE_CONTEXT_SQL = f"""
+    SELECT c.board_id, c.column_id, m.role,
+        EXISTS (SELECT 1 FROM {_TEAM_MEMBERSHIP} t
+                WHERE t.team_id = b.team_id AND t.user_id = %(actor)s),
+        EXISTS (SELECT 1 FROM {_COLUMN} k WHERE k.id = %(column)s AND k.board_id = c.board_id),
+        EXISTS (SELECT 1 FROM {_SWIMLANE} s WHERE s.id = %(lane)s AND s.board_id = c.board_id)
+    FROM {_CARD} c
+    JOIN {_BOARD} b ON b.id = c.board_id
+    LEFT JOIN {_MEMBERSHIP} m ON m.organization_id = b.organization_id AND m.user_id = %(actor)s
+    WHERE c.id = %(card)s
+"""
+
+# After the locks: the live cards of the target column, of the target cell and of the card's own
+# cell, and the card's assignees and labels for the event, in one round trip.
+_MOVE_COUNTS_SQL = f"""
+    SELECT 'column', COUNT(*) FROM {_CARD} WHERE column_id = %(to_column)s AND NOT archived
+    UNION ALL
+    SELECT 'cell', COUNT(*) FROM {_CARD}
+        WHERE column_id = %(to_column)s AND swimlane_id = %(to_lane)s AND NOT archived
+    UNION ALL
+    SELECT 'source', COUNT(*) FROM {_CARD}
+        WHERE column_id = %(column)s AND swimlane_id = %(lane)s AND NOT archived
+    UNION ALL
+    {CARD_RELATIONS_SQL}
+"""
+
+# Positions are dense per cell and unique (a partial unique index, checked row by row), so the
+# cards that make way (at most two ranges of positions, each in one cell, each shifted by -1 or +1)
+# are first lifted above every live position, each to its final place plus _LIFT, and set down
+# once the moved card has taken its own place.
+_LIFT_SQL = f"""
+    UPDATE {_CARD} SET position = position + %(lift)s +
+        CASE WHEN column_id = %(column_a)s AND swimlane_id = %(lane_a)s
+             THEN %(delta_a)s ELSE %(delta_b)s END
+    WHERE NOT archived AND (
+        (column_id = %(column_a)s AND swimlane_id = %(lane_a)s
+         AND position BETWEEN %(low_a)s AND %(high_a)s)
+        OR (column_id = %(column_b)s AND swimlane_id = %(lane_b)s
+            AND position BETWEEN %(low_b)s AND %(high_b)s))
+"""
+_SET_DOWN_SQL = f"""
+    UPDATE {_CARD} SET position = position - %(lift)s
+    WHERE position >= %(lift)s AND (
+        (column_id = %(column_a)s AND swimlane_id = %(lane_a)s)
+        OR (column_id = %(column_b)s AND swimlane_id = %(lane_b)s))
+"""
+_PLACE_CARD_SQL = f"""
+    UPDATE {_CARD} SET column_id = %(column)s, swimlane_id = %(lane)s, position = %(position)s,
+        committed_at = %(committed_at)s, started_at = %(started_at)s,
+        finished_at = %(finished_at)s, flow_active_seconds = %(active)s, updated_at = %(at)s
+    WHERE id = %(card)s
+"""
+
+
+def _pk(obj: Any) -> int:
+    return obj if isinstance(obj, int) else obj.pk
+
+
 def move_card(
-    card: Card,
+    card: Card | int,
     *,
-    to_column: Column,
+    to_column: Column | int,
     position: int | None = None,
-    swimlane: Swimlane | None = None,
+    swimlane: Swimlane | int | None = None,
     override_reason: str = "",
     actor: User,
     at: datetime | None = None,
@@ -831,81 +900,196 @@ def move_card(
     moves race for the last slot, and positions stay dense and unique in every cell. Writes the
     history row and the board's `card.moved` event in the same transaction. Returns the history
     row, or None when the card already sits exactly there (nothing changes, no event).
+
+    `card`, `to_column` and `swimlane` may be instances or ids: only their ids are used, and
+    everything about them is read afresh (the API passes the ids of the request as they are).
     """
-    at = at or timezone.now()
-    board = card.board
-    access = ensure_can_write(actor, board)
-    _validate_column(board, to_column)
-    if swimlane is not None:
-        _validate_swimlane(board, swimlane)
+    while True:
+        try:
+            return _move_card(
+                _pk(card),
+                to_column_id=_pk(to_column),
+                position=position,
+                swimlane_id=None if swimlane is None else _pk(swimlane),
+                override_reason=override_reason,
+                actor=actor,
+                at=at or timezone.now(),
+            )
+        except _CardChangedColumn:
+            # Another move took the card to another column between the read of its column and
+            # its lock: the transaction was rolled back (releasing the locks in order). Again.
+            continue
+
+
+@transaction.atomic
+def _move_card(
+    card_id: int,
+    *,
+    to_column_id: int,
+    position: int | None,
+    swimlane_id: int | None,
+    override_reason: str,
+    actor: User,
+    at: datetime,
+) -> CardMove | None:
+    context = sql.fetch_one(
+        _MOVE_CONTEXT_SQL,
+        {"actor": actor.pk, "column": to_column_id, "lane": swimlane_id, "card": card_id},
+    )
+    if context is None or context[2] is None:
+        raise NotFound("Card not found.")
+    board_id, column_id, role, on_team, column_on_board, swimlane_on_board = context
+    if not column_on_board:
+        raise InvalidInput(
+            f"There is no column {to_column_id} on this board.",
+            fields={"column": [f"No column {to_column_id} on this board."]},
+        )
+    if swimlane_id is not None and not swimlane_on_board:
+        raise InvalidInput(
+            f"There is no swimlane {swimlane_id} on this board.",
+            fields={"swimlane": [f"No swimlane {swimlane_id} on this board."]},
+        )
+    access = _ensure_write_access(Access(role=role, on_team=bool(on_team)))
     if override_reason and not access.is_manager:
         raise Forbidden("Only an owner or admin can override a hard WIP limit.")
 
-    card, columns = _lock_card_and_columns(card, [to_column.pk])
+    ids = sorted({column_id, to_column_id})
+    columns = {
+        c.pk: c
+        for c in sql.fetch_instances(
+            Column,
+            _LOCKED_COLUMN_FIELDS,
+            f"SELECT {sql.columns(Column, _LOCKED_COLUMN_FIELDS)} FROM {_COLUMN} "
+            f"WHERE id IN ({', '.join(['%s'] * len(ids))}) ORDER BY id{sql.lock_clause()}",
+            ids,
+        )
+    }
+    if len(columns) != len(ids):
+        raise NotFound("Column not found.")  # deleted meanwhile
+    locked = sql.fetch_instances(
+        Card,
+        _LOCKED_CARD_FIELDS,
+        f"SELECT {sql.columns(Card, _LOCKED_CARD_FIELDS)} FROM {_CARD} "
+        f"WHERE id = %s{sql.lock_clause()}",
+        [card_id],
+    )
+    if not locked:
+        raise NotFound("Card not found.")
+    card = locked[0]
+    if card.column_id not in columns:
+        raise _CardChangedColumn
     if card.archived:
         raise Conflict("The card is archived: restore it before moving it.")
-    from_column, to_column = columns[card.column_id], columns[to_column.pk]
-    to_swimlane_id = swimlane.pk if swimlane is not None else card.swimlane_id
-    same_cell = (card.column_id, card.swimlane_id) == (to_column.pk, to_swimlane_id)
+    from_column, to_column = columns[card.column_id], columns[to_column_id]
+    to_swimlane_id = swimlane_id if swimlane_id is not None else card.swimlane_id
+    same_cell = (card.column_id, card.swimlane_id) == (to_column_id, to_swimlane_id)
 
-    column_wip, cell_size, source_size = _move_counts(card, to_column.pk, to_swimlane_id)
+    counts, assignees, labels = {}, [], []
+    for kind, value in sql.fetch_all(
+        _MOVE_COUNTS_SQL,
+        {
+            "to_column": to_column_id,
+            "to_lane": to_swimlane_id,
+            "column": card.column_id,
+            "lane": card.swimlane_id,
+            "card": card_id,
+        },
+    ):
+        if kind == "assignee":
+            assignees.append(value)
+        elif kind == "label":
+            labels.append(value)
+        else:
+            counts[kind] = value
     over_limit = False
-    if to_column.pk != from_column.pk:
+    if to_column_id != from_column.pk:
         over_limit = _check_wip(
             to_column,
             incoming=1,
             access=access,
             override_reason=override_reason,
-            wip=column_wip,
+            wip=counts["column"],
         )
-    size = cell_size - (1 if same_cell else 0)
+    size = counts["cell"] - (1 if same_cell else 0)
     new_position = _clamp_position(position, size)
     if same_cell and new_position == card.position:
         return None
 
     old = {"column": card.column_id, "swimlane": card.swimlane_id, "position": card.position}
-    # Statements skipped when there is nothing to shift: the last card of its cell leaves no
-    # gap, and a card appended at the end needs no room.
-    if same_cell or card.position < source_size - 1:
-        _take_out(card)
-    if new_position < size:
-        _make_room(to_column.pk, to_swimlane_id, new_position)
-    card.column_id, card.swimlane_id, card.position = to_column.pk, to_swimlane_id, new_position
+    source, target = (card.column_id, card.swimlane_id), (to_column_id, to_swimlane_id)
+    if same_cell:  # the cards between the two places make way, one step towards the old place
+        if new_position > card.position:
+            ranges = [(source, card.position + 1, new_position, -1)] * 2
+        else:
+            ranges = [(source, new_position, card.position - 1, +1)] * 2
+    else:  # the cards below close the gap it leaves, and those from its new place make room
+        ranges = [
+            (source, card.position + 1, counts["source"] - 1, -1),
+            (target, new_position, size - 1, +1),
+        ]
+    ranges = [r for r in ranges if r[1] <= r[2]]  # none when it was last and goes to the end
+    if ranges:
+        (cell_a, low_a, high_a, delta_a), (cell_b, low_b, high_b, delta_b) = (ranges * 2)[:2]
+        shifted = {
+            "lift": _LIFT,
+            "column_a": cell_a[0],
+            "lane_a": cell_a[1],
+            "column_b": cell_b[0],
+            "lane_b": cell_b[1],
+        }
+        sql.execute(
+            _LIFT_SQL,
+            {
+                **shifted,
+                **{"low_a": low_a, "high_a": high_a, "delta_a": delta_a},
+                **{"low_b": low_b, "high_b": high_b, "delta_b": delta_b},
+            },
+        )
+    card.column_id, card.swimlane_id, card.position = to_column_id, to_swimlane_id, new_position
     _flow_times(card, from_stage=from_column.stage, to_stage=to_column.stage, at=at)
     card.updated_at = at
-    card.save(
-        update_fields=[
-            "column",
-            "swimlane",
-            "position",
-            "committed_at",
-            "started_at",
-            "finished_at",
-            "flow_active_seconds",
-            "updated_at",
-        ]
+    dt = connection.ops.adapt_datetimefield_value
+    sql.execute(
+        _PLACE_CARD_SQL,
+        {
+            "column": to_column_id,
+            "lane": to_swimlane_id,
+            "position": new_position,
+            "committed_at": dt(card.committed_at),
+            "started_at": dt(card.started_at),
+            "finished_at": dt(card.finished_at),
+            "active": card.flow_active_seconds,
+            "at": dt(at),
+            "card": card_id,
+        },
     )
-    move = CardMove.objects.create(
-        card=card,
-        board_id=card.board_id,
-        from_column=from_column,
-        to_column=to_column,
-        from_swimlane_id=old["swimlane"],
-        to_swimlane_id=to_swimlane_id,
-        from_stage=from_column.stage,
-        to_stage=to_column.stage,
-        position=new_position,
-        at=at,
-        actor=actor,
-        override_reason=override_reason,
-    )
+    if ranges:
+        sql.execute(_SET_DOWN_SQL, shifted)
+    history = {
+        "card_id": card_id,
+        "board_id": board_id,
+        "from_column_id": from_column.pk,
+        "to_column_id": to_column_id,
+        "from_swimlane_id": old["swimlane"],
+        "to_swimlane_id": to_swimlane_id,
+        "from_stage": from_column.stage,
+        "to_stage": to_column.stage,
+        "position": new_position,
+        "at": at,
+        "actor_id": actor.pk,
+        "override_reason": override_reason,
+    }
+    move = CardMove(id=sql.insert(CardMove, history), **history)
+    if to_column.stage == Stage.DONE:
+        _record_active_time(card)
+    card_data = card_dict_of(card, assignees, labels)
     event = append_event(
-        card.board_id,
+        board_id,
         type="card.moved",
         data={
-            "card": card_dict_of(card),
+            "card": card_data,
             "from_column": old["column"],
-            "to_column": to_column.pk,
+            "to_column": to_column_id,
             "from_swimlane": old["swimlane"],
             "to_swimlane": to_swimlane_id,
             "from_position": old["position"],
@@ -916,22 +1100,20 @@ def move_card(
         actor=actor,
         at=at,
     )
-    if to_column.stage == Stage.DONE:
-        _record_active_time(card)
     if override_reason and over_limit and to_column.wip_policy == WipPolicy.HARD:
         from boards.alerts import raise_override_alert
 
         raise_override_alert(
-            board,
+            Board.objects.get(pk=board_id),
             column=to_column,
-            wip=_cell_size_column(to_column.pk),
+            wip=_cell_size_column(to_column_id),
             reason=override_reason,
             actor=actor,
             at=at,
         )
     # Handy for the API's answer (not columns): the event's seq and the card as it now is.
-    move.seq, move.card_data = event.seq, event.data["card"]
-    _after_change(card.board_id, at)
+    move.seq, move.card_data = event.seq, card_data
+    _after_change(board_id, at)
     return move
 
 

@@ -210,3 +210,36 @@ def test_random_moves_keep_every_cell_dense_and_the_log_gap_free(world):
     assert seqs == list(range(1, len(seqs) + 1))
     world.board.refresh_from_db()
     assert world.board.last_seq == len(seqs)
+
+
+def test_random_moves_leave_every_cell_in_the_order_of_plain_list_moves(world):
+    """A move is a list operation: take the card out of its cell, insert it at the (clamped)
+    index of the target cell. After every move the board's order equals that model's."""
+    rng = random.Random(11)
+    columns = list(world.board.columns.all())
+    lanes = [
+        world.board.swimlanes.first(),
+        services.create_swimlane(world.board, name="Expedite", actor=world.alice),
+    ]
+    model: dict[tuple[int, int], list[int]] = {}
+    for i in range(24):
+        column, lane = rng.choice(columns), rng.choice(lanes)
+        card = services.create_card(
+            world.board, title=f"c{i}", column=column, swimlane=lane, actor=world.alice
+        )
+        model.setdefault((column.pk, lane.pk), []).append(card.pk)
+    where = {card: cell for cell, ids in model.items() for card in ids}
+
+    for _ in range(200):
+        card_id = rng.choice(list(where))
+        column, position = rng.choice(columns), rng.randint(0, 9)
+        lane = rng.choice(lanes) if rng.random() < 0.5 else None
+        target = (column.pk, lane.pk if lane else where[card_id][1])
+        services.move_card(
+            card_id, to_column=column, swimlane=lane, position=position, actor=world.bob
+        )
+        model[where[card_id]].remove(card_id)
+        cell = model.setdefault(target, [])
+        cell.insert(min(position, len(cell)), card_id)
+        where[card_id] = target
+        assert cells(world.board) == {k: v for k, v in model.items() if v}

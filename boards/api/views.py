@@ -311,23 +311,21 @@ class CardMoveView(APIView):
         ),
     )
     def post(self, request: Request, card_id: int) -> Response:
-        card = selectors.get_card_for_user(request.user, card_id)
         data = validated(s.MoveInput, request)
+        # Ids as they come: the service reads the card, the actor's access and the column (and
+        # swimlane) in one query, and answers 404 / 400 / 403 as every other endpoint does.
         move = services.move_card(
-            card,
-            to_column=selectors.resolve_column(card.board, data["column"]),
+            card_id,
+            to_column=data["column"],
             position=data.get("position"),
-            swimlane=selectors.resolve_swimlane(card.board, data.get("swimlane")),
+            swimlane=data.get("swimlane"),
             override_reason=data["override_reason"],
             actor=request.user,
         )
         if move is None:  # already there: nothing changed
+            card = selectors.card_as_dict(card_id)
             return Response(
-                {
-                    "card": selectors.card_as_dict(card.pk),
-                    "seq": selectors.board_seq(card.board_id),
-                    "moved": False,
-                }
+                {"card": card, "seq": selectors.board_seq(card["board"]), "moved": False}
             )
         return Response({"card": move.card_data, "seq": move.seq, "moved": True})
 

@@ -1,0 +1,92 @@
+"""Plain SQL for the hot path (a card move and the event it appends), portable between Postgres
+and SQLite.
+
+The ORM spends ~0.35 ms of Python building and compiling each query, more than the query itself
+takes on loopback (bench/RESULTS.md): a move of a dozen statements spent most of its time there.
+These helpers keep what the ORM gives that matters — the fields' own conversion of values to and
+from the database (aware datetimes on SQLite, JSON, booleans) — and drop the rest.
+"""
+
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
+
+
+def lock_clause() -> str:
+    """FOR NO KEY UPDATE where the database has row locks (Postgres); SQLite has one writer at a
+    time, which a transaction already is."""
+    return " FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else ""
+
+
+@cache
+def _converters(model: type[models.Model], names: tuple[str, ...], vendor: str) -> tuple:
+    """Per column, the converters Django's compiler would apply (SQLCompiler.apply_converters)."""
+    result = []
+    for name in names:
+        field = model._meta.get_field(name)
+        column = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        result.append((column, converters))
+    return tuple(result)
+
+
+def convert(model: type[models.Model], names: tuple[str, ...], row: tuple) -> list[Any]:
+    values = list(row)
+    for i, (column, converters) in enumerate(_converters(model, names, connection.vendor)):
+        for converter in converters:
+            values[i] = converter(values[i], column, connection)
+    return values
+
+
+def columns(model: type[models.Model], names: tuple[str, ...]) -> str:
+    return ", ".join(model._meta.get_field(name).column for name in names)
+
+
+def fetch_instances(
+    model: type[M], names: tuple[str, ...], sql: str, params: list | dict
+) -> list[M]:
+    """The rows of `sql`, which selects exactly the fields `names` (attnames), as model instances
+    built as the ORM builds them (`Model.from_db`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [model.from_db(connection.alias, names, convert(model, names, row)) for row in rows]
+
+
+def fetch_all(sql: str, params: list | dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def fetch_one(sql: str, params: list | dict) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def execute(sql: str, params: list | dict) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def prepare(model: type[models.Model], name: str, value: Any) -> Any:
+    """A value as the field would save it (aware datetimes to the database's form, JSON...)."""
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def insert(model: type[models.Model], values: dict[str, Any]) -> int:
+    """INSERT one row of `model`, its values prepared by their fields; return its id."""
+    names = tuple(values)
+    params = [prepare(model, name, value) for name, value in values.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {model._meta.db_table} ({columns(model, names)}) "
+            f"VALUES ({', '.join(['%s'] * len(names))}) RETURNING id",
+            params,
+        )
+        return cursor.fetchone()[0]
