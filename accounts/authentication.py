@@ -1,24 +1,32 @@
+from django.db import connection
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from accounts.models import ApiToken, hash_token_key
+from accounts.models import ApiToken, User, hash_token_key
+from kanban import sql
+
+_USER_FIELDS = tuple(f.attname for f in User._meta.concrete_fields)
+# Every API request asks this: plain SQL (kanban/sql.py), the token and its active user at once.
+_TOKEN_USER_SQL = f"""
+    SELECT t.id, t.last_used_at, {", ".join(f"u.{f.column}" for f in User._meta.concrete_fields)}
+    FROM {ApiToken._meta.db_table} t JOIN {User._meta.db_table} u ON u.id = t.user_id
+    WHERE t.key_hash = %s AND u.is_active
+"""
 
 
-def user_for_token_key(key: str):
+def user_for_token_key(key: str) -> User | None:
     """The active user owning `key`, or None. Records when the token was last used."""
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=hash_token_key(key), user__is_active=True)
-        .first()
-    )
-    if token is None:
+    row = sql.fetch_one(_TOKEN_USER_SQL, [hash_token_key(key)])
+    if row is None:
         return None
+    token_id, (last_used_at,) = row[0], sql.convert(ApiToken, ("last_used_at",), row[1:2])
+    user = User.from_db(connection.alias, _USER_FIELDS, sql.convert(User, _USER_FIELDS, row[2:]))
     now = timezone.now()
     # At most one write a minute per token: a busy script should not rewrite the row per call.
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    if last_used_at is None or (now - last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
+    return user
 
 
 class ApiTokenAuthentication(BaseAuthentication):
