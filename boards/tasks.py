@@ -25,6 +25,9 @@ METRICS_DEBOUNCE_SECONDS = 5
 
 @shared_task(name="boards.check_wip")
 def check_wip(board_id: int, at: str | None = None) -> dict[str, int]:
+    # Started: changes from now on queue another check (see _schedule). Removed before reading,
+    # so that every change is seen by this check or queues the next one.
+    cache.delete(_wip_pending_key(board_id))
     return alerts.check_wip_alerts(board_id, at=datetime.fromisoformat(at) if at else None)
 
 
@@ -60,6 +63,14 @@ def _debounce_key(board_id: int) -> str:
     return f"metrics-scheduled:{board_id}"
 
 
+def _wip_pending_key(board_id: int) -> str:
+    return f"wip-check-pending:{board_id}"
+
+
+# A queued WIP check that never started (its worker's queue lost) blocks no checks for longer.
+WIP_CHECK_PENDING_SECONDS = 60
+
+
 _suspended = threading.local()
 
 
@@ -78,8 +89,9 @@ def after_board_change(board_id: int, *, at: datetime | None = None) -> None:
     """Called by the services inside their transaction. Once it commits: check the board's WIP
     alerts, and refresh its metrics a few seconds later, once, however many changes come
     meanwhile (the first change sets a key that lives as long as the countdown, so the run
-    sees every change made before it). Scheduling never fails the change: the broker or cache
-    being down is logged, and the periodic tasks catch up."""
+    sees every change made before it). WIP checks coalesce too: at most one waits to start per
+    board, and it sees every change committed before it starts. Scheduling never fails the
+    change: the broker or cache being down is logged, and the periodic tasks catch up."""
     if getattr(_suspended, "active", False):
         return
     stamp = at.isoformat() if at else None
@@ -88,7 +100,12 @@ def after_board_change(board_id: int, *, at: datetime | None = None) -> None:
 
 def _schedule(board_id: int, at: str | None) -> None:
     try:
-        check_wip.delay(board_id, at)
+        if cache.add(_wip_pending_key(board_id), 1, timeout=WIP_CHECK_PENDING_SECONDS):
+            try:
+                check_wip.delay(board_id, at)
+            except Exception:
+                cache.delete(_wip_pending_key(board_id))  # none queued: the next change asks
+                raise
         if cache.add(_debounce_key(board_id), 1, timeout=METRICS_DEBOUNCE_SECONDS):
             recompute_metrics.apply_async((board_id,), countdown=METRICS_DEBOUNCE_SECONDS)
     except Exception as exc:

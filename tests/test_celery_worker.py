@@ -2,10 +2,13 @@
 limit, closed after the card leaves; and moves that succeed while the worker is down get their
 alerts once it is back."""
 
+import json
+import os
 import time
 import uuid
 
 import pytest
+import redis
 
 from boards import services
 from boards.models import Alert, AlertKind
@@ -16,9 +19,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def queue():
-    """Send this test's tasks to a queue of its own, through the real broker."""
+def queue(settings):
+    """Send this test's tasks to a queue of its own, through the real broker, and share with the
+    worker a cache of its own in Redis (where the web side and the worker coordinate which
+    checks are already queued), as the production shape does."""
     name = f"test-{uuid.uuid4().hex[:8]}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "KEY_PREFIX": name,
+        }
+    }
     saved = celery_app.conf.task_always_eager, celery_app.conf.task_default_queue
     celery_app.conf.task_always_eager = False
     celery_app.conf.task_default_queue = name
@@ -77,3 +89,31 @@ def test_moves_succeed_while_the_worker_is_down_and_alerts_appear_once_it_is_bac
     # then: once a worker starts, the queued check raises the alert
     with celery_worker(queue):
         assert wait_for(lambda: column_alert_open(world.board)), "queued check never ran"
+
+
+def test_a_burst_of_moves_queues_one_wip_check_which_sees_them_all(world, queue):
+    doing, card = over_the_soft_limit(world)
+    others = [
+        services.create_card(
+            world.board, title=f"more {i}", column=world.column("Ready"), actor=world.alice
+        )
+        for i in range(4)
+    ]
+    broker = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+
+    # when: five moves while no worker runs (after the six changes that set the board up)
+    for moving in [card, *others]:
+        services.move_card(moving, to_column=doing, actor=world.bob)
+
+    # then: one WIP check and one (debounced) metrics refresh wait in the queue, not eleven each
+    tasks = [json.loads(message)["headers"]["task"] for message in broker.lrange(queue, 0, -1)]
+    assert sorted(tasks) == ["boards.check_wip", "boards.recompute_metrics"]
+    with celery_worker(queue):
+        assert wait_for(lambda: column_alert_open(world.board)), "queued check never ran"
+        # the one check saw all five: the alert counts six cards over the limit of one
+        assert Alert.objects.get(board=world.board, kind=AlertKind.WIP_COLUMN).data["wip"] == 6
+
+        # and once it has started, the next change queues a check of its own
+        for moving in [card, *others]:
+            services.move_card(moving, to_column=world.column("Review"), actor=world.bob)
+        assert wait_for(lambda: not column_alert_open(world.board)), "alert never closed"
