@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -244,20 +243,13 @@ def csv_parts(header: Iterable[str], rows: Iterable[list[Any]]) -> Iterator[str]
 
 
 class CsvStreamingResponse(StreamingHttpResponse):
-    """A streamed CSV download. Under ASGI, Django's StreamingHttpResponse consumes a
-    synchronous iterator whole (into a list) before sending it; this one fetches the parts one
-    at a time (each in the request's thread, where its database connection lives)."""
+    """A streamed CSV download: the parts are read and sent one at a time, in the request's
+    thread (HTTP goes through the WSGI handler: kanban/asgi.py)."""
 
     def __init__(self, parts: Iterable[str], *, filename: str) -> None:
         super().__init__(parts, content_type="text/csv; charset=utf-8")
         self["Content-Disposition"] = f'attachment; filename="{filename}"'
         self["Cache-Control"] = "no-store"
-
-    async def __aiter__(self):
-        parts = iter(self.streaming_content)
-        next_part = sync_to_async(next, thread_sensitive=True)
-        while (part := await next_part(parts, None)) is not None:
-            yield part
 
 
 def export_filename(board: Board, kind: str) -> str:

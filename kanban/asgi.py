@@ -1,16 +1,24 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels' router.
+"""ASGI entry point: websockets through Channels' router, HTTP through Django's WSGI handler on a
+fixed pool of threads (a2wsgi).
 
-Django is set up before anything imports models (the websocket routes import consumers)."""
+Every view here is synchronous. Django's ASGI handler runs each request's middleware and view in
+a thread it starts for that request and hops between that thread and the event loop several
+times per request: on this machine it served a trivial DRF endpoint at ~700 requests/s where the
+same app through the WSGI handler on a thread pool served ~2,800 (bench/RESULTS.md). Django is
+set up before anything imports models (the websocket routes import consumers).
+"""
 
 import os
 
-from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kanban.settings")
-django_asgi_app = get_asgi_application()
+django_wsgi_app = get_wsgi_application()
 
+from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from accounts.authentication import TokenAuthMiddleware  # noqa: E402
 from kanban.routing import websocket_urlpatterns  # noqa: E402
@@ -18,7 +26,7 @@ from kanban.websocket import origin_checked  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": WSGIMiddleware(django_wsgi_app, workers=settings.WEB_THREADS),
         "websocket": origin_checked(
             AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),

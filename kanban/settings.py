@@ -74,6 +74,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "kanban.urls"
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "kanban.asgi.application"
+# Threads per server process running HTTP requests (kanban/asgi.py); each holds at most one
+# database connection, so keep it within DB_POOL_MAX.
+WEB_THREADS = int(os.environ.get("WEB_THREADS", "8"))
 
 TEMPLATES = [
     {
@@ -109,6 +112,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The pool requires CONN_MAX_AGE = 0.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})
+    # Parameters bound by the server, and statements prepared on their third use on a connection
+    # (which the pool keeps): a move's dozen short statements spent more of Postgres' time being
+    # planned than run (bench/RESULTS.md). DB_PREPARE_THRESHOLD= (empty) turns preparing off,
+    # e.g. behind a pooler in transaction mode that cannot keep prepared statements.
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+    threshold = os.environ.get("DB_PREPARE_THRESHOLD", "3")
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = int(threshold) if threshold else None
     if env_bool("DB_POOL", default=True):
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": int(os.environ.get("DB_POOL_MIN", "2")),
@@ -258,9 +268,9 @@ SPECTACULAR_SETTINGS = {
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "kanban.cache.SharedPoolRedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "obeya",
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "obeya"),
         }
     }
 else:

@@ -78,6 +78,7 @@ def asgi_server(
         "SECRET_KEY": settings.SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DB_POOL_MAX": "8",
+        "WEB_THREADS": "4",
         "LOG_LEVEL": "WARNING",
         # whitenoise: tests run no collectstatic, static files come from the finders
         "PYTHONWARNINGS": "ignore:No directory at",
@@ -192,6 +193,8 @@ def celery_worker(queue: str, *, redis_url: str | None = None) -> Iterator[subpr
         "DEBUG": "0",
         "SECRET_KEY": settings.SECRET_KEY,
         "CELERY_QUEUE": queue,
+        # The cache the test shares with it (the `queue` fixture of test_celery_worker.py)
+        "CACHE_KEY_PREFIX": queue,
         "CELERY_EAGER": "0",
         "DB_POOL": "0",
         "LOG_LEVEL": "WARNING",
