@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from boards.models import Block, Board, Card, CardMove, Column, MetricsSnapshot, Stage
+from kanban import sql
 
 DAY = 86_400.0
 PERCENTILES = (0.5, 0.85, 0.95)
@@ -545,21 +546,34 @@ def active_seconds(
     return max(total, 0.0)
 
 
+# A card's history and blocks in one round trip (plain SQL: every move into done reads it).
+_CARD_FLOW_SQL = f"""
+    SELECT 'move', at, to_stage, NULL, id FROM {CardMove._meta.db_table}
+    WHERE card_id = %(card)s AND at <= %(finish)s
+    UNION ALL
+    SELECT 'block', started_at, NULL, ended_at, id FROM {Block._meta.db_table}
+    WHERE card_id = %(card)s
+"""
+
+
 def card_active_seconds(card: Card) -> float | None:
     """A finished card's unblocked active time, from its history (None when not finished)."""
     if card.finished_at is None:
         return None
-    history = list(
-        CardMove.objects.filter(card=card, at__lte=card.finished_at)
-        .order_by("at", "id")
-        .values_list("at", "to_stage")
-    )
-    blocks = [
-        (start, end or card.finished_at)
-        for start, end in Block.objects.filter(card=card).values_list("started_at", "ended_at")
-    ]
+    history, blocks = [], []
+    rows = sql.fetch_all(_CARD_FLOW_SQL, {"card": card.pk, "finish": card.finished_at})
+    for kind, start, stage, end, row_id in rows:
+        (start,) = sql.convert(CardMove, ("at",), (start,))
+        if kind == "move":
+            history.append((start, row_id, stage))
+        else:
+            (end,) = sql.convert(Block, ("ended_at",), (end,))
+            blocks.append((start, end or card.finished_at))
+    history.sort()
     commit = card.committed_at or card.finished_at
-    return active_seconds(history, blocks, commit, card.finished_at)
+    return active_seconds(
+        [(at, stage) for at, _, stage in history], blocks, commit, card.finished_at
+    )
 
 
 # --- ageing work in progress (the same on both engines) --------------------------------------

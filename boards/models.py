@@ -159,10 +159,14 @@ class Card(models.Model):
     class Meta:
         ordering = ["board_id", "column_id", "swimlane_id", "position"]
         constraints = [
+            # Archived cards have no position (NULLs never collide), so this covers live cards.
+            # Deferred to commit: shifting a cell is then one UPDATE, whose rows pass through
+            # each other's positions on the way (services._shift). SQLite has no deferrable
+            # constraints: there, the services alone keep positions unique.
             models.UniqueConstraint(
                 fields=["column", "swimlane", "position"],
-                condition=Q(archived=False),
                 name="card_position_unique_in_cell",
+                deferrable=models.Deferrable.DEFERRED,
             ),
             models.CheckConstraint(
                 condition=Q(archived=True, position__isnull=True)

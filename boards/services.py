@@ -7,6 +7,7 @@ boards.events (after commit). The REST API, the demo loader, the admin and the t
 these functions; nothing else writes these models.
 """
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from django.utils import timezone
 from accounts.models import Membership, Team, TeamMembership, User
 from accounts.selectors import Access, board_access
 from boards.events import append_event
+from boards.metrics import card_active_seconds
 from boards.models import (
     Block,
     Board,
@@ -34,7 +36,6 @@ from boards.models import (
 from boards.rendering import render_markdown
 from boards.selectors import (
     CARD_FIELDS,
-    CARD_RELATIONS_SQL,
     card_as_dict,
     card_dict_of,
     column_as_dict,
@@ -44,10 +45,6 @@ from boards.selectors import (
 from kanban import sql
 from kanban.exceptions import Conflict, Forbidden, InvalidInput, NotFound, WipLimitExceeded
 from kanban.sentinels import UNSET
-
-# Positions are shifted through this offset so that no UPDATE ever writes a position another
-# live card of the cell still holds: Postgres checks a unique index row by row, not per statement.
-_LIFT = 1_000_000
 
 DEFAULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Backlog", Stage.BACKLOG),
@@ -148,30 +145,20 @@ def _cell(column_id: int, swimlane_id: int) -> Q:
     return Q(column_id=column_id, swimlane_id=swimlane_id, archived=False)
 
 
-def _shift(cell: Q, *, start: int, end: int | None, delta: int) -> None:
-    """Shift the positions in [start, end] of a cell by `delta`, in two collision-free steps:
-    lift them out of the way, then set them down one place along."""
-    # `position__lt=_LIFT` leaves alone a card that _take_out parked above the live range.
-    lifted = Card.objects.filter(cell, position__gte=start, position__lt=_LIFT)
-    if end is not None:
-        lifted = lifted.filter(position__lte=end)
-    lifted.update(position=F("position") + _LIFT)
-    down = Card.objects.filter(cell, position__gte=start + _LIFT, position__lt=2 * _LIFT)
-    if end is not None:
-        down = down.filter(position__lte=end + _LIFT)
-    down.update(position=F("position") - _LIFT + delta)
+def _shift(cell: Q, *, start: int, delta: int) -> None:
+    """Shift the positions from `start` to the end of a cell by `delta`, in one UPDATE: the
+    uniqueness of positions in a cell is checked at commit (a deferred constraint), so the
+    duplicates an UPDATE makes on its way, row by row, are allowed until then."""
+    Card.objects.filter(cell, position__gte=start).update(position=F("position") + delta)
 
 
 def _take_out(card: Card) -> None:
-    """Close the gap the card leaves in its cell; the card itself is lifted out of the range of
-    live positions until it is set down again."""
-    cell = _cell(card.column_id, card.swimlane_id)
-    Card.objects.filter(pk=card.pk).update(position=F("position") + 2 * _LIFT)
-    _shift(cell, start=card.position + 1, end=None, delta=-1)
+    """Close the gap the card leaves in its cell (the caller gives it its new place)."""
+    _shift(_cell(card.column_id, card.swimlane_id), start=card.position + 1, delta=-1)
 
 
 def _make_room(column_id: int, swimlane_id: int, position: int) -> None:
-    _shift(_cell(column_id, swimlane_id), start=position, end=None, delta=+1)
+    _shift(_cell(column_id, swimlane_id), start=position, delta=+1)
 
 
 def _cell_size_column(column_id: int) -> int:
@@ -233,8 +220,6 @@ def _flow_times(card: Card, *, from_stage: str | None, to_stage: str, at: dateti
 def _record_active_time(card: Card) -> None:
     """Store a finished card's unblocked active time (flow efficiency's numerator), read from
     its history once, so that refreshing the board's metrics need not read it again."""
-    from boards.metrics import card_active_seconds
-
     card.flow_active_seconds = card_active_seconds(card)
     Card.objects.filter(pk=card.pk).update(flow_active_seconds=card.flow_active_seconds)
 
@@ -820,44 +805,51 @@ def update_card(
 _CARD, _COLUMN, _SWIMLANE = Card._meta.db_table, Column._meta.db_table, Swimlane._meta.db_table
 _BOARD = Board._meta.db_table
 _MEMBERSHIP, _TEAM_MEMBERSHIP = Membership._meta.db_table, TeamMembership._meta.db_table
+_ASSIGNEES, _LABELS = Card.assignees.through._meta.db_table, Card.labels.through._meta.db_table
 _LOCKED_CARD_FIELDS = (*CARD_FIELDS, "flow_active_seconds")
 _LOCKED_COLUMN_FIELDS = ("id", "board_id", "name", "stage", "wip_limit", "wip_policy")
 
-# What the move needs to know before it takes a lock: the card's board and column, the actor's
-# access to that board (the same two facts as accounts.selectors.board_access), and whether the
-# target column (and swimlane) belong to that board.
-_MOVE_CONTEXT_SQL = f"""
-    SELECT c.board_id, c.column_id, m.role,
-        EXISTS (SELECT 1 FROM {_TEAM_MEMBERSHIP} t
-                WHERE t.team_id = b.team_id AND t.user_id = %(actor)s),
-        EXISTS (SELECT 1 FROM {_COLUMN} k WHERE k.id = %(column)s AND k.board_id = c.board_id),
-        EXISTS (SELECT 1 FROM {_SWIMLANE} s WHERE s.id = %(lane)s AND s.board_id = c.board_id)
-    FROM {_CARD} c
-    JOIN {_BOARD} b ON b.id = c.board_id
-    LEFT JOIN {_MEMBERSHIP} m ON m.organization_id = b.organization_id AND m.user_id = %(actor)s
-    WHERE c.id = %(card)s
-"""
 
-# After the locks: the live cards of the target column, of the target cell and of the card's own
-# cell, and the card's assignees and labels for the event, in one round trip.
-_MOVE_COUNTS_SQL = f"""
-    SELECT 'column', COUNT(*) FROM {_CARD} WHERE column_id = %(to_column)s AND NOT archived
-    UNION ALL
-    SELECT 'cell', COUNT(*) FROM {_CARD}
-        WHERE column_id = %(to_column)s AND swimlane_id = %(to_lane)s AND NOT archived
-    UNION ALL
-    SELECT 'source', COUNT(*) FROM {_CARD}
-        WHERE column_id = %(column)s AND swimlane_id = %(lane)s AND NOT archived
-    UNION ALL
-    {CARD_RELATIONS_SQL}
-"""
+@functools.cache
+def _move_sql(vendor: str) -> tuple[str, str]:
+    """The move's two reading statements, built once per database vendor (they lock rows and
+    aggregate ids, which the vendors spell differently)."""
+    lock_columns = f"""
+        SELECT {sql.columns(Column, _LOCKED_COLUMN_FIELDS, alias="k")}, m.role,
+            EXISTS (SELECT 1 FROM {_TEAM_MEMBERSHIP} t
+                    WHERE t.team_id = b.team_id AND t.user_id = %(actor)s),
+            EXISTS (SELECT 1 FROM {_SWIMLANE} s WHERE s.id = %(lane)s AND s.board_id = c.board_id)
+        FROM {_CARD} c
+        JOIN {_BOARD} b ON b.id = c.board_id
+        JOIN {_MEMBERSHIP} m ON m.organization_id = b.organization_id AND m.user_id = %(actor)s
+        JOIN {_COLUMN} k ON k.board_id = c.board_id AND k.id IN (c.column_id, %(column)s)
+        WHERE c.id = %(card)s
+        ORDER BY k.id{sql.lock_clause(of="k")}
+    """
+    # Counted in the card's own statement: the caller holds both columns' locks, and every
+    # change to the cards of a column takes its lock first, so these counts cannot change
+    # until it commits, whatever the card's own lock waits for.
+    lock_card = f"""
+        SELECT {sql.columns(Card, _LOCKED_CARD_FIELDS, alias="c")},
+            (SELECT COUNT(*) FROM {_CARD} x
+             WHERE x.column_id = %(to_column)s AND NOT x.archived),
+            (SELECT COUNT(*) FROM {_CARD} x
+             WHERE x.column_id = %(to_column)s AND NOT x.archived
+             AND x.swimlane_id = COALESCE(%(to_lane)s, c.swimlane_id)),
+            (SELECT COUNT(*) FROM {_CARD} x
+             WHERE x.column_id = c.column_id AND x.swimlane_id = c.swimlane_id
+             AND NOT x.archived),
+            (SELECT {sql.id_list("user_id")} FROM {_ASSIGNEES} WHERE card_id = c.id),
+            (SELECT {sql.id_list("label_id")} FROM {_LABELS} WHERE card_id = c.id)
+        FROM {_CARD} c WHERE c.id = %(card)s{sql.lock_clause(of="c")}
+    """
+    return lock_columns, lock_card
 
-# Positions are dense per cell and unique (a partial unique index, checked row by row), so the
-# cards that make way (at most two ranges of positions, each in one cell, each shifted by -1 or +1)
-# are first lifted above every live position, each to its final place plus _LIFT, and set down
-# once the moved card has taken its own place.
-_LIFT_SQL = f"""
-    UPDATE {_CARD} SET position = position + %(lift)s +
+
+# The cards that make way for a move: at most two ranges of positions, each in one cell, each
+# shifted by -1 or +1, in one UPDATE (positions are unique per cell at commit: see _shift).
+_SHIFT_SQL = f"""
+    UPDATE {_CARD} SET position = position +
         CASE WHEN column_id = %(column_a)s AND swimlane_id = %(lane_a)s
              THEN %(delta_a)s ELSE %(delta_b)s END
     WHERE NOT archived AND (
@@ -865,12 +857,6 @@ _LIFT_SQL = f"""
          AND position BETWEEN %(low_a)s AND %(high_a)s)
         OR (column_id = %(column_b)s AND swimlane_id = %(lane_b)s
             AND position BETWEEN %(low_b)s AND %(high_b)s))
-"""
-_SET_DOWN_SQL = f"""
-    UPDATE {_CARD} SET position = position - %(lift)s
-    WHERE position >= %(lift)s AND (
-        (column_id = %(column_a)s AND swimlane_id = %(lane_a)s)
-        OR (column_id = %(column_b)s AND swimlane_id = %(lane_b)s))
 """
 _PLACE_CARD_SQL = f"""
     UPDATE {_CARD} SET column_id = %(column)s, swimlane_id = %(lane)s, position = %(position)s,
@@ -932,14 +918,27 @@ def _move_card(
     actor: User,
     at: datetime,
 ) -> CardMove | None:
-    context = sql.fetch_one(
-        _MOVE_CONTEXT_SQL,
-        {"actor": actor.pk, "column": to_column_id, "lane": swimlane_id, "card": card_id},
-    )
-    if context is None or context[2] is None:
+    lock_columns, lock_card = _move_sql(connection.vendor)
+    params = {"actor": actor.pk, "column": to_column_id, "lane": swimlane_id, "card": card_id}
+    # The card's column and the target column, locked in id order (none when the actor is not
+    # a member of the board's organisation: the card is then not found, as in the API).
+    rows = sql.fetch_all(lock_columns, params)
+    if not rows:
         raise NotFound("Card not found.")
-    board_id, column_id, role, on_team, column_on_board, swimlane_on_board = context
-    if not column_on_board:
+    n = len(_LOCKED_COLUMN_FIELDS)
+    columns = {
+        column.pk: column
+        for column in (
+            Column.from_db(
+                connection.alias,
+                _LOCKED_COLUMN_FIELDS,
+                sql.convert(Column, _LOCKED_COLUMN_FIELDS, row[:n]),
+            )
+            for row in rows
+        )
+    }
+    role, on_team, swimlane_on_board = rows[0][n:]
+    if to_column_id not in columns:
         raise InvalidInput(
             f"There is no column {to_column_id} on this board.",
             fields={"column": [f"No column {to_column_id} on this board."]},
@@ -953,54 +952,24 @@ def _move_card(
     if override_reason and not access.is_manager:
         raise Forbidden("Only an owner or admin can override a hard WIP limit.")
 
-    ids = sorted({column_id, to_column_id})
-    columns = {
-        c.pk: c
-        for c in sql.fetch_instances(
-            Column,
-            _LOCKED_COLUMN_FIELDS,
-            f"SELECT {sql.columns(Column, _LOCKED_COLUMN_FIELDS)} FROM {_COLUMN} "
-            f"WHERE id IN ({', '.join(['%s'] * len(ids))}) ORDER BY id{sql.lock_clause()}",
-            ids,
-        )
-    }
-    if len(columns) != len(ids):
-        raise NotFound("Column not found.")  # deleted meanwhile
-    locked = sql.fetch_instances(
-        Card,
-        _LOCKED_CARD_FIELDS,
-        f"SELECT {sql.columns(Card, _LOCKED_CARD_FIELDS)} FROM {_CARD} "
-        f"WHERE id = %s{sql.lock_clause()}",
-        [card_id],
+    row = sql.fetch_one(lock_card, {"to_column": to_column_id, "to_lane": swimlane_id, **params})
+    if row is None:
+        raise NotFound("Card not found.")  # deleted meanwhile
+    n = len(_LOCKED_CARD_FIELDS)
+    card = Card.from_db(
+        connection.alias, _LOCKED_CARD_FIELDS, sql.convert(Card, _LOCKED_CARD_FIELDS, row[:n])
     )
-    if not locked:
-        raise NotFound("Card not found.")
-    card = locked[0]
+    counts = dict(zip(("column", "cell", "source"), row[n : n + 3], strict=True))
+    assignees, labels = sql.ids(row[n + 3]), sql.ids(row[n + 4])
     if card.column_id not in columns:
         raise _CardChangedColumn
     if card.archived:
         raise Conflict("The card is archived: restore it before moving it.")
+    board_id = card.board_id
     from_column, to_column = columns[card.column_id], columns[to_column_id]
     to_swimlane_id = swimlane_id if swimlane_id is not None else card.swimlane_id
     same_cell = (card.column_id, card.swimlane_id) == (to_column_id, to_swimlane_id)
 
-    counts, assignees, labels = {}, [], []
-    for kind, value in sql.fetch_all(
-        _MOVE_COUNTS_SQL,
-        {
-            "to_column": to_column_id,
-            "to_lane": to_swimlane_id,
-            "column": card.column_id,
-            "lane": card.swimlane_id,
-            "card": card_id,
-        },
-    ):
-        if kind == "assignee":
-            assignees.append(value)
-        elif kind == "label":
-            labels.append(value)
-        else:
-            counts[kind] = value
     over_limit = False
     if to_column_id != from_column.pk:
         over_limit = _check_wip(
@@ -1030,41 +999,18 @@ def _move_card(
     ranges = [r for r in ranges if r[1] <= r[2]]  # none when it was last and goes to the end
     if ranges:
         (cell_a, low_a, high_a, delta_a), (cell_b, low_b, high_b, delta_b) = (ranges * 2)[:2]
-        shifted = {
-            "lift": _LIFT,
-            "column_a": cell_a[0],
-            "lane_a": cell_a[1],
-            "column_b": cell_b[0],
-            "lane_b": cell_b[1],
-        }
         sql.execute(
-            _LIFT_SQL,
+            _SHIFT_SQL,
             {
-                **shifted,
-                **{"low_a": low_a, "high_a": high_a, "delta_a": delta_a},
-                **{"low_b": low_b, "high_b": high_b, "delta_b": delta_b},
+                **{"column_a": cell_a[0], "lane_a": cell_a[1], "delta_a": delta_a},
+                **{"low_a": low_a, "high_a": high_a},
+                **{"column_b": cell_b[0], "lane_b": cell_b[1], "delta_b": delta_b},
+                **{"low_b": low_b, "high_b": high_b},
             },
         )
     card.column_id, card.swimlane_id, card.position = to_column_id, to_swimlane_id, new_position
     _flow_times(card, from_stage=from_column.stage, to_stage=to_column.stage, at=at)
     card.updated_at = at
-    dt = connection.ops.adapt_datetimefield_value
-    sql.execute(
-        _PLACE_CARD_SQL,
-        {
-            "column": to_column_id,
-            "lane": to_swimlane_id,
-            "position": new_position,
-            "committed_at": dt(card.committed_at),
-            "started_at": dt(card.started_at),
-            "finished_at": dt(card.finished_at),
-            "active": card.flow_active_seconds,
-            "at": dt(at),
-            "card": card_id,
-        },
-    )
-    if ranges:
-        sql.execute(_SET_DOWN_SQL, shifted)
     history = {
         "card_id": card_id,
         "board_id": board_id,
@@ -1081,7 +1027,23 @@ def _move_card(
     }
     move = CardMove(id=sql.insert(CardMove, history), **history)
     if to_column.stage == Stage.DONE:
-        _record_active_time(card)
+        # Flow efficiency's numerator, read from the history (with this move) once, here.
+        card.flow_active_seconds = card_active_seconds(card)
+    dt = connection.ops.adapt_datetimefield_value
+    sql.execute(
+        _PLACE_CARD_SQL,
+        {
+            "column": to_column_id,
+            "lane": to_swimlane_id,
+            "position": new_position,
+            "committed_at": dt(card.committed_at),
+            "started_at": dt(card.started_at),
+            "finished_at": dt(card.finished_at),
+            "active": card.flow_active_seconds,
+            "at": dt(at),
+            "card": card_id,
+        },
+    )
     card_data = card_dict_of(card, assignees, labels)
     event = append_event(
         board_id,

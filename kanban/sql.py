@@ -15,10 +15,23 @@ from django.db import connection, models
 M = TypeVar("M", bound=models.Model)
 
 
-def lock_clause() -> str:
-    """FOR NO KEY UPDATE where the database has row locks (Postgres); SQLite has one writer at a
-    time, which a transaction already is."""
-    return " FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else ""
+def lock_clause(of: str = "") -> str:
+    """FOR NO KEY UPDATE [OF `of`] where the database has row locks (Postgres); SQLite has one
+    writer at a time, which a transaction already is."""
+    if not connection.features.has_select_for_no_key_update:
+        return ""
+    return f" FOR NO KEY UPDATE OF {of}" if of else " FOR NO KEY UPDATE"
+
+
+def id_list(expression: str) -> str:
+    """An aggregate of ids as one comma-separated string (None when there are none)."""
+    if connection.vendor == "postgresql":
+        return f"string_agg(CAST({expression} AS TEXT), ',')"
+    return f"group_concat({expression}, ',')"
+
+
+def ids(text: str | None) -> list[int]:
+    return sorted(int(i) for i in text.split(",")) if text else []
 
 
 @cache
@@ -41,8 +54,10 @@ def convert(model: type[models.Model], names: tuple[str, ...], row: tuple) -> li
     return values
 
 
-def columns(model: type[models.Model], names: tuple[str, ...]) -> str:
-    return ", ".join(model._meta.get_field(name).column for name in names)
+def columns(model: type[models.Model], names: tuple[str, ...], alias: str = "") -> str:
+    """The database columns of the fields `names`, comma-separated (each prefixed `alias.`)."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + model._meta.get_field(name).column for name in names)
 
 
 def fetch_instances(

@@ -1,6 +1,9 @@
 import random
+from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from boards import services
 from boards.models import Card, CardMove, Column, Event, WipPolicy
@@ -243,3 +246,38 @@ def test_random_moves_leave_every_cell_in_the_order_of_plain_list_moves(world):
         cell.insert(min(position, len(cell)), card_id)
         where[card_id] = target
         assert cells(world.board) == {k: v for k, v in model.items() if v}
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite has no deferrable constraints"
+)
+def test_the_database_refuses_two_live_cards_at_one_place_of_a_cell(world):
+    first, second = make_cards(world, world.column("Ready"), 2)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Card.objects.filter(pk=second.pk).update(position=first.position)
+        # checked at commit (deferred); this test's own transaction never commits, so ask now
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_a_card_moved_into_done_stores_its_unblocked_active_time(world):
+    t0 = timezone.now() - timedelta(days=1)
+    hours = [t0 + timedelta(hours=h) for h in range(8)]
+    card = services.create_card(
+        world.board, title="flow", column=world.column("Ready"), actor=world.bob, at=hours[0]
+    )
+    services.move_card(card, to_column=world.column("Doing"), actor=world.bob, at=hours[0])
+    services.block_card(card, reason="waiting on legal", actor=world.bob, at=hours[1])
+    services.unblock_card(card, actor=world.bob, at=hours[2])
+    services.move_card(card, to_column=world.column("Review"), actor=world.bob, at=hours[4])
+    services.move_card(card, to_column=world.column("Doing"), actor=world.bob, at=hours[5])
+    services.move_card(card, to_column=world.column("Done"), actor=world.bob, at=hours[7])
+
+    card.refresh_from_db()
+    # active 0h-4h less the 1h block, then 5h-7h: five hours
+    assert card.flow_active_seconds == 5 * 3600
+    assert card.finished_at == hours[7]
+    # reopened: no longer finished, no active time stored
+    services.move_card(card, to_column=world.column("Doing"), actor=world.bob, at=hours[7])
+    card.refresh_from_db()
+    assert (card.finished_at, card.flow_active_seconds) == (None, None)
