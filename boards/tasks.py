@@ -7,6 +7,7 @@ harmless because every task here converges on the current state rather than appl
 
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -23,11 +24,17 @@ logger = logging.getLogger(__name__)
 METRICS_DEBOUNCE_SECONDS = 5
 
 
-@shared_task(name="boards.check_wip")
-def check_wip(board_id: int, at: str | None = None) -> dict[str, int]:
-    # Started: changes from now on queue another check (see _schedule). Removed before reading,
-    # so that every change is seen by this check or queues the next one.
-    cache.delete(_wip_pending_key(board_id))
+@shared_task(name="boards.board_changed")
+def board_changed(board_id: int, at: str | None = None) -> dict[str, int]:
+    """What follows changes to a board: its WIP alerts checked now, its metrics refreshed a few
+    seconds later (once, however many changes come meanwhile: the first sets a key that lives
+    as long as the countdown, so the refresh sees every change made before it)."""
+    # Started: changes from now on queue another run (see _schedule). Removed before reading,
+    # so that every change is seen by this run or queues the next one.
+    cache.delete(_pending_key(board_id))
+    cache.set(_started_key(board_id), time.time(), timeout=BOARD_CHANGED_EVERY_SECONDS * 10)
+    if cache.add(_debounce_key(board_id), 1, timeout=METRICS_DEBOUNCE_SECONDS):
+        recompute_metrics.apply_async((board_id,), countdown=METRICS_DEBOUNCE_SECONDS)
     return alerts.check_wip_alerts(board_id, at=datetime.fromisoformat(at) if at else None)
 
 
@@ -63,12 +70,20 @@ def _debounce_key(board_id: int) -> str:
     return f"metrics-scheduled:{board_id}"
 
 
-def _wip_pending_key(board_id: int) -> str:
-    return f"wip-check-pending:{board_id}"
+def _pending_key(board_id: int) -> str:
+    return f"board-changed-pending:{board_id}"
 
 
-# A queued WIP check that never started (its worker's queue lost) blocks no checks for longer.
-WIP_CHECK_PENDING_SECONDS = 60
+def _started_key(board_id: int) -> str:
+    return f"board-changed-started:{board_id}"
+
+
+# A queued run that never started (its worker's queue lost) holds back no others for longer.
+PENDING_SECONDS = 60
+# Under a steady stream of changes a board's run starts at most this often (each reads the
+# whole board), instead of back to back for as long as the worker can keep up; after a quiet
+# spell the next change's run starts at once.
+BOARD_CHANGED_EVERY_SECONDS = 1.0
 
 
 _suspended = threading.local()
@@ -86,12 +101,11 @@ def suspended():
 
 
 def after_board_change(board_id: int, *, at: datetime | None = None) -> None:
-    """Called by the services inside their transaction. Once it commits: check the board's WIP
-    alerts, and refresh its metrics a few seconds later, once, however many changes come
-    meanwhile (the first change sets a key that lives as long as the countdown, so the run
-    sees every change made before it). WIP checks coalesce too: at most one waits to start per
-    board, and it sees every change committed before it starts. Scheduling never fails the
-    change: the broker or cache being down is logged, and the periodic tasks catch up."""
+    """Called by the services inside their transaction. Once it commits, queue `board_changed`
+    unless a run of it is already waiting to start (which will see this change): a burst of
+    moves costs one task, not one per move, and a steady stream one a second. Scheduling
+    never fails the change: the broker or cache being down is logged, and the periodic tasks
+    catch up."""
     if getattr(_suspended, "active", False):
         return
     stamp = at.isoformat() if at else None
@@ -100,13 +114,13 @@ def after_board_change(board_id: int, *, at: datetime | None = None) -> None:
 
 def _schedule(board_id: int, at: str | None) -> None:
     try:
-        if cache.add(_wip_pending_key(board_id), 1, timeout=WIP_CHECK_PENDING_SECONDS):
+        if cache.add(_pending_key(board_id), 1, timeout=PENDING_SECONDS):
+            last = cache.get(_started_key(board_id)) or 0.0
+            wait = max(0.0, last + BOARD_CHANGED_EVERY_SECONDS - time.time())
             try:
-                check_wip.delay(board_id, at)
+                board_changed.apply_async((board_id, at), countdown=wait)
             except Exception:
-                cache.delete(_wip_pending_key(board_id))  # none queued: the next change asks
+                cache.delete(_pending_key(board_id))  # none queued: the next change asks again
                 raise
-        if cache.add(_debounce_key(board_id), 1, timeout=METRICS_DEBOUNCE_SECONDS):
-            recompute_metrics.apply_async((board_id,), countdown=METRICS_DEBOUNCE_SECONDS)
     except Exception as exc:
         logger.warning("Could not schedule the checks of board %s: %s", board_id, exc)

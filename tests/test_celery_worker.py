@@ -6,12 +6,14 @@ import json
 import os
 import time
 import uuid
+from datetime import datetime
 
 import pytest
 import redis
+from django.core.cache import cache
 
-from boards import services
-from boards.models import Alert, AlertKind
+from boards import services, tasks
+from boards.models import Alert, AlertKind, MetricsSnapshot
 from kanban.celery import app as celery_app
 from tests.servers import celery_worker
 
@@ -91,7 +93,7 @@ def test_moves_succeed_while_the_worker_is_down_and_alerts_appear_once_it_is_bac
         assert wait_for(lambda: column_alert_open(world.board)), "queued check never ran"
 
 
-def test_a_burst_of_moves_queues_one_wip_check_which_sees_them_all(world, queue):
+def test_a_burst_of_moves_queues_one_task_which_sees_them_all_and_refreshes_metrics(world, queue):
     doing, card = over_the_soft_limit(world)
     others = [
         services.create_card(
@@ -105,15 +107,36 @@ def test_a_burst_of_moves_queues_one_wip_check_which_sees_them_all(world, queue)
     for moving in [card, *others]:
         services.move_card(moving, to_column=doing, actor=world.bob)
 
-    # then: one WIP check and one (debounced) metrics refresh wait in the queue, not eleven each
+    # then: one task waits in the queue for all eleven changes, not one per change
     tasks = [json.loads(message)["headers"]["task"] for message in broker.lrange(queue, 0, -1)]
-    assert sorted(tasks) == ["boards.check_wip", "boards.recompute_metrics"]
+    assert tasks == ["boards.board_changed"]
     with celery_worker(queue):
         assert wait_for(lambda: column_alert_open(world.board)), "queued check never ran"
         # the one check saw all five: the alert counts six cards over the limit of one
         assert Alert.objects.get(board=world.board, kind=AlertKind.WIP_COLUMN).data["wip"] == 6
+        # and it scheduled the board's metrics refresh, which the worker ran seconds later
+        assert wait_for(lambda: MetricsSnapshot.objects.filter(board=world.board).exists())
 
-        # and once it has started, the next change queues a check of its own
+        # once it has started, the next change queues a run of its own
         for moving in [card, *others]:
             services.move_card(moving, to_column=world.column("Review"), actor=world.bob)
         assert wait_for(lambda: not column_alert_open(world.board)), "alert never closed"
+
+
+def test_under_a_steady_stream_a_boards_run_starts_at_most_once_a_second(world, queue):
+    doing, card = over_the_soft_limit(world)
+    broker = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    # given: a run of the board's task has just started (as a worker does: the pending key
+    # removed, its start time noted)
+    broker.delete(queue)
+    cache.delete(tasks._pending_key(world.board.pk))
+    started = time.time()
+    cache.set(tasks._started_key(world.board.pk), started)
+
+    # when: the next change comes at once
+    services.move_card(card, to_column=doing, actor=world.bob)
+
+    # then: its run is queued to start a second after the last one, not now
+    (message,) = [json.loads(m) for m in broker.lrange(queue, 0, -1)]
+    eta = datetime.fromisoformat(message["headers"]["eta"]).timestamp()
+    assert started + 0.9 <= eta <= started + tasks.BOARD_CHANGED_EVERY_SECONDS + 0.05
