@@ -1,5 +1,5 @@
 """ASGI entry point: websockets through Channels' router, HTTP through Django's WSGI handler on a
-fixed pool of threads (a2wsgi).
+fixed pool of threads (kanban/http.py).
 
 Every view here is synchronous. Django's ASGI handler runs each request's middleware and view in
 a thread it starts for that request and hops between that thread and the event loop several
@@ -16,18 +16,22 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kanban.settings")
 django_wsgi_app = get_wsgi_application()
 
-from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from accounts.authentication import TokenAuthMiddleware  # noqa: E402
+from kanban.http import ThreadedWSGI  # noqa: E402
 from kanban.routing import websocket_urlpatterns  # noqa: E402
 from kanban.websocket import origin_checked  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": WSGIMiddleware(django_wsgi_app, workers=settings.WEB_THREADS),
+        "http": ThreadedWSGI(
+            django_wsgi_app,
+            threads=settings.WEB_THREADS,
+            stream_threads=settings.WEB_STREAM_THREADS,
+        ),
         "websocket": origin_checked(
             AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),

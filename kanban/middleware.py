@@ -19,8 +19,8 @@ class RequestBodyLimitMiddleware:
     """Answer 413 before reading a body that declares itself larger than the limit.
 
     Django would raise RequestDataTooBig only once the body is read and answer 400; a client
-    sending 10 MB deserves the right status and should not make us read it. Bodies without a
-    Content-Length are still capped by DATA_UPLOAD_MAX_MEMORY_SIZE (see kanban.api).
+    sending 10 MB deserves the right status and should not make us read it. A body sent
+    without a Content-Length is read by the server (kanban/http.py) only up to the same limit.
     """
 
     def __init__(self, get_response):

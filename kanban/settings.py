@@ -74,9 +74,12 @@ MIDDLEWARE = [
 ROOT_URLCONF = "kanban.urls"
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "kanban.asgi.application"
-# Threads per server process running HTTP requests (kanban/asgi.py); each holds at most one
-# database connection, so keep it within DB_POOL_MAX.
+# Threads per server process running HTTP requests, and iterating streamed responses (CSV
+# exports, static files) (kanban/http.py); each holds at most one database connection, so keep
+# their sum within DB_POOL_MAX. Fewer request threads contended less for the GIL and the
+# boards' locks: 4 served more moves than 8 (bench/RESULTS.md).
 WEB_THREADS = int(os.environ.get("WEB_THREADS", "4"))
+WEB_STREAM_THREADS = int(os.environ.get("WEB_STREAM_THREADS", "8"))
 
 TEMPLATES = [
     {

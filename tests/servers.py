@@ -77,8 +77,7 @@ def asgi_server(
         # The test process's key, so that sessions it creates are valid in the server.
         "SECRET_KEY": settings.SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DB_POOL_MAX": "8",
-        "WEB_THREADS": "4",
+        "DB_POOL_MAX": "16",
         "LOG_LEVEL": "WARNING",
         # whitenoise: tests run no collectstatic, static files come from the finders
         "PYTHONWARNINGS": "ignore:No directory at",

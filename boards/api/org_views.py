@@ -245,8 +245,7 @@ class ImportJSONParser(BaseParser):
 
     Not a JSONParser subclass on purpose: DRF reads `request.body` for those, and Django checks
     that against DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig, 413 at 2 MiB). This reads the
-    stream itself, at most one byte past the limit, which also holds for a body whose
-    Content-Length understates it (the middleware only sees the header)."""
+    stream itself, at most one byte past the limit."""
 
     media_type = "application/json"
     renderer_class = JSONRenderer
