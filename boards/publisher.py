@@ -8,7 +8,8 @@ writer: it is logged, and the board's latest event is offered again until the la
 so that viewers who missed events during an outage see a gap in `seq` and resync.
 
 With Channels' in-memory layer (the embedded default) the layer lives on the server's own loop,
-so the send must happen there: `async_to_sync` from the request's worker thread does exactly that.
+so the send is handed to that loop (kanban.http.server_loop); outside a server (a shell, the
+demo loader) no consumer can be listening in this process, and `async_to_sync` suffices.
 """
 
 import asyncio
@@ -19,6 +20,8 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from kanban import http
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +136,11 @@ def send_message(group: str, message: dict[str, Any]) -> None:
         if layer is None:
             return
         if isinstance(layer, InMemoryChannelLayer):
-            async_to_sync(layer.group_send)(group, message)
+            loop = http.server_loop
+            if loop is not None and loop.is_running():
+                asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+            else:
+                async_to_sync(layer.group_send)(group, message)
         else:
             _publisher.submit(group, message)
     except Exception:
