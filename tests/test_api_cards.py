@@ -779,3 +779,30 @@ def test_card_search_refuses_filters_of_the_wrong_type(world, api, params):
 
 def test_card_search_needs_credentials(world, api):
     assert_error(api(None).get(f"{API}/cards/"), 401, "not_authenticated")
+
+
+def test_a_move_of_a_card_of_another_organisation_is_not_found_whatever_the_body(world, api):
+    foreign = services.create_card(
+        world.globex_board,
+        title="theirs",
+        column=world.column("Ready", world.globex_board),
+        actor=world.gina,
+    )
+    ours = services.create_card(
+        world.board, title="ours", column=world.column("Ready"), actor=world.alice
+    )
+    client = api(world.alice)
+    url = "/api/v1/cards/{}/move/"
+
+    # a bad body on our own card is a 400 ...
+    assert client.post(url.format(ours.pk), {}, format="json").status_code == 400
+    # ... but on theirs, as for a good body, the card does not exist for us
+    for body in ({}, {"column": "x"}, {"column": world.column("Doing").pk}):
+        response = client.post(url.format(foreign.pk), body, format="json")
+        assert response.status_code == 404, (body, response.json())
+    response = client.generic(
+        "POST", url.format(foreign.pk), "{not json", content_type="application/json"
+    )
+    assert response.status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.column == world.column("Ready", world.globex_board)

@@ -7,6 +7,7 @@ from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -311,9 +312,15 @@ class CardMoveView(APIView):
         ),
     )
     def post(self, request: Request, card_id: int) -> Response:
-        data = validated(s.MoveInput, request)
+        try:
+            data = validated(s.MoveInput, request)
+        except (serializers.ValidationError, ParseError):
+            # A card the user cannot see is not found, whatever the body says, as everywhere
+            # else; looked up only on this path, so that a good move costs no extra query.
+            selectors.get_card_for_user(request.user, card_id)
+            raise
         # Ids as they come: the service reads the card, the actor's access and the column (and
-        # swimlane) in one query, and answers 404 / 400 / 403 as every other endpoint does.
+        # swimlane) along with its locks, and answers 404 / 400 / 403 in that order.
         move = services.move_card(
             card_id,
             to_column=data["column"],
