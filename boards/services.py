@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from accounts.models import Membership, Team, TeamMembership, User
+from accounts.models import MANAGER_ROLES, Membership, Role, Team, TeamMembership, User
 from accounts.selectors import Access, board_access
 from boards.events import append_event
 from boards.metrics import card_active_seconds
@@ -39,7 +39,10 @@ from boards.selectors import (
     card_as_dict,
     card_dict_of,
     column_as_dict,
+    get_card_for_user,
     label_dict,
+    resolve_column,
+    resolve_swimlane,
     swimlane_dict,
 )
 from kanban import sql
@@ -279,12 +282,12 @@ def _validate_card_fields(*, value: Any, class_of_service: Any) -> None:
         )
 
 
-def _after_change(board_id: int, at: datetime | None = None) -> None:
+def _after_change(board_id: int) -> None:
     """Once this transaction commits: check the board's WIP alerts, and (debounced) recompute
-    its metrics. An explicit `at` (the demo's clock, tests) is the alerts' clock too."""
+    its metrics (boards.tasks.board_changed; the alerts' clock is the board's last change)."""
     from boards import tasks  # tasks import the services' modules: import late
 
-    tasks.after_board_change(board_id, at=at)
+    tasks.after_board_change(board_id)
 
 
 # --- boards ----------------------------------------------------------------------------------
@@ -513,7 +516,7 @@ def update_column(
             actor=actor,
             at=at,
         )
-        _after_change(board.pk, at)  # a limit or a stage may have changed what is breached
+        _after_change(board.pk)  # a limit or a stage may have changed what is breached
     return column
 
 
@@ -728,7 +731,7 @@ def create_card(
         actor=actor,
         at=at,
     )
-    _after_change(board.pk, at)
+    _after_change(board.pk)
     return card
 
 
@@ -794,7 +797,7 @@ def update_card(
             actor=actor,
             at=at,
         )
-    _after_change(board.pk, at)
+    _after_change(board.pk)
     return card
 
 
@@ -811,19 +814,24 @@ _LOCKED_COLUMN_FIELDS = ("id", "board_id", "name", "stage", "wip_limit", "wip_po
 
 
 @functools.cache
-def _move_sql(vendor: str) -> tuple[str, str]:
-    """The move's two reading statements, built once per database vendor (they lock rows and
-    aggregate ids, which the vendors spell differently)."""
+def _move_sql(vendor: str) -> tuple[str, str, str]:
+    """The move's locking statements and the card's own UPDATE, built once per database vendor
+    (they lock rows and aggregate ids, which the vendors spell differently)."""
+    managers = ", ".join(f"'{role}'" for role in sorted(MANAGER_ROLES))
+    # Both columns, locked in id order, only for an actor who may change the board (the rule
+    # of accounts.selectors.Access.can_write; no row otherwise, and _why_not_movable says why).
     lock_columns = f"""
         SELECT {sql.columns(Column, _LOCKED_COLUMN_FIELDS, alias="k")}, m.role,
-            EXISTS (SELECT 1 FROM {_TEAM_MEMBERSHIP} t
-                    WHERE t.team_id = b.team_id AND t.user_id = %(actor)s),
             EXISTS (SELECT 1 FROM {_SWIMLANE} s WHERE s.id = %(lane)s AND s.board_id = c.board_id)
         FROM {_CARD} c
         JOIN {_BOARD} b ON b.id = c.board_id
         JOIN {_MEMBERSHIP} m ON m.organization_id = b.organization_id AND m.user_id = %(actor)s
         JOIN {_COLUMN} k ON k.board_id = c.board_id AND k.id IN (c.column_id, %(column)s)
-        WHERE c.id = %(card)s
+        WHERE c.id = %(card)s AND (
+            m.role IN ({managers})
+            OR (m.role = '{Role.MEMBER}' AND EXISTS (
+                SELECT 1 FROM {_TEAM_MEMBERSHIP} t
+                WHERE t.team_id = b.team_id AND t.user_id = %(actor)s)))
         ORDER BY k.id{sql.lock_clause(of="k")}
     """
     # Counted in the card's own statement: the caller holds both columns' locks, and every
@@ -838,12 +846,34 @@ def _move_sql(vendor: str) -> tuple[str, str]:
              AND x.swimlane_id = COALESCE(%(to_lane)s, c.swimlane_id)),
             (SELECT COUNT(*) FROM {_CARD} x
              WHERE x.column_id = c.column_id AND x.swimlane_id = c.swimlane_id
-             AND NOT x.archived),
-            (SELECT {sql.id_list("user_id")} FROM {_ASSIGNEES} WHERE card_id = c.id),
-            (SELECT {sql.id_list("label_id")} FROM {_LABELS} WHERE card_id = c.id)
+             AND NOT x.archived)
         FROM {_CARD} c WHERE c.id = %(card)s{sql.lock_clause(of="c")}
     """
-    return lock_columns, lock_card
+    # The card's assignees and labels come back from its own UPDATE: a statement begun after
+    # the card's lock sees the last change another service made to them (not so a subquery of
+    # the locking statement, whose snapshot predates the wait for the lock).
+    place_card = f"""
+        UPDATE {_CARD} SET column_id = %(column)s, swimlane_id = %(lane)s,
+            position = %(position)s, committed_at = %(committed_at)s,
+            started_at = %(started_at)s, finished_at = %(finished_at)s,
+            flow_active_seconds = %(active)s, updated_at = %(at)s
+        WHERE id = %(card)s
+        RETURNING (SELECT {sql.id_list("user_id")} FROM {_ASSIGNEES} WHERE card_id = %(card)s),
+            (SELECT {sql.id_list("label_id")} FROM {_LABELS} WHERE card_id = %(card)s)
+    """
+    return lock_columns, lock_card, place_card
+
+
+def _why_not_movable(
+    card_id: int, *, to_column_id: int, swimlane_id: int | None, actor: User
+) -> None:
+    """Raise what the API answers when the locking statement found nothing: the card not found,
+    then a column or swimlane not on its board, then no right to change the board."""
+    card = get_card_for_user(actor, card_id)
+    resolve_column(card.board, to_column_id)
+    resolve_swimlane(card.board, swimlane_id)
+    ensure_can_write(actor, card.board)
+    raise _CardChangedColumn  # nothing wrong any more: it changed meanwhile, so again
 
 
 # The cards that make way for a move: at most two ranges of positions, each in one cell, each
@@ -857,12 +887,6 @@ _SHIFT_SQL = f"""
          AND position BETWEEN %(low_a)s AND %(high_a)s)
         OR (column_id = %(column_b)s AND swimlane_id = %(lane_b)s
             AND position BETWEEN %(low_b)s AND %(high_b)s))
-"""
-_PLACE_CARD_SQL = f"""
-    UPDATE {_CARD} SET column_id = %(column)s, swimlane_id = %(lane)s, position = %(position)s,
-        committed_at = %(committed_at)s, started_at = %(started_at)s,
-        finished_at = %(finished_at)s, flow_active_seconds = %(active)s, updated_at = %(at)s
-    WHERE id = %(card)s
 """
 
 
@@ -918,13 +942,12 @@ def _move_card(
     actor: User,
     at: datetime,
 ) -> CardMove | None:
-    lock_columns, lock_card = _move_sql(connection.vendor)
+    lock_columns, lock_card, place_card = _move_sql(connection.vendor)
     params = {"actor": actor.pk, "column": to_column_id, "lane": swimlane_id, "card": card_id}
-    # The card's column and the target column, locked in id order (none when the actor is not
-    # a member of the board's organisation: the card is then not found, as in the API).
+    # The card's column and the target column, locked in id order.
     rows = sql.fetch_all(lock_columns, params)
     if not rows:
-        raise NotFound("Card not found.")
+        _why_not_movable(card_id, to_column_id=to_column_id, swimlane_id=swimlane_id, actor=actor)
     n = len(_LOCKED_COLUMN_FIELDS)
     columns = {
         column.pk: column
@@ -937,7 +960,7 @@ def _move_card(
             for row in rows
         )
     }
-    role, on_team, swimlane_on_board = rows[0][n:]
+    role, swimlane_on_board = rows[0][n:]
     if to_column_id not in columns:
         raise InvalidInput(
             f"There is no column {to_column_id} on this board.",
@@ -948,7 +971,7 @@ def _move_card(
             f"There is no swimlane {swimlane_id} on this board.",
             fields={"swimlane": [f"No swimlane {swimlane_id} on this board."]},
         )
-    access = _ensure_write_access(Access(role=role, on_team=bool(on_team)))
+    access = Access(role=role, on_team=True)  # a member found here is on the board's team
     if override_reason and not access.is_manager:
         raise Forbidden("Only an owner or admin can override a hard WIP limit.")
 
@@ -959,8 +982,7 @@ def _move_card(
     card = Card.from_db(
         connection.alias, _LOCKED_CARD_FIELDS, sql.convert(Card, _LOCKED_CARD_FIELDS, row[:n])
     )
-    counts = dict(zip(("column", "cell", "source"), row[n : n + 3], strict=True))
-    assignees, labels = sql.ids(row[n + 3]), sql.ids(row[n + 4])
+    counts = dict(zip(("column", "cell", "source"), row[n:], strict=True))
     if card.column_id not in columns:
         raise _CardChangedColumn
     if card.archived:
@@ -1030,8 +1052,8 @@ def _move_card(
         # Flow efficiency's numerator, read from the history (with this move) once, here.
         card.flow_active_seconds = card_active_seconds(card)
     dt = connection.ops.adapt_datetimefield_value
-    sql.execute(
-        _PLACE_CARD_SQL,
+    assignees, labels = sql.fetch_one(
+        place_card,
         {
             "column": to_column_id,
             "lane": to_swimlane_id,
@@ -1044,7 +1066,7 @@ def _move_card(
             "card": card_id,
         },
     )
-    card_data = card_dict_of(card, assignees, labels)
+    card_data = card_dict_of(card, sql.ids(assignees), sql.ids(labels))
     event = append_event(
         board_id,
         type="card.moved",
@@ -1075,7 +1097,7 @@ def _move_card(
         )
     # Handy for the API's answer (not columns): the event's seq and the card as it now is.
     move.seq, move.card_data = event.seq, card_data
-    _after_change(board_id, at)
+    _after_change(board_id)
     return move
 
 
@@ -1102,7 +1124,7 @@ def block_card(card: Card, *, reason: str, actor: User, at: datetime | None = No
         actor=actor,
         at=at,
     )
-    _after_change(card.board_id, at)
+    _after_change(card.board_id)
     return block
 
 
@@ -1131,7 +1153,7 @@ def unblock_card(card: Card, *, actor: User, at: datetime | None = None) -> Bloc
         actor=actor,
         at=at,
     )
-    _after_change(card.board_id, at)
+    _after_change(card.board_id)
     return block
 
 
@@ -1153,7 +1175,7 @@ def archive_card(card: Card, *, actor: User, at: datetime | None = None) -> Card
         actor=actor,
         at=at,
     )
-    _after_change(card.board_id, at)
+    _after_change(card.board_id)
     return card
 
 
@@ -1177,7 +1199,7 @@ def restore_card(card: Card, *, actor: User, at: datetime | None = None) -> Card
         actor=actor,
         at=at,
     )
-    _after_change(card.board_id, at)
+    _after_change(card.board_id)
     return card
 
 

@@ -8,12 +8,13 @@ together.
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from boards import services
@@ -381,3 +382,29 @@ def test_concurrent_creates_into_one_cell_keep_positions_dense_and_unique(world)
     assert sum(e.type == "card.created" for e in events) == 3 + per_thread * threads
     assert CardMove.objects.filter(board=world.board).count() == 3 + per_thread * threads
     assert replay(events) == board_cells
+
+
+def test_a_move_that_waits_for_an_edit_of_its_card_carries_the_edit_in_its_event(world):
+    card = services.create_card(
+        world.board, title="edited while moving", column=world.column("Ready"), actor=world.alice
+    )
+    edit_holds_the_card = threading.Event()
+
+    def edit() -> None:
+        with transaction.atomic():
+            services.update_card(card, assignees=[world.bob], actor=world.alice)
+            edit_holds_the_card.set()
+            time.sleep(0.5)  # the move meanwhile waits for the card's lock
+
+    def move():
+        assert edit_holds_the_card.wait(10)
+        return services.move_card(card.pk, to_column=world.column("Doing"), actor=world.bob)
+
+    edited, moved = run_together([edit, move])
+
+    assert edited.error is None and moved.error is None, (edited.error, moved.error)
+    # the move's answer and its event show the card as the edit left it, not as it was
+    assert moved.value.card_data["assignees"] == [world.bob.pk]
+    event = Event.objects.get(board=world.board, seq=moved.value.seq)
+    assert event.data["card"]["assignees"] == [world.bob.pk]
+    assert event.seq > Event.objects.get(board=world.board, type="card.updated").seq
