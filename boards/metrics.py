@@ -561,7 +561,8 @@ def card_active_seconds(card: Card) -> float | None:
     if card.finished_at is None:
         return None
     history, blocks = [], []
-    rows = sql.fetch_all(_CARD_FLOW_SQL, {"card": card.pk, "finish": card.finished_at})
+    finish = sql.prepare(CardMove, "at", card.finished_at)  # as stored (UTC text on SQLite)
+    rows = sql.fetch_all(_CARD_FLOW_SQL, {"card": card.pk, "finish": finish})
     for kind, start, stage, end, row_id in rows:
         (start,) = sql.convert(CardMove, ("at",), (start,))
         if kind == "move":

@@ -1,6 +1,6 @@
 """Celery tasks: thin, idempotent wrappers that take ids, fetch, and call alerts or metrics.
 
-They are enqueued after commit (`delay_on_commit`), so a task never runs on data its
+They are enqueued after commit (`transaction.on_commit`), so a task never runs on data its
 transaction did not commit; with `acks_late` a task whose worker died is redelivered, which is
 harmless because every task here converges on the current state rather than applying a delta.
 """
@@ -9,14 +9,13 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime
 
 from celery import shared_task
 from django.core.cache import cache
 from django.db import transaction
 
 from boards import alerts, metrics
-from boards.models import Board
+from boards.models import Board, Event
 
 logger = logging.getLogger(__name__)
 
@@ -25,17 +24,21 @@ METRICS_DEBOUNCE_SECONDS = 5
 
 
 @shared_task(name="boards.board_changed")
-def board_changed(board_id: int, at: str | None = None) -> dict[str, int]:
+def board_changed(board_id: int) -> dict[str, int]:
     """What follows changes to a board: its WIP alerts checked now, its metrics refreshed a few
     seconds later (once, however many changes come meanwhile: the first sets a key that lives
-    as long as the countdown, so the refresh sees every change made before it)."""
+    as long as the countdown, so the refresh sees every change made before it). An alert
+    opened or closed here is dated by the board's last change that this run sees."""
     # Started: changes from now on queue another run (see _schedule). Removed before reading,
     # so that every change is seen by this run or queues the next one.
     cache.delete(_pending_key(board_id))
     cache.set(_started_key(board_id), time.time(), timeout=BOARD_CHANGED_EVERY_SECONDS * 10)
     if cache.add(_debounce_key(board_id), 1, timeout=METRICS_DEBOUNCE_SECONDS):
         recompute_metrics.apply_async((board_id,), countdown=METRICS_DEBOUNCE_SECONDS)
-    return alerts.check_wip_alerts(board_id, at=datetime.fromisoformat(at) if at else None)
+    last_change = (
+        Event.objects.filter(board_id=board_id).order_by("-seq").values_list("at", flat=True)
+    ).first()
+    return alerts.check_wip_alerts(board_id, at=last_change)
 
 
 @shared_task(name="boards.recompute_metrics")
@@ -100,7 +103,7 @@ def suspended():
         _suspended.active = False
 
 
-def after_board_change(board_id: int, *, at: datetime | None = None) -> None:
+def after_board_change(board_id: int) -> None:
     """Called by the services inside their transaction. Once it commits, queue `board_changed`
     unless a run of it is already waiting to start (which will see this change): a burst of
     moves costs one task, not one per move, and a steady stream one a second. Scheduling
@@ -108,17 +111,16 @@ def after_board_change(board_id: int, *, at: datetime | None = None) -> None:
     catch up."""
     if getattr(_suspended, "active", False):
         return
-    stamp = at.isoformat() if at else None
-    transaction.on_commit(lambda: _schedule(board_id, stamp))
+    transaction.on_commit(lambda: _schedule(board_id))
 
 
-def _schedule(board_id: int, at: str | None) -> None:
+def _schedule(board_id: int) -> None:
     try:
         if cache.add(_pending_key(board_id), 1, timeout=PENDING_SECONDS):
             last = cache.get(_started_key(board_id)) or 0.0
             wait = max(0.0, last + BOARD_CHANGED_EVERY_SECONDS - time.time())
             try:
-                board_changed.apply_async((board_id, at), countdown=wait)
+                board_changed.apply_async((board_id,), countdown=wait)
             except Exception:
                 cache.delete(_pending_key(board_id))  # none queued: the next change asks again
                 raise

@@ -1381,7 +1381,7 @@ class DemoLoader:
     def after_load(self) -> None:
         """What the services ask for after a change, once per board now that it is loaded."""
         for b in self.boards:
-            tasks.after_board_change(b.board.pk, at=self.clock)
+            tasks.after_board_change(b.board.pk)
 
     def check_wip(self) -> None:
         """The simulation's own counts must be the database's: it pulls on them."""
