@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,48 +21,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
-    BENCH_DATABASE_URL,
-    BENCH_REDIS_URL,
-    ROOT,
     machine,
     make_board,
     post_json,
     servers,
     setup_django,
+    worker,
 )
-
-
-def worker(queue: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": BENCH_DATABASE_URL,
-        "REDIS_URL": BENCH_REDIS_URL,
-        "DJANGO_SETTINGS_MODULE": "kanban.settings",
-        "SECRET_KEY": "bench",
-        "DEBUG": "0",
-        "CELERY_QUEUE": queue,
-        "LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "kanban",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
 
 
 async def rounds(

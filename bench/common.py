@@ -151,6 +151,40 @@ def servers(
             process.wait(timeout=15)
 
 
+def worker(queue: str) -> subprocess.Popen:
+    """A Celery worker (one process) consuming `queue` on the bench database."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": BENCH_DATABASE_URL,
+        "REDIS_URL": BENCH_REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "kanban.settings",
+        "SECRET_KEY": "bench",
+        "DEBUG": "0",
+        "CELERY_QUEUE": queue,
+        "LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "kanban",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+
+
 def machine() -> str:
     cpus = os.cpu_count()
     try:
