@@ -161,6 +161,9 @@ def worker(queue: str) -> subprocess.Popen:
         "SECRET_KEY": "bench",
         "DEBUG": "0",
         "CELERY_QUEUE": queue,
+        # The cache where the web side and the worker coordinate queued runs: one per bench
+        # run, so that keys left by an earlier run (another database) hold nothing back.
+        "CACHE_KEY_PREFIX": queue,
         "LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(

@@ -143,7 +143,7 @@ def main() -> None:
             }
         )
         queue = f"bench-{uuid.uuid4().hex[:8]}"
-        env = {"PUBLISH_EVENTS": publish, "CELERY_QUEUE": queue}
+        env = {"PUBLISH_EVENTS": publish, "CELERY_QUEUE": queue, "CACHE_KEY_PREFIX": queue}
         # The production shape on one machine: a Celery worker runs the alert checks and
         # metrics refreshes that the moves queue, on the same two cores.
         tasks = worker(queue)
