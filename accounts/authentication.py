@@ -1,4 +1,3 @@
-from django.db import connection
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -21,7 +20,7 @@ def user_for_token_key(key: str) -> User | None:
     if row is None:
         return None
     token_id, (last_used_at,) = row[0], sql.convert(ApiToken, ("last_used_at",), row[1:2])
-    user = User.from_db(connection.alias, _USER_FIELDS, sql.convert(User, _USER_FIELDS, row[2:]))
+    user = sql.instance(User, _USER_FIELDS, row[2:])
     now = timezone.now()
     # At most one write a minute per token: a busy script should not rewrite the row per call.
     if last_used_at is None or (now - last_used_at).total_seconds() > 60:

@@ -221,30 +221,34 @@ def cards_as_dicts(cards: QuerySet[Card] | Iterable[int]) -> list[dict[str, Any]
     return [card_dict(row, assignees[row["id"]], labels[row["id"]], now) for row in rows]
 
 
-# One card, for the answers of card writes and reads: plain SQL (kanban/sql.py), two statements.
-CARD_RELATIONS_SQL = f"""
-    SELECT 'assignee', user_id FROM {Card.assignees.through._meta.db_table}
-    WHERE card_id = %(card)s
-    UNION ALL
-    SELECT 'label', label_id FROM {Card.labels.through._meta.db_table} WHERE card_id = %(card)s
-"""
-_CARD_SQL = f"SELECT {sql.columns(Card, CARD_FIELDS)} FROM {Card._meta.db_table} WHERE id = %s"
+def relation_ids_sql(card: str) -> str:
+    """Two columns: the assignee ids and the label ids of the card whose id is the SQL `card`,
+    each aggregated into one string (read back with kanban.sql.ids)."""
+    assignees, labels = Card.assignees.through._meta.db_table, Card.labels.through._meta.db_table
+    return (
+        f"(SELECT {sql.id_list('user_id')} FROM {assignees} WHERE card_id = {card}), "
+        f"(SELECT {sql.id_list('label_id')} FROM {labels} WHERE card_id = {card})"
+    )
 
 
 def card_as_dict(card_id: int) -> dict[str, Any]:
-    found = sql.fetch_instances(Card, CARD_FIELDS, _CARD_SQL, [card_id])
-    if not found:
+    """One card, for the answers of card writes and reads: one plain statement (kanban/sql.py)."""
+    row = sql.fetch_one(
+        f"SELECT {sql.columns(Card, CARD_FIELDS, alias='c')}, {relation_ids_sql('c.id')} "
+        f"FROM {Card._meta.db_table} c WHERE c.id = %s",
+        [card_id],
+    )
+    if row is None:
         raise NotFound("Card not found.")
-    relations: dict[str, list[int]] = {"assignee": [], "label": []}
-    for kind, value in sql.fetch_all(CARD_RELATIONS_SQL, {"card": card_id}):
-        relations[kind].append(value)
-    return card_dict_of(found[0], relations["assignee"], relations["label"])
+    n = len(CARD_FIELDS)
+    card = sql.instance(Card, CARD_FIELDS, row[:n])
+    return card_dict_of(card, sql.ids(row[n]), sql.ids(row[n + 1]))
 
 
 def card_dict_of(card: Card, assignees: Iterable[int], labels: Iterable[int]) -> dict[str, Any]:
     """A card read with CARD_FIELDS, and its assignee and label ids, as an API dict."""
     row = {field: getattr(card, field) for field in CARD_FIELDS}
-    return card_dict(row, sorted(assignees), sorted(labels), timezone.now())
+    return card_dict(row, list(assignees), list(labels), timezone.now())
 
 
 def user_dict(user: User) -> dict[str, Any]:
@@ -534,13 +538,18 @@ def comment_dict(comment: Comment) -> dict[str, Any]:
 # (or its organisation), and an id from elsewhere reads exactly like one that does not exist.
 
 
+def not_on_board(field: str, object_id: int) -> InvalidInput:
+    """The error for an id in a body that names nothing on the board (`field`: column...)."""
+    return InvalidInput(
+        f"There is no {field} {object_id} on this board.",
+        fields={field: [f"No {field} {object_id} on this board."]},
+    )
+
+
 def resolve_column(board: Board, column_id: int) -> Column:
     column = Column.objects.filter(pk=column_id, board_id=board.pk).first()
     if column is None:
-        raise InvalidInput(
-            f"There is no column {column_id} on this board.",
-            fields={"column": [f"No column {column_id} on this board."]},
-        )
+        raise not_on_board("column", column_id)
     return column
 
 
@@ -549,10 +558,7 @@ def resolve_swimlane(board: Board, swimlane_id: int | None) -> Swimlane | None:
         return None
     swimlane = Swimlane.objects.filter(pk=swimlane_id, board_id=board.pk).first()
     if swimlane is None:
-        raise InvalidInput(
-            f"There is no swimlane {swimlane_id} on this board.",
-            fields={"swimlane": [f"No swimlane {swimlane_id} on this board."]},
-        )
+        raise not_on_board("swimlane", swimlane_id)
     return swimlane
 
 

@@ -41,6 +41,8 @@ from boards.selectors import (
     column_as_dict,
     get_card_for_user,
     label_dict,
+    not_on_board,
+    relation_ids_sql,
     resolve_column,
     resolve_swimlane,
     swimlane_dict,
@@ -62,12 +64,7 @@ DEFAULT_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 def ensure_can_write(actor: User, board: Board) -> Access:
-    return _ensure_write_access(
-        board_access(actor, organization_id=board.organization_id, team_id=board.team_id)
-    )
-
-
-def _ensure_write_access(access: Access) -> Access:
+    access = board_access(actor, organization_id=board.organization_id, team_id=board.team_id)
     if not access.can_read:
         raise NotFound("Board not found.")
     if not access.can_write:
@@ -162,10 +159,6 @@ def _take_out(card: Card) -> None:
 
 def _make_room(column_id: int, swimlane_id: int, position: int) -> None:
     _shift(_cell(column_id, swimlane_id), start=position, delta=+1)
-
-
-def _cell_size_column(column_id: int) -> int:
-    return Card.objects.filter(column_id=column_id, archived=False).count()
 
 
 def _cell_size(column_id: int, swimlane_id: int) -> int:
@@ -808,7 +801,6 @@ def update_card(
 _CARD, _COLUMN, _SWIMLANE = Card._meta.db_table, Column._meta.db_table, Swimlane._meta.db_table
 _BOARD = Board._meta.db_table
 _MEMBERSHIP, _TEAM_MEMBERSHIP = Membership._meta.db_table, TeamMembership._meta.db_table
-_ASSIGNEES, _LABELS = Card.assignees.through._meta.db_table, Card.labels.through._meta.db_table
 _LOCKED_CARD_FIELDS = (*CARD_FIELDS, "flow_active_seconds")
 _LOCKED_COLUMN_FIELDS = ("id", "board_id", "name", "stage", "wip_limit", "wip_policy")
 
@@ -858,8 +850,7 @@ def _move_sql(vendor: str) -> tuple[str, str, str]:
             started_at = %(started_at)s, finished_at = %(finished_at)s,
             flow_active_seconds = %(active)s, updated_at = %(at)s
         WHERE id = %(card)s
-        RETURNING (SELECT {sql.id_list("user_id")} FROM {_ASSIGNEES} WHERE card_id = %(card)s),
-            (SELECT {sql.id_list("label_id")} FROM {_LABELS} WHERE card_id = %(card)s)
+        RETURNING {relation_ids_sql("%(card)s")}
     """
     return lock_columns, lock_card, place_card
 
@@ -888,6 +879,19 @@ _SHIFT_SQL = f"""
         OR (column_id = %(column_b)s AND swimlane_id = %(lane_b)s
             AND position BETWEEN %(low_b)s AND %(high_b)s))
 """
+
+
+def _range_params(
+    name: str, cell: tuple[int, int], low: int, high: int, delta: int
+) -> dict[str, int]:
+    column, lane = cell
+    return {
+        f"column_{name}": column,
+        f"lane_{name}": lane,
+        f"low_{name}": low,
+        f"high_{name}": high,
+        f"delta_{name}": delta,
+    }
 
 
 def _pk(obj: Any) -> int:
@@ -951,26 +955,13 @@ def _move_card(
     n = len(_LOCKED_COLUMN_FIELDS)
     columns = {
         column.pk: column
-        for column in (
-            Column.from_db(
-                connection.alias,
-                _LOCKED_COLUMN_FIELDS,
-                sql.convert(Column, _LOCKED_COLUMN_FIELDS, row[:n]),
-            )
-            for row in rows
-        )
+        for column in (sql.instance(Column, _LOCKED_COLUMN_FIELDS, row[:n]) for row in rows)
     }
     role, swimlane_on_board = rows[0][n:]
     if to_column_id not in columns:
-        raise InvalidInput(
-            f"There is no column {to_column_id} on this board.",
-            fields={"column": [f"No column {to_column_id} on this board."]},
-        )
+        raise not_on_board("column", to_column_id)
     if swimlane_id is not None and not swimlane_on_board:
-        raise InvalidInput(
-            f"There is no swimlane {swimlane_id} on this board.",
-            fields={"swimlane": [f"No swimlane {swimlane_id} on this board."]},
-        )
+        raise not_on_board("swimlane", swimlane_id)
     access = Access(role=role, on_team=True)  # a member found here is on the board's team
     if override_reason and not access.is_manager:
         raise Forbidden("Only an owner or admin can override a hard WIP limit.")
@@ -978,11 +969,8 @@ def _move_card(
     row = sql.fetch_one(lock_card, {"to_column": to_column_id, "to_lane": swimlane_id, **params})
     if row is None:
         raise NotFound("Card not found.")  # deleted meanwhile
-    n = len(_LOCKED_CARD_FIELDS)
-    card = Card.from_db(
-        connection.alias, _LOCKED_CARD_FIELDS, sql.convert(Card, _LOCKED_CARD_FIELDS, row[:n])
-    )
-    counts = dict(zip(("column", "cell", "source"), row[n:], strict=True))
+    card = sql.instance(Card, _LOCKED_CARD_FIELDS, row[: len(_LOCKED_CARD_FIELDS)])
+    counts = dict(zip(("column", "cell", "source"), row[len(_LOCKED_CARD_FIELDS) :], strict=True))
     if card.column_id not in columns:
         raise _CardChangedColumn
     if card.archived:
@@ -1020,16 +1008,8 @@ def _move_card(
         ]
     ranges = [r for r in ranges if r[1] <= r[2]]  # none when it was last and goes to the end
     if ranges:
-        (cell_a, low_a, high_a, delta_a), (cell_b, low_b, high_b, delta_b) = (ranges * 2)[:2]
-        sql.execute(
-            _SHIFT_SQL,
-            {
-                **{"column_a": cell_a[0], "lane_a": cell_a[1], "delta_a": delta_a},
-                **{"low_a": low_a, "high_a": high_a},
-                **{"column_b": cell_b[0], "lane_b": cell_b[1], "delta_b": delta_b},
-                **{"low_b": low_b, "high_b": high_b},
-            },
-        )
+        a, b = (ranges * 2)[:2]  # the statement takes two ranges: a lone one is given twice
+        sql.execute(_SHIFT_SQL, {**_range_params("a", *a), **_range_params("b", *b)})
     card.column_id, card.swimlane_id, card.position = to_column_id, to_swimlane_id, new_position
     _flow_times(card, from_stage=from_column.stage, to_stage=to_column.stage, at=at)
     card.updated_at = at
@@ -1090,7 +1070,7 @@ def _move_card(
         raise_override_alert(
             Board.objects.get(pk=board_id),
             column=to_column,
-            wip=_cell_size_column(to_column_id),
+            wip=counts["column"] + 1,  # counted under the lock, before this card came in
             reason=override_reason,
             actor=actor,
             at=at,

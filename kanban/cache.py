@@ -19,17 +19,13 @@ _lock = threading.Lock()
 class _ReusingClient(RedisCacheClient):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._redis: dict[int, object] = {}
+        self._redis: dict[object, object] = {}  # pool -> the redis.Redis over it
 
     def get_client(self, key=None, *, write=False):
-        index = self._get_connection_pool_index(write)
-        client = self._redis.get(index)
+        pool = self._get_connection_pool(write)
+        client = self._redis.get(pool)
         if client is None:
-            if index not in self._pools:
-                self._pools[index] = self._pool_class.from_url(
-                    self._servers[index], **self._pool_options
-                )
-            client = self._redis.setdefault(index, self._client(connection_pool=self._pools[index]))
+            client = self._redis.setdefault(pool, self._client(connection_pool=pool))
         return client
 
 

@@ -60,15 +60,10 @@ def columns(model: type[models.Model], names: tuple[str, ...], alias: str = "") 
     return ", ".join(prefix + model._meta.get_field(name).column for name in names)
 
 
-def fetch_instances(
-    model: type[M], names: tuple[str, ...], sql: str, params: list | dict
-) -> list[M]:
-    """The rows of `sql`, which selects exactly the fields `names` (attnames), as model instances
-    built as the ORM builds them (`Model.from_db`)."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [model.from_db(connection.alias, names, convert(model, names, row)) for row in rows]
+def instance(model: type[M], names: tuple[str, ...], values) -> M:
+    """Selected values of the fields `names` (attnames) as a model instance, built as the ORM
+    builds one (`Model.from_db`, after the fields' converters)."""
+    return model.from_db(connection.alias, names, convert(model, names, values))
 
 
 def fetch_all(sql: str, params: list | dict) -> list[tuple]:

@@ -16,7 +16,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -229,3 +229,29 @@ def celery_worker(queue: str, *, redis_url: str | None = None) -> Iterator[subpr
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def raw_request(
+    base: str, request_line: str, headers: dict[str, str], body_parts: Iterable[bytes] = ()
+) -> tuple[int, bytes, list[bytes]]:
+    """An HTTP/1.1 request written byte for byte (Connection: close), the body sent in the
+    given parts as they are; returns (status, response head, body parts): the chunks of a
+    chunked response, else the body as one part."""
+    host, port = base.removeprefix("http://").split(":")
+    lines = [request_line, f"Host: {host}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        for part in body_parts:
+            sock.sendall(part)
+        raw = b"".join(iter(lambda: sock.recv(65536), b""))
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" not in head.lower():
+        return int(head.split()[1]), head, [body]
+    parts = []
+    while True:  # chunked transfer coding: size in hex, CRLF, data, CRLF
+        size, _, body = body.partition(b"\r\n")
+        if int(size, 16) == 0:
+            return int(head.split()[1]), head, parts
+        parts.append(body[: int(size, 16)])
+        body = body[int(size, 16) + 2 :]

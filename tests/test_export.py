@@ -4,7 +4,6 @@ through the real server), readable by every member and not found for another org
 
 import csv
 import io
-import socket
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +14,7 @@ from django.utils import timezone
 from accounts.services import create_api_token
 from boards import exports, services
 from boards.models import Card, Column
-from tests.servers import asgi_server
+from tests.servers import asgi_server, raw_request
 
 pytestmark = pytest.mark.django_db
 
@@ -252,23 +251,11 @@ def test_through_the_real_server_the_csv_arrives_in_parts(world, api):
     expected = b"".join(api(world.alice).get(path).streaming_content)
 
     with asgi_server() as base:
-        host, port = base.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=30) as sock:
-            sock.sendall(
-                f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Token {token}\r\n"
-                "Connection: close\r\n\r\n".encode()
-            )
-            raw = b"".join(iter(lambda: sock.recv(65536), b""))
+        status, head, parts = raw_request(
+            base, f"GET {path} HTTP/1.1", {"Authorization": f"Token {token}"}
+        )
 
-    head, _, body = raw.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200"), head
+    assert status == 200, head
     assert b"transfer-encoding: chunked" in head.lower()
-    parts = []
-    while True:  # chunked transfer coding: size in hex, CRLF, data, CRLF
-        size, _, body = body.partition(b"\r\n")
-        if int(size, 16) == 0:
-            break
-        parts.append(body[: int(size, 16)])
-        body = body[int(size, 16) + 2 :]
     assert len(parts) > 3  # sent part by part as they were read, not gathered first
     assert b"".join(parts) == expected

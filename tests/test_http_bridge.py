@@ -5,7 +5,6 @@ in-memory channel layer."""
 
 import asyncio
 import json
-import socket
 import time
 import urllib.request
 
@@ -14,50 +13,10 @@ import pytest
 from accounts.services import create_api_token
 from boards import services
 from boards.models import Card
-from tests.servers import asgi_server
+from tests.servers import asgi_server, raw_request
 from tests.ws_client import BoardViewer, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def raw_request(base: str, head: str, body_parts: list[bytes] = ()) -> tuple[int, bytes]:
-    """Send `head` (request line and headers) and the parts as they are, return (status, body)."""
-    host, port = base.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(head.encode() + b"\r\n")
-        for part in body_parts:
-            sock.sendall(part)
-        raw = b""
-        while b"\r\n\r\n" not in raw or not _complete(raw):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            raw += chunk
-    head_bytes, _, body = raw.partition(b"\r\n\r\n")
-    return int(head_bytes.split()[1]), _dechunk(head_bytes, body)
-
-
-def _complete(raw: bytes) -> bool:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lower = head.lower()
-    if b"transfer-encoding: chunked" in lower:
-        return body.endswith(b"0\r\n\r\n")
-    for line in lower.split(b"\r\n"):
-        if line.startswith(b"content-length:"):
-            return len(body) >= int(line.split(b":")[1])
-    return False
-
-
-def _dechunk(head: bytes, body: bytes) -> bytes:
-    if b"transfer-encoding: chunked" not in head.lower():
-        return body
-    parts = []
-    while True:
-        size, _, body = body.partition(b"\r\n")
-        if int(size, 16) == 0:
-            return b"".join(parts)
-        parts.append(body[: int(size, 16)])
-        body = body[int(size, 16) + 2 :]
 
 
 def chunked(data: bytes, size: int = 7) -> list[bytes]:
@@ -71,16 +30,16 @@ def test_a_body_sent_without_a_content_length_is_read_whole(world):
     )
     _, token = create_api_token(user=world.alice)
     body = json.dumps({"title": "after, sent in chunks"}).encode()
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     with asgi_server() as base:
-        status, answer = raw_request(
+        status, _, answer = raw_request(
             base,
-            f"PATCH /api/v1/cards/{card.pk}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: Token {token}\r\nContent-Type: application/json\r\n"
-            "Transfer-Encoding: chunked\r\nConnection: close\r\n",
+            f"PATCH /api/v1/cards/{card.pk}/ HTTP/1.1",
+            {**headers, "Transfer-Encoding": "chunked"},
             chunked(body),
         )
     assert status == 200, answer
-    assert json.loads(answer)["title"] == "after, sent in chunks"
+    assert json.loads(b"".join(answer))["title"] == "after, sent in chunks"
     card.refresh_from_db()
     assert card.title == "after, sent in chunks"
 
@@ -91,17 +50,18 @@ def test_bodies_over_the_limit_answer_413_and_change_nothing(world):
     )
     _, token = create_api_token(user=world.alice)
     big = json.dumps({"title": "x", "description": "y" * 40_000}).encode()
-    head = (
-        f"PATCH /api/v1/cards/{card.pk}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Authorization: Token {token}\r\nContent-Type: application/json\r\nConnection: close\r\n"
-    )
+    line = f"PATCH /api/v1/cards/{card.pk}/ HTTP/1.1"
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     with asgi_server(env={"MAX_REQUEST_BYTES": "20000"}) as base:
         # declared too long: answered from the header alone, the body never sent
-        declared, declared_answer = raw_request(base, head + f"Content-Length: {len(big)}\r\n")
-        # sent without a length: read up to the limit, then refused
-        sent, sent_answer = raw_request(
-            base, head + "Transfer-Encoding: chunked\r\n", chunked(big, 4096)
+        declared, _, declared_answer = raw_request(
+            base, line, {**headers, "Content-Length": str(len(big))}
         )
+        # sent without a length: read up to the limit, then refused
+        sent, _, sent_answer = raw_request(
+            base, line, {**headers, "Transfer-Encoding": "chunked"}, chunked(big, 4096)
+        )
+    declared_answer, sent_answer = b"".join(declared_answer), b"".join(sent_answer)
     assert (declared, sent) == (413, 413)
     assert json.loads(declared_answer)["code"] == json.loads(sent_answer)["code"]
     assert json.loads(sent_answer)["code"] == "payload_too_large"
@@ -121,9 +81,7 @@ def test_paths_and_query_strings_reach_django_as_sent(world):
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             found = json.loads(response.read())
-        status, _ = raw_request(
-            base, "GET /boards/%C3%A9t%C3%A9/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-        )
+        status, _, _ = raw_request(base, "GET /boards/%C3%A9t%C3%A9/ HTTP/1.1", {})
     assert [c["title"] for c in found["results"]] == ["Café crème invoice"]
     assert status in (302, 404)  # not a page: a redirect to log in or not found, never a 500
 
