@@ -1,5 +1,6 @@
 """Fail fast, with a sentence a person understands, when the test suite's Postgres or Redis is
-not reachable (instead of a page of tracebacks from the first test)."""
+not reachable, or Chromium (for the browser tests) is not installed, instead of a page of
+tracebacks from the first test or browser tests silently skipped."""
 
 import os
 import sys
@@ -37,7 +38,23 @@ def check_redis(url: str) -> str | None:
         return f"Redis is not reachable at {url} ({exc})."
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def check_chromium() -> str | None:
+    if os.access(CHROMIUM, os.X_OK):
+        return None
+    return (
+        f"the browser tests need Chromium at {CHROMIUM}: install it with "
+        "'apt-get update && apt-get install -y chromium' (.ci/run does so when it is missing)."
+    )
+
+
 def main() -> int:
+    chromium = check_chromium()
+    if chromium:
+        print(f"make test: {chromium}", file=sys.stderr)
+        return 1
     database_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
     problems = []

@@ -86,3 +86,21 @@ def test_api_tokens_are_stored_hashed_and_the_key_is_returned_once(world):
     assert stored.key_hash == hash_token_key(key)
     assert stored.prefix == key[:8]
     assert len(key) >= 40
+
+
+def test_make_test_stops_with_one_sentence_when_chromium_is_missing(tmp_path):
+    # given the service check pointed at a Chromium that is not there
+    code = (
+        "import runpy, sys; sys.argv = ['check_services.py']; "
+        "mod = runpy.run_path('scripts/check_services.py', run_name='not_main'); "
+        f"mod['main'].__globals__['CHROMIUM'] = {str(tmp_path / 'chromium')!r}; "
+        "sys.exit(mod['main']())"
+    )
+    # when it runs
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    # then it fails, saying what to install, in one line
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "apt-get install -y chromium" in result.stderr
