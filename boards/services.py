@@ -33,7 +33,7 @@ from boards.models import (
     Swimlane,
     WipPolicy,
 )
-from boards.rendering import render_markdown
+from boards.rendering import COMMENT_MAX, DESCRIPTION_MAX, render_markdown
 from boards.selectors import (
     CARD_FIELDS,
     card_as_dict,
@@ -273,6 +273,17 @@ def _validate_card_fields(*, value: Any, class_of_service: Any) -> None:
             "Unknown class of service.",
             fields={"class_of_service": [f"One of {', '.join(ClassOfService.values)}."]},
         )
+
+
+def _rendered(text: str, *, limit: int, field: str) -> str:
+    """The text's HTML. Rendered before any row lock is taken: however slow a text is to render,
+    it holds up no one else's writes (bench/markdown_render.py)."""
+    if len(text) > limit:
+        raise InvalidInput(
+            f"The {field} is longer than {limit:,} characters.",
+            fields={field: [f"At most {limit} characters."]},
+        )
+    return render_markdown(text)
 
 
 def _after_change(board_id: int) -> None:
@@ -672,6 +683,7 @@ def create_card(
     _validate_column(board, column)
     swimlane = _validate_swimlane(board, swimlane)
     _validate_card_fields(value=value, class_of_service=class_of_service)
+    description_html = _rendered(description, limit=DESCRIPTION_MAX, field="description")
     assignees = _validate_assignees(board, assignees)
     labels = _validate_labels(board, labels)
 
@@ -686,7 +698,7 @@ def create_card(
         position=position,
         title=title,
         description=description,
-        description_html=render_markdown(description),
+        description_html=description_html,
         value=value,
         customer=customer,
         class_of_service=class_of_service,
@@ -749,6 +761,8 @@ def update_card(
     board = card.board
     ensure_can_write(actor, board)
     _validate_card_fields(value=value, class_of_service=class_of_service)
+    if description is not UNSET:
+        description_html = _rendered(description, limit=DESCRIPTION_MAX, field="description")
     card = _lock_card(card.pk)
     changed: list[str] = []
     for field, new in (
@@ -763,7 +777,7 @@ def update_card(
             changed.append(field)
     if description is not UNSET and description != card.description:
         card.description = description
-        card.description_html = render_markdown(description)
+        card.description_html = description_html
         changed += ["description", "description_html"]
     if assignees is not UNSET:
         new_ids = {u.pk for u in _validate_assignees(board, assignees)}
@@ -1210,8 +1224,12 @@ def add_comment(card: Card, *, body: str, actor: User, at: datetime | None = Non
     body = body.strip()
     if not body:
         raise InvalidInput("A comment needs some text.", fields={"body": ["Required."]})
+    body_html = _rendered(body, limit=COMMENT_MAX, field="body")
+    # Locked so that a card deleted meanwhile answers 404 (not a foreign-key violation), and
+    # a delete waits for the comment instead.
+    card = _lock_card(card.pk)
     comment = Comment.objects.create(
-        card=card, author=actor, body=body, body_html=render_markdown(body), created_at=at
+        card=card, author=actor, body=body, body_html=body_html, created_at=at
     )
     from boards.selectors import comment_dict  # local: comment_dict needs the author loaded
 
