@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from accounts import services
 from accounts.models import ApiToken, Membership, Organization, Team, TeamMembership, User
+from boards.events import close_sockets
 
 
 class MembershipInline(admin.TabularInline):
@@ -19,6 +21,24 @@ class TeamMembershipInline(admin.TabularInline):
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active"]
+
+    def save_model(self, request, obj, form, change):
+        if change and "is_active" in form.changed_data:
+            # Deactivation goes through the service, which also closes the user's websockets.
+            active, obj.is_active = obj.is_active, not obj.is_active
+            super().save_model(request, obj, form, change)
+            services.set_user_active(obj, active=active, actor=request.user)
+        else:
+            super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        close_sockets(user_id=obj.pk)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for user_id in queryset.values_list("pk", flat=True):
+            close_sockets(user_id=user_id)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(Organization)
@@ -63,3 +83,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def delete_model(self, request, obj):
+        services.revoke_api_token(obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset:
+            services.revoke_api_token(token, actor=request.user)

@@ -1,3 +1,5 @@
+from typing import NamedTuple
+
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -5,27 +7,40 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from accounts.models import ApiToken, User, hash_token_key
 from kanban import sql
 
+
+class TokenAuth(NamedTuple):
+    """What DRF keeps as `request.auth` for a token request: which token, until when."""
+
+    id: int
+    expires_at: object  # datetime | None
+
+
 _USER_FIELDS = tuple(f.attname for f in User._meta.concrete_fields)
 # Every API request asks this: plain SQL (kanban/sql.py), the token and its active user at once.
 _TOKEN_USER_SQL = f"""
-    SELECT t.id, t.last_used_at, {", ".join(f"u.{f.column}" for f in User._meta.concrete_fields)}
+    SELECT t.id, t.last_used_at, t.expires_at,
+        {", ".join(f"u.{f.column}" for f in User._meta.concrete_fields)}
     FROM {ApiToken._meta.db_table} t JOIN {User._meta.db_table} u ON u.id = t.user_id
-    WHERE t.key_hash = %s AND u.is_active
+    WHERE t.key_hash = %s AND u.is_active AND (t.expires_at IS NULL OR t.expires_at > %s)
 """
 
 
-def user_for_token_key(key: str) -> User | None:
-    """The active user owning `key`, or None. Records when the token was last used."""
-    row = sql.fetch_one(_TOKEN_USER_SQL, [hash_token_key(key)])
+def authenticate_token_key(key: str) -> tuple[User, TokenAuth] | None:
+    """The active user owning `key` and the token, or None when the key is unknown, revoked or
+    expired. Records when the token was last used."""
+    now = timezone.now()
+    row = sql.fetch_one(
+        _TOKEN_USER_SQL, [hash_token_key(key), sql.prepare(ApiToken, "expires_at", now)]
+    )
     if row is None:
         return None
-    token_id, (last_used_at,) = row[0], sql.convert(ApiToken, ("last_used_at",), row[1:2])
-    user = sql.instance(User, _USER_FIELDS, row[2:])
-    now = timezone.now()
+    token_id = row[0]
+    last_used_at, expires_at = sql.convert(ApiToken, ("last_used_at", "expires_at"), row[1:3])
+    user = sql.instance(User, _USER_FIELDS, row[3:])
     # At most one write a minute per token: a busy script should not rewrite the row per call.
     if last_used_at is None or (now - last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
-    return user
+    return user, TokenAuth(token_id, expires_at)
 
 
 class ApiTokenAuthentication(BaseAuthentication):
@@ -45,10 +60,10 @@ class ApiTokenAuthentication(BaseAuthentication):
             key = auth[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid token header.") from exc
-        user = user_for_token_key(key)
-        if user is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        return (user, key)
+        found = authenticate_token_key(key)
+        if found is None:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        return found
 
     def authenticate_header(self, request):
         return self.keyword
@@ -57,7 +72,9 @@ class ApiTokenAuthentication(BaseAuthentication):
 class TokenAuthMiddleware:
     """Websocket authentication by `Authorization: Token <key>` for scripts; browsers keep
     the session cookie (AuthMiddlewareStack, which wraps this). A token that does not check
-    out leaves the connection anonymous, so the consumer refuses it, even with a session."""
+    out leaves the connection anonymous, so the consumer refuses it, even with a session.
+    A token that checks out is kept in the scope (`token`), so that the socket closes when the
+    token is revoked or expires."""
 
     def __init__(self, inner):
         self.inner = inner
@@ -69,11 +86,12 @@ class TokenAuthMiddleware:
             from channels.db import database_sync_to_async
             from django.contrib.auth.models import AnonymousUser
 
-            user = None
+            found = None
             if len(parts) == 2:
                 try:
-                    user = await database_sync_to_async(user_for_token_key)(parts[1].decode())
+                    found = await database_sync_to_async(authenticate_token_key)(parts[1].decode())
                 except UnicodeDecodeError:
-                    user = None
-            scope = {**scope, "user": user or AnonymousUser()}
+                    found = None
+            user, token = found or (AnonymousUser(), None)
+            scope = {**scope, "user": user, "token": token}
         return await self.inner(scope, receive, send)

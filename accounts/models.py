@@ -136,6 +136,9 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=8, editable=False, help_text="First characters of the key")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="No longer accepted from then on; empty: never expires."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,8 +1,10 @@
 """Every write to organisations, teams, memberships and tokens."""
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import (
@@ -130,19 +132,53 @@ def add_team_member(team: Team, *, user: User, actor: User) -> TeamMembership:
     return membership
 
 
+# A token lives at most this long when it is given an expiry (tokens without one never expire).
+TOKEN_MAX_DAYS = 3650
+
+
 @transaction.atomic
-def create_api_token(*, user: User, name: str = "") -> tuple[ApiToken, str]:
-    """Create a token and return it with its key; only the key's hash is stored, so the key is
-    shown this once."""
+def create_api_token(
+    *, user: User, name: str = "", expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token of `user` (who is the actor: a token is always one's own) and return it
+    with its key; only the key's hash is stored, so the key is shown this once."""
+    now = timezone.now()
+    if expires_at is not None and not (now < expires_at <= now + timedelta(days=TOKEN_MAX_DAYS)):
+        raise InvalidInput(
+            f"A token expires in the future, within {TOKEN_MAX_DAYS} days.",
+            fields={"expires_at": ["In the future, at most ten years away."]},
+        )
     key = new_token_key()
     token = ApiToken.objects.create(
-        user=user, name=name, key_hash=hash_token_key(key), prefix=key[:8]
+        user=user, name=name, key_hash=hash_token_key(key), prefix=key[:8], expires_at=expires_at
     )
     return token, key
 
 
 @transaction.atomic
 def revoke_api_token(token: ApiToken, *, actor: User) -> None:
-    if token.user_id != actor.pk:
+    """Delete the token: requests with it fail from the commit on, and its open websockets
+    close then."""
+    from boards.events import close_sockets  # the one publisher; boards depends on accounts
+
+    if token.user_id != actor.pk and not actor.is_staff:
         raise Forbidden("You can only revoke your own tokens.")
+    close_sockets(token_id=token.pk)
     token.delete()
+
+
+@transaction.atomic
+def set_user_active(user: User, *, active: bool, actor: User) -> User:
+    """Deactivate (or reactivate) a user. A deactivated user's sessions and tokens stop
+    working at once (both check `is_active`), and their open websockets close on commit.
+    Only staff (the admin site) decide this: a user may belong to several organisations."""
+    from boards.events import close_sockets
+
+    if not actor.is_staff:
+        raise Forbidden("Only staff can deactivate or reactivate a user.")
+    if user.is_active != active:
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        if not active:
+            close_sockets(user_id=user.pk)
+    return user

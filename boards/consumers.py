@@ -12,9 +12,10 @@ import logging
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
 
 from boards import presence
-from boards.events import board_group, user_group
+from boards.events import board_group, token_group, user_group
 from boards.selectors import board_replay, board_seq, get_board_for_user
 from kanban.exceptions import NotFound
 
@@ -45,16 +46,26 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             return
         board_id = int(self.scope["url_route"]["kwargs"]["board_id"])
         try:
-            await database_sync_to_async(get_board_for_user)(user, board_id)
+            board = await database_sync_to_async(get_board_for_user)(user, board_id)
         except NotFound:
             # Another organisation's board, or none: indistinguishable, as 404 would be.
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        self.board_id = board_id
+        self.board_id, self.organization_id = board_id, board.organization_id
         self.username = user.username
-        await self.channel_layer.group_add(board_group(board_id), self.channel_name)
-        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        self.groups_joined = [board_group(board_id), user_group(user.pk)]
+        token = self.scope.get("token")
+        if token is not None:
+            self.groups_joined.append(token_group(token.id))
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        if token is not None and token.expires_at is not None:
+            # The token stops opening sockets at its expiry; this one closes then too.
+            delay = (token.expires_at - timezone.now()).total_seconds()
+            self.expiry = asyncio.get_running_loop().call_later(
+                max(delay, 0), lambda: asyncio.ensure_future(self.close(CLOSE_UNAUTHENTICATED))
+            )
         # Read after joining the group: an event committed in between arrives twice (the
         # client ignores seqs it has) rather than never.
         seq = await database_sync_to_async(board_seq)(board_id)
@@ -64,10 +75,10 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.board_id is None:
             return
-        await self.channel_layer.group_discard(board_group(self.board_id), self.channel_name)
-        user = self.scope.get("user")
-        if user is not None and user.is_authenticated:
-            await self.channel_layer.group_discard(user_group(user.pk), self.channel_name)
+        if getattr(self, "expiry", None) is not None:
+            self.expiry.cancel()
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
         await self._presence_changed(join=False)
 
     @classmethod
@@ -114,6 +125,13 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
 
     async def session_closed(self, message) -> None:
         await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def access_revoked(self, message) -> None:
+        """The user, their membership of an organisation, or this socket's token lost access
+        (boards.events.close_sockets): close if it concerns this board."""
+        organization = message.get("organization")
+        if organization is None or organization == self.organization_id:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
 
     # --- presence --------------------------------------------------------------------------
 
