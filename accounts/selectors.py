@@ -8,6 +8,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.models import (
     MANAGER_ROLES,
+    ApiToken,
     Membership,
     Organization,
     Role,
@@ -95,3 +96,15 @@ def teams_of_organization(organization: Organization) -> QuerySet[Team]:
 
 def members_of_organization(organization: Organization) -> QuerySet[Membership]:
     return Membership.objects.filter(organization=organization).select_related("user")
+
+
+def tokens_of_user(user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user_id=user.pk).order_by("-created_at", "-pk")
+
+
+def get_token_of_user(user: User, token_id: int) -> ApiToken:
+    """One of the user's own tokens; anyone else's is not found."""
+    token = tokens_of_user(user).filter(pk=token_id).first()
+    if token is None:
+        raise NotFound("Token not found.")
+    return token

@@ -5,4 +5,5 @@ from accounts import views
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("tokens/", views.tokens_page, name="tokens"),
 ]

@@ -1,6 +1,15 @@
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from accounts import selectors, services
+from kanban.exceptions import DomainError, InvalidInput, NotFound
 
 # A person gets this many failed logins per address and username in the window, then waits.
 LOGIN_FAILURES_ALLOWED = 10
@@ -44,3 +53,44 @@ class LogoutView(auth_views.LogoutView):
 
             send_message(user_group(user_id), {"type": "session.closed"})
         return response
+
+
+TOKEN_LIFETIMES = {"30": 30, "90": 90, "365": 365, "never": None}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens_page(request):
+    """The user's API tokens: create one (its key shown on this answer only) and revoke them."""
+    created_key = None
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "revoke":
+                token_id = request.POST.get("token", "")
+                if not token_id.isascii() or not token_id.isdigit():
+                    raise NotFound("Token not found.")
+                token = selectors.get_token_of_user(request.user, int(token_id))
+                services.revoke_api_token(token, actor=request.user)
+                messages.success(request, f"Token {token.prefix}… revoked: it no longer works.")
+                return redirect("tokens")
+            days = TOKEN_LIFETIMES.get(request.POST.get("expires", ""), "unknown")
+            if days == "unknown":
+                raise InvalidInput("Choose when the token expires.")
+            expires_at = timezone.now() + timedelta(days=days) if days else None
+            name = request.POST.get("name", "").strip()[:100]
+            token, created_key = services.create_api_token(
+                user=request.user, name=name, expires_at=expires_at
+            )
+        except DomainError as error:
+            messages.error(request, error.detail)
+            return redirect("tokens")
+    return render(
+        request,
+        "accounts/tokens.html",
+        {
+            "tokens": selectors.tokens_of_user(request.user),
+            "created_key": created_key,
+            "lifetimes": TOKEN_LIFETIMES,
+            "now": timezone.now(),
+        },
+    )

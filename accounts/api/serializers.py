@@ -71,3 +71,26 @@ class MeOut(serializers.Serializer):
     name = serializers.CharField()
     email = serializers.CharField()
     organizations = OrganizationOut(many=True)
+
+
+class ApiTokenInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When the token stops working (within ten years); null or omitted: never.",
+    )
+
+
+class ApiTokenOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="The key's first characters, to tell tokens apart.")
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiTokenCreatedOut(ApiTokenOut):
+    token = serializers.CharField(help_text="The key: shown this once, only its hash is stored.")

@@ -5,6 +5,8 @@ from accounts.api import views
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
     path("me/", views.MeView.as_view(), name="api-me"),
+    path("tokens/", views.ApiTokenListView.as_view(), name="api-tokens"),
+    path("tokens/<int:token_id>/", views.ApiTokenDetailView.as_view(), name="api-token-detail"),
     path("orgs/", views.OrganizationListView.as_view(), name="api-orgs"),
     path("orgs/<slug:slug>/", views.OrganizationDetailView.as_view(), name="api-org"),
     path("orgs/<slug:slug>/teams/", views.TeamListView.as_view(), name="api-teams"),

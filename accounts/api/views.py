@@ -177,3 +177,50 @@ class MemberListView(APIView):
             actor=request.user,
         )
         return Response(member_dict(membership), status=status.HTTP_201_CREATED)
+
+
+def token_dict(token) -> dict:
+    return {
+        "id": token.pk,
+        "name": token.name,
+        "prefix": token.prefix,
+        "created_at": token.created_at,
+        "last_used_at": token.last_used_at,
+        "expires_at": token.expires_at,
+    }
+
+
+class ApiTokenListView(APIView):
+    """The user's own API tokens: list, and create one (optionally expiring)."""
+
+    @extend_schema(responses={200: s.ApiTokenOut(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        return paginated(
+            self,
+            request,
+            selectors.tokens_of_user(request.user),
+            lambda p: [token_dict(t) for t in p],
+        )
+
+    @extend_schema(request=s.ApiTokenInput, responses={201: s.ApiTokenCreatedOut, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = validated(s.ApiTokenInput, request)
+        token, key = services.create_api_token(
+            user=request.user, name=data["name"], expires_at=data["expires_at"]
+        )
+        return Response({**token_dict(token), "token": key}, status=status.HTTP_201_CREATED)
+
+
+class ApiTokenDetailView(APIView):
+    @extend_schema(responses={200: s.ApiTokenOut, **ERRORS})
+    def get(self, request: Request, token_id: int) -> Response:
+        return Response(token_dict(selectors.get_token_of_user(request.user, token_id)))
+
+    @extend_schema(
+        responses={204: None, **ERRORS},
+        description="Revoke the token: it stops working at once and its websockets close.",
+    )
+    def delete(self, request: Request, token_id: int) -> Response:
+        token = selectors.get_token_of_user(request.user, token_id)
+        services.revoke_api_token(token, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
