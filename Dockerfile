@@ -20,4 +20,4 @@ RUN DEBUG=1 python manage.py collectstatic --no-input
 RUN useradd --create-home obeya
 USER obeya
 EXPOSE 8000
-CMD ["uvicorn", "kanban.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
+CMD ["uvicorn", "kanban.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--no-proxy-headers"]

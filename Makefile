@@ -35,7 +35,7 @@ run: install $(NODE_STAMP)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py load_demo
 	@echo "Obeya on http://$(HOST):$(PORT)/ - log in as alice / demo (owner), bob / demo, victor / demo"
-	$(BIN)/uvicorn kanban.asgi:application --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn kanban.asgi:application --host $(HOST) --port $(PORT) --no-proxy-headers
 
 test: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 test: export REDIS_URL ?= $(TEST_REDIS_URL)

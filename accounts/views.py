@@ -3,7 +3,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -11,32 +10,25 @@ from django.views.decorators.http import require_http_methods
 from accounts import selectors, services
 from kanban.exceptions import DomainError, InvalidInput, NotFound
 
-# A person gets this many failed logins per address and username in the window, then waits.
-LOGIN_FAILURES_ALLOWED = 10
-LOGIN_WINDOW_SECONDS = 300
-
-
-def _failure_key(request, username: str) -> str:
-    return f"login-failures:{request.META.get('REMOTE_ADDR', '')}:{username.lower()}"
-
 
 class LoginView(auth_views.LoginView):
-    """Django's login with a brake on guessing: DRF's throttles do not cover this form."""
+    """Django's login. Guessing is braked by the authentication backend (accounts.lockout),
+    which every login path shares; this page only says so."""
 
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
-    def post(self, request, *args, **kwargs):
-        key = _failure_key(request, request.POST.get("username", ""))
-        if cache.get(key, 0) >= LOGIN_FAILURES_ALLOWED:
-            messages.error(request, "Too many failed attempts: wait a few minutes and retry.")
-            return self.get(request, *args, **kwargs)
-        return super().post(request, *args, **kwargs)
-
     def form_invalid(self, form):
-        key = _failure_key(self.request, self.request.POST.get("username", ""))
-        cache.add(key, 0, LOGIN_WINDOW_SECONDS)
-        cache.incr(key)
+        wait = getattr(self.request, "login_retry_after", None)
+        if wait is not None:
+            minutes = max(1, round(wait / 60))
+            form.errors.clear()
+            form.add_error(
+                None,
+                f"Too many failed attempts for this account: try again in {minutes} "
+                f"minute{'s' if minutes != 1 else ''}.",
+            )
+            return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().form_invalid(form)
 
 

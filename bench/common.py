@@ -126,6 +126,7 @@ def servers(
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                "--no-proxy-headers",
             ]
         processes.append(
             subprocess.Popen(command, cwd=ROOT, env=server_env, start_new_session=True)

@@ -154,6 +154,10 @@ def environ(scope, body: bytes) -> dict[str, Any]:
         result["REMOTE_ADDR"], result["REMOTE_PORT"] = scope["client"][0], str(scope["client"][1])
     for raw_name, raw_value in scope.get("headers", []):
         name, value = raw_name.decode("latin1"), raw_value.decode("latin1")
+        if "_" in name:
+            # `X_Forwarded_For` would become HTTP_X_FORWARDED_FOR too, and pass for the header
+            # a proxy set: dropped, as nginx and gunicorn drop them.
+            continue
         if name == "content-length":
             key = "CONTENT_LENGTH"
         elif name == "content-type":

@@ -41,6 +41,9 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+# Proxies in front of the web processes that append the client's address to X-Forwarded-For
+# (nginx: 1). 0: the client is the TCP peer, and X-Forwarded-For is ignored (kanban/clients.py).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -61,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "kanban.middleware.RequestBodyLimitMiddleware",
+    "kanban.ratelimit.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -135,6 +139,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Likewise the deferred uniqueness of card positions (boards.models.Card) is Postgres' alone.
 SILENCED_SYSTEM_CHECKS = ["models.W040", "models.W038"]
 AUTH_USER_MODEL = "accounts.User"
+# Username and password, behind the login lockout that every login path shares.
+AUTHENTICATION_BACKENDS = ["accounts.backends.LockoutModelBackend"]
+# Failed logins of one account allowed in 15 minutes, from one address and from all together
+# (a locked-out account cannot even try a right password until the window ends).
+LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "10"))
+LOGIN_FAILURES_PER_USER = int(os.environ.get("LOGIN_FAILURES_PER_USER", "50"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -243,15 +253,24 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "kanban.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {
-        "login": os.environ.get("LOGIN_RATE", "20/min"),
-    },
+    # Per token, per user, per address without credentials (kanban/ratelimit.py).
+    "DEFAULT_THROTTLE_CLASSES": ["kanban.ratelimit.ApiRateThrottle"],
+    # The client's address for throttles, by kanban.clients' rule (DRF's default of None trusts
+    # whatever X-Forwarded-For a client sends).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
+
+# API rate limits (kanban/ratelimit.py): requests per window, e.g. "1200/min".
+API_RATE_TOKEN = os.environ.get("API_RATE_TOKEN", "1200/min")
+API_RATE_USER = os.environ.get("API_RATE_USER", "2400/min")
+API_RATE_ANON = os.environ.get("API_RATE_ANON", "120/min")
+# Password tries on POST /api/v1/auth/token/ per client address.
+LOGIN_RATE = os.environ.get("LOGIN_RATE", "20/min")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Obeya API",
@@ -272,9 +291,16 @@ SPECTACULAR_SETTINGS = {
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "kanban.cache.SharedPoolRedisCache",
+            # django-redis keeps one connection pool per process (Django's own Redis cache made
+            # a client and a connection per request: django/django#18459).
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "obeya"),
+            "OPTIONS": {
+                # An outage costs a request two seconds at most, never a hung thread.
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "SOCKET_TIMEOUT": 2,
+            },
         }
     }
 else:

@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import Organization, Role, Team, User
@@ -31,6 +32,17 @@ class World:
 
     def column(self, name: str, board: Board | None = None) -> Column:
         return (board or self.board).columns.get(name=name)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters():
+    """Each test starts with no login failures and no API requests counted (the test settings'
+    cache is this process's memory; kanban.counters keeps its outage fallback there too)."""
+    from kanban import counters
+
+    cache.clear()
+    counters._local.clear()
+    yield
 
 
 @pytest.fixture

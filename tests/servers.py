@@ -16,6 +16,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -83,6 +84,8 @@ def asgi_server(
         "PYTHONWARNINGS": "ignore:No directory at",
         # Alerts and metrics run in the server itself (test_celery_worker.py has a real worker)
         "CELERY_EAGER": "1",
+        # Its own keys in the shared Redis: no counts or debounces left by an earlier server.
+        "CACHE_KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}",
         **(env or {}),
     }
     process = subprocess.Popen(
@@ -100,6 +103,8 @@ def asgi_server(
             "--log-level",
             "warning",
             "--no-access-log",
+            # As in production: the client's address is the peer's (kanban.clients).
+            "--no-proxy-headers",
         ],
         cwd=ROOT,
         env=server_env,

@@ -2,11 +2,9 @@
 and by session (with CSRF)."""
 
 import pytest
-from django.core.cache import cache
 from django.db import transaction
 from django.middleware.csrf import _get_new_csrf_string
 from rest_framework.test import APIClient
-from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.models import ApiToken, Membership, Organization, Role, Team, TeamMembership
 from accounts.services import create_api_token, revoke_api_token
@@ -221,10 +219,9 @@ def test_the_token_endpoint_ignores_a_bad_token_header(world):
     assert response.status_code == 201
 
 
-def test_password_guessing_is_throttled_with_a_429(world, monkeypatch):
-    # given: a limit of 2 tries a minute, and no tries yet from this address
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"login": "2/min"})
-    cache.clear()
+def test_password_guessing_is_throttled_with_a_429(world, settings):
+    # given: a limit of 2 tries a minute from one address
+    settings.LOGIN_RATE = "2/min"
     client = APIClient()
     wrong = {"username": "bob", "password": "guess"}
 
@@ -235,7 +232,6 @@ def test_password_guessing_is_throttled_with_a_429(world, monkeypatch):
     assert [a.status_code for a in answers] == [400, 400, 429]
     assert_error(answers[2], 429, "throttled")
     assert int(answers[2]["Retry-After"]) > 0
-    cache.clear()
 
 
 # --- me --------------------------------------------------------------------------------------

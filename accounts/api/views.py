@@ -3,10 +3,10 @@
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
@@ -15,6 +15,7 @@ from accounts.api import serializers as s
 from accounts.models import User
 from boards.api.views import ERRORS, paginated, validated
 from kanban.exceptions import DomainError, InvalidInput
+from kanban.ratelimit import LoginRateThrottle
 
 
 def organization_dict(organization, role: str) -> dict:
@@ -57,9 +58,9 @@ class TokenView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    # Throttled per client address: a password endpoint is what gets brute-forced.
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
+    # Throttled per client address, and locked per account by the authentication backend
+    # (accounts.lockout): a password endpoint is what gets brute-forced.
+    throttle_classes = [LoginRateThrottle]
 
     @extend_schema(
         request=s.TokenInput,
@@ -73,6 +74,9 @@ class TokenView(APIView):
         data = validated(s.TokenInput, request)
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
+            wait = getattr(request, "login_retry_after", None)
+            if wait is not None:
+                raise Throttled(wait, detail="Too many failed logins for this account.")
             raise InvalidCredentials()
         _, key = services.create_api_token(user=user, name=data["name"] or "api")
         return Response({"token": key}, status=status.HTTP_201_CREATED)
