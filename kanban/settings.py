@@ -280,11 +280,44 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Security headers -------------------------------------------------------------------------
+# Response headers, HTTPS and cookies, all here.
+# The middleware is added from here, so that this block is the whole change.
+# Below WhiteNoise, whose static files need no policy.
+_below_whitenoise = MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1
+MIDDLEWARE[_below_whitenoise:_below_whitenoise] = ["csp.middleware.CSPMiddleware"]
+INSTALLED_APPS.append("csp")  # its system checks catch settings in django-csp 3's old format
+
+# django-csp 4's format. Every script is a file of ours ('self'): no inline script, no eval, so
+# markup injected into a page cannot run. The Swagger UI at /api/docs/ complies too: its init
+# script is served as a file (SpectacularSwaggerSplitView) and its inline <style> is replaced
+# (templates/api_docs.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Style *attributes* only, not <style> elements: the templates pass values to the CSS as
+        # custom properties (style="--cols: 5", style="--label: #2563eb"), also in the card
+        # fragments board.js inserts. An attribute cannot load anything or run script.
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        # 'self' covers ws:/wss: of the page's own host in CSP3 browsers (Chromium, Firefox,
+        # Safari 15.4+): the live board's websocket needs nothing more.
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
+# --- end of security headers ------------------------------------------------------------------
 
 LOGGING = {
     "version": 1,
