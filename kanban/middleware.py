@@ -2,6 +2,7 @@ import re
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 # The paths allowed a larger body than DATA_UPLOAD_MAX_MEMORY_SIZE, and the setting that limits
 # each: only imports of other tools' exports. Their views read the body with the same limit.
@@ -45,3 +46,45 @@ def payload_too_large(limit: int) -> JsonResponse:
         },
         status=413,
     )
+
+
+class SecurityHeadersMiddleware:
+    """The response headers Django's SecurityMiddleware and django-csp do not set.
+
+    - `Permissions-Policy` (settings.PERMISSIONS_POLICY): no page uses the camera, the
+      microphone, geolocation, payments or USB, so no page, nor anything injected into one, may.
+    - Secure session and CSRF cookies on a request that came over HTTPS, even with `HTTPS` off
+      (settings only make them Secure everywhere, or nowhere).
+    - `Cache-Control: private, no-cache` and `Vary: Cookie, Authorization` on every answer to an
+      authenticated request (a session user, or credentials in `Authorization`), unless the
+      view chose its own Cache-Control: a board is one user's view of their organisation and
+      must not be kept by a shared cache.
+
+    It sits below WhiteNoise (static files keep their own long-lived caching) and above the
+    session and CSRF middleware, so that it sees the cookies they set on the way out. It runs
+    after the view, when DRF has put the user its authentication found on `request.user`.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.PERMISSIONS_POLICY and "Permissions-Policy" not in response:
+            response["Permissions-Policy"] = settings.PERMISSIONS_POLICY
+        if request.is_secure():
+            for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+                if name in response.cookies:
+                    response.cookies[name]["secure"] = True
+        if is_authenticated_request(request):
+            if "Cache-Control" not in response:
+                patch_cache_control(response, private=True, no_cache=True)
+            patch_vary_headers(response, ("Cookie", "Authorization"))
+        return response
+
+
+def is_authenticated_request(request) -> bool:
+    if request.META.get("HTTP_AUTHORIZATION"):
+        return True
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated)

@@ -306,11 +306,76 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Security headers -------------------------------------------------------------------------
+# Response headers, HTTPS and cookies, all here (tests/test_security_headers.py checks each).
+# The middleware is added from here, so that this block is the whole change.
+# Below WhiteNoise, whose static files keep their own caching and need no policy; above the
+# session and CSRF middleware, whose cookies SecurityHeadersMiddleware marks Secure.
+_below_whitenoise = MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1
+MIDDLEWARE[_below_whitenoise:_below_whitenoise] = [
+    "kanban.middleware.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+INSTALLED_APPS.append("csp")  # its system checks catch settings in django-csp 3's old format
+
+# django-csp 4's format. Every script is a file of ours ('self'): no inline script, no eval, so
+# markup injected into a page cannot run. The Swagger UI at /api/docs/ complies too: its init
+# script is served as a file (SpectacularSwaggerSplitView) and its inline <style> is replaced
+# (templates/api_docs.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Style *attributes* only, not <style> elements: the templates pass values to the CSS as
+        # custom properties (style="--cols: 5", style="--label: #2563eb"), also in the card
+        # fragments board.js inserts. An attribute cannot load anything or run script.
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        # 'self' covers ws:/wss: of the page's own host in CSP3 browsers (Chromium, Firefox,
+        # Safari 15.4+): the live board's websocket needs nothing more.
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# kanban.middleware.SecurityHeadersMiddleware: features no page uses, off for every page.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer", "camera", "display-capture", "geolocation", "gyroscope",
+        "interest-cohort", "magnetometer", "microphone", "payment", "usb",
+    )
+)  # fmt: skip
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"  # for browsers without CSP's frame-ancestors
+SESSION_COOKIE_HTTPONLY = True
+
+# HTTPS=1: Obeya is served over HTTPS only (plain http is redirected) and its cookies are
+# Secure. Off by default: docker-compose and the test servers speak plain http. Off or on, a
+# request that came over HTTPS gets Secure cookies (SecurityHeadersMiddleware).
+HTTPS = env_bool("HTTPS", default=False)
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = []
+# SECURE_COOKIES=1, the older switch, still makes the cookies Secure (and only that).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS or env_bool("SECURE_COOKIES", default=False)
+# Trust X-Forwarded-Proto only when a proxy we run is in front (it must set the header,
+# replacing any a client sent): otherwise any client could claim HTTPS. Not tied to HTTPS: with
+# it off, a request that reached the proxy over HTTPS still gets Secure cookies.
+if int(os.environ.get("TRUSTED_PROXY_COUNT", "0")) > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS in production. SecurityMiddleware sends it only on a secure request, so a deployment on
+# plain http never sends it. The preload token alone commits to nothing (submitting the domain to
+# browsers' preload list is a separate act); HSTS_PRELOAD=0 leaves it out.
 if not DEBUG:
-    SESSION_COOKIE_HTTPONLY = True
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
-    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
+    SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 60 * 60)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", default=True)
+# --- end of security headers ------------------------------------------------------------------
 
 LOGGING = {
     "version": 1,

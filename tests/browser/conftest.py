@@ -110,12 +110,34 @@ def screenshot(screenshots_dir) -> Callable:
     return take
 
 
+# Run in every page before its own scripts: a Content-Security-Policy violation (a script,
+# style, image or connection the policy blocked) is reported on the console, where open_page
+# collects it along with Chromium's own report of it.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`Content Security Policy violation: ${event.effectiveDirective} blocked `
+    + `${event.blockedURI} (${event.sourceFile}:${event.lineNumber})`);
+});
+"""
+
+
 @pytest.fixture
-def open_page(browser, live_server_url) -> Iterator[Callable]:
+def csp_violations() -> list[str]:
+    """What the pages open_page opened reported as blocked by the Content-Security-Policy."""
+    return []
+
+
+@pytest.fixture
+def open_page(browser, live_server_url, csp_violations) -> Iterator[Callable]:
     """open_page(user, path, viewport=WIDE) -> a Page logged in as `user` (None: anonymous),
-    at `path`. Fails the test on any JavaScript error the page raised."""
+    at `path`. Fails the test on any JavaScript error the page raised, and on anything the
+    Content-Security-Policy blocked (a test that means to be blocked empties `csp_violations`)."""
     contexts = []
     errors: list[str] = []
+
+    def on_console(message) -> None:
+        if "Content Security Policy" in message.text:
+            csp_violations.append(message.text)
 
     def make(user: User | None, path: str = "/", viewport: dict | None = None):
         context = browser.new_context(viewport=viewport or WIDE, base_url=live_server_url)
@@ -132,9 +154,11 @@ def open_page(browser, live_server_url) -> Iterator[Callable]:
                     }
                 ]
             )
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
         page = context.new_page()
         page.set_default_timeout(10_000)
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", on_console)
         page.goto(path)
         return page
 
@@ -142,6 +166,7 @@ def open_page(browser, live_server_url) -> Iterator[Callable]:
     for context in contexts:
         context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not csp_violations, f"Blocked by the Content-Security-Policy: {csp_violations}"
 
 
 # --- the data: Acme, built through the services ------------------------------------------------

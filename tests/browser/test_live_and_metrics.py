@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def wait_live(page) -> None:
-    page.wait_for_function("window.obeyaLive && window.obeyaLive.state === 'live'")
+    page.wait_for_function("() => window.obeyaLive && window.obeyaLive.state === 'live'")
 
 
 def server_cells(board: Board) -> dict[tuple[int, int], list[int]]:
@@ -96,7 +96,7 @@ def test_the_metrics_page_draws_every_chart_and_refreshes_on_a_new_snapshot(
     acme, open_page, screenshot
 ):
     page = open_page(acme.alice, f"/boards/{acme.board.pk}/metrics/")
-    page.wait_for_function("document.querySelector('.metrics').dataset.rendered === 'true'")
+    page.wait_for_function("() => document.querySelector('.metrics').dataset.rendered === 'true'")
     for chart in ("cfd", "lead", "throughput", "ageing", "wip"):
         assert page.locator(f"#chart-{chart}").bounding_box()["height"] > 100
     expect(page.locator("#kpi-lead")).to_have_text(re.compile(r"^\d+\.\d$"))
@@ -105,7 +105,7 @@ def test_the_metrics_page_draws_every_chart_and_refreshes_on_a_new_snapshot(
     card = Card.objects.select_related("board").get(pk=acme.cards["review1"].pk)
     services.move_card(card, to_column=acme.columns["Done"], actor=acme.alice)
     page.wait_for_function(
-        "Number(document.querySelector('.metrics').dataset.refreshed) >= 1", timeout=15_000
+        "() => Number(document.querySelector('.metrics').dataset.refreshed) >= 1", timeout=15_000
     )
     screenshot(page, "metrics-acme")
 
@@ -117,7 +117,7 @@ def test_the_metrics_page_of_the_demos_product_board(open_page, screenshot):
     from accounts.models import User
 
     page = open_page(User.objects.get(username="alice"), f"/boards/{board.pk}/metrics/")
-    page.wait_for_function("document.querySelector('.metrics').dataset.rendered === 'true'")
+    page.wait_for_function("() => document.querySelector('.metrics').dataset.rendered === 'true'")
     assert int(page.locator("#kpi-throughput").inner_text()) > 10
     screenshot(page, "metrics-product-board", full_page=True)
     page.goto(f"/boards/{board.pk}/")

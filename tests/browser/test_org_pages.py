@@ -191,7 +191,7 @@ def test_the_global_board_follows_moves_and_blocks_on_every_board_it_shows(org, 
     page = open_page(acme.victor, "/o/acme/board/?blocked=true")
     expect(page.locator(".live-indicator")).to_have_text("Live")
     expect(tiles(page)).to_have_count(3)
-    page.wait_for_function("window.obeyaGlobal && window.obeyaGlobal.state === 'live'")
+    page.wait_for_function("() => window.obeyaGlobal && window.obeyaGlobal.state === 'live'")
 
     # someone on the IT board blocks a card: it appears on the filtered wall
     laptop = org.card("Laptop for new hire Jonas")
