@@ -6,3 +6,8 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
 ]
+
+# Mounted at /invitations/ (kanban/urls.py): the link an invitation's key makes.
+invitation_urlpatterns = [
+    path("<str:key>/", views.invitation_page, name="invitation"),
+]

@@ -156,6 +156,136 @@ def page(key: str) -> str:
     return f"/invitations/{key}/"
 
 
+def test_the_page_shows_the_organisation_role_and_email_and_offers_log_in_or_sign_up(world, client):
+    _, key = invite(world, role=Role.VIEWER, email="nora@example.com")
+    response = client.get(page(key))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Join Acme" in html and "Viewer" in html and "nora@example.com" in html
+    assert f'href="/accounts/login/?next=%2Finvitations%2F{key}%2F"' in html
+    assert "Log in to accept" in html
+    assert 'name="password2"' in html and 'value="sign-up"' in html
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_logging_in_from_the_page_comes_back_to_it(world, client):
+    _, key = invite(world)
+    response = client.post(
+        "/accounts/login/", {"username": "gina", "password": "pw", "next": page(key)}
+    )
+    assert response.status_code == 302 and response["Location"] == page(key)
+
+
+def test_a_logged_in_user_joins_with_the_button_and_lands_on_the_organisation(world, client):
+    # given
+    invitation, key = invite(world, role=Role.MEMBER)
+    client.force_login(world.gina)
+    html = client.get(page(key)).content.decode()
+    assert 'value="join"' in html and "Join Acme</button>" in html
+    assert "Search Globex" in html and "Search Acme" not in html  # not hers yet
+
+    # when
+    response = client.post(page(key), {"action": "join"}, follow=True)
+
+    # then
+    assert response.redirect_chain == [("/o/acme/", 302)]
+    assert response.status_code == 200
+    assert "Welcome to Acme." in response.content.decode()
+    assert members_of(world.acme)["gina"] == "member"
+    invitation.refresh_from_db()
+    assert invitation.accepted_by == world.gina
+
+
+def test_the_join_button_needs_the_csrf_token(world):
+    from django.test import Client
+
+    _, key = invite(world)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.gina)
+    response = client.post(page(key), {"action": "join"})
+    assert response.status_code == 403
+    assert "gina" not in members_of(world.acme)
+
+
+def test_a_member_sees_they_are_in_already_and_no_join_button(world, client):
+    _, key = invite(world, role=Role.ADMIN)
+    client.force_login(world.bob)
+    html = client.get(page(key)).content.decode()
+    assert "already a member of Acme" in html and 'value="join"' not in html
+    assert Invitation.objects.get().status == "pending"
+
+
+def test_joining_while_logged_out_sends_to_the_login(world, client):
+    _, key = invite(world)
+    response = client.post(page(key), {"action": "join"})
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next=%2Finvitations%2F{key}%2F"
+    assert Invitation.objects.get().status == "pending"
+
+
+def test_signing_up_on_the_page_creates_the_account_logs_in_and_joins(world, client):
+    invitation, key = invite(world, role=Role.VIEWER)
+    response = client.post(
+        page(key),
+        {
+            "action": "sign-up",
+            "username": "nora",
+            "password1": "a-long-Passphrase-42",
+            "password2": "a-long-Passphrase-42",
+        },
+        follow=True,
+    )
+    assert response.redirect_chain == [("/o/acme/", 302)]
+    assert response.context["user"].username == "nora"
+    assert members_of(world.acme)["nora"] == "viewer"
+    invitation.refresh_from_db()
+    assert invitation.accepted_by.username == "nora"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"username": "nora", "password1": "a-long-Passphrase-42", "password2": "other"}, "differ"),
+        ({"username": "nora", "password1": "password", "password2": "password"}, "too common"),
+        (
+            {
+                "username": "Bob",
+                "password1": "a-long-Passphrase-42",
+                "password2": "a-long-Passphrase-42",
+            },
+            "Taken.",
+        ),
+        ({"username": "", "password1": "x", "password2": "x"}, "required"),
+    ],
+)
+def test_a_refused_sign_up_shows_why_and_changes_nothing(world, client, fields, message):
+    _, key = invite(world)
+    before = (accounts_state(), User.objects.count())
+    response = client.post(page(key), {"action": "sign-up", **fields})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert (accounts_state(), User.objects.count()) == before
+    assert Invitation.objects.get().status == "pending"
+
+
+@pytest.mark.parametrize("state", ["unknown", "expired", "revoked", "used"])
+def test_an_invalid_key_shows_a_readable_page_with_a_way_back(world, client, state):
+    invitation, key = invite(world)
+    if state == "unknown":
+        key = "not-a-key"
+    elif state == "expired":
+        _expire(invitation)
+    elif state == "revoked":
+        revoke_invitation(invitation, actor=world.alice)
+    else:
+        accept_invitation(key, actor=world.gina)
+    for response in (client.get(page(key)), client.post(page(key), {"action": "join"})):
+        assert response.status_code == 404
+        html = response.content.decode()
+        assert "This invitation is not valid" in html and 'href="/"' in html
+        assert "Acme" not in html
+
+
 # --- the admin -------------------------------------------------------------------------------
 
 
