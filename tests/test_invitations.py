@@ -14,9 +14,10 @@ from asgiref.testing import ApplicationCommunicator
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.models import Invitation, Membership, Role, User
+from accounts.models import Invitation, Membership, Role, TeamMembership, User
 from accounts.services import (
     accept_invitation,
     create_api_token,
@@ -26,8 +27,8 @@ from accounts.services import (
     sign_up_with_invitation,
 )
 from kanban.exceptions import Conflict, Forbidden, InvalidInput, InvitationNotValid
-from tests.factories import UserFactory
-from tests.test_api_accounts import accounts_state
+from tests.factories import TeamFactory, UserFactory
+from tests.test_api_accounts import accounts_state, assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +46,46 @@ def members_of(organization) -> dict[str, str]:
     )
 
 
+# --- making an invitation tells nothing about who exists -------------------------------------
+
+
+def test_an_invitation_answers_the_same_whether_or_not_such_a_user_exists(world, api):
+    """gina@example.com is Globex's gina, bob@example.com is in Acme already, nobody has
+    nobody@example.com: the three answers have the same keys, types and values, but for the
+    invitation's own id, key, link and times, and cost the same queries."""
+    client = api(world.alice)
+    client.get(f"{API}/me/")  # the token's first use of the minute writes last_used_at
+    answers, query_counts = [], []
+    for email in ("gina@example.com", "bob@example.com", "nobody@example.com"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(
+                f"{API}/orgs/acme/invitations/", {"role": "member", "email": email}, "json"
+            )
+        assert response.status_code == 201, response.content
+        answers.append(response.json())
+        query_counts.append(len(queries))
+
+    unique = {"id", "key", "accept_url", "created_at", "expires_at", "email"}
+    shapes = [{k: type(v).__name__ for k, v in a.items()} for a in answers]
+    assert shapes[0] == shapes[1] == shapes[2]
+    assert set(answers[0]) == {
+        "id",
+        "role",
+        "email",
+        "expires_at",
+        "created_at",
+        "status",
+        "accept_url",
+        "key",
+    }
+    common = [{k: v for k, v in a.items() if k not in unique} for a in answers]
+    assert common[0] == common[1] == common[2] == {"role": "member", "status": "pending"}
+    assert [len(a["key"]) for a in answers] == [43, 43, 43]
+    assert len(set(query_counts)) == 1
+    assert members_of(world.globex) == {"gina": "owner"}
+    assert "bob" in members_of(world.acme) and "gina" not in members_of(world.acme)
+
+
 def test_making_an_invitation_never_reads_the_users_table(world):
     with CaptureQueriesContext(connection) as queries:
         create_invitation(world.acme, role=Role.MEMBER, email="gina@example.com", actor=world.alice)
@@ -52,10 +93,169 @@ def test_making_an_invitation_never_reads_the_users_table(world):
     assert not [q["sql"] for q in queries.captured_queries if '"accounts_user"' in q["sql"]]
 
 
+def test_the_key_is_shown_once_and_stored_only_as_its_hash(world, api):
+    body = api(world.alice).post(f"{API}/orgs/acme/invitations/", {"role": "viewer"}, "json").json()
+    invitation = Invitation.objects.get(pk=body["id"])
+    assert invitation.key_hash != body["key"] and body["key"] not in invitation.key_hash
+    assert invitation.prefix == body["key"][:8]
+    assert body["accept_url"] == f"http://testserver/invitations/{body['key']}/"
+    assert invitation.created_by == world.alice and invitation.email == ""
+    assert invitation.expires_at - invitation.created_at == timedelta(days=7)
+    listed = api(world.alice).get(f"{API}/orgs/acme/invitations/").json()["results"]
+    assert listed == [{k: v for k, v in body.items() if k not in {"key", "accept_url"}}]
+
+
+# --- nobody is enrolled but by their own accept ----------------------------------------------
+
+
+def test_gina_is_never_enrolled_in_acme_by_anyone_but_herself(world, api):
+    # given: every way Acme's owner had to add her
+    alice = api(world.alice)
+    alice.post(f"{API}/orgs/acme/members/", {"username": "gina", "role": "owner"}, "json")
+    alice.patch(f"{API}/orgs/acme/members/{world.gina.pk}/", {"role": "owner"}, "json")
+    _, key = invite(world, role=Role.OWNER, email="gina@example.com")
+    # an invitation meant for her email, taken up by someone else, lets that one in, not her
+    nora = UserFactory(username="nora")
+    api(nora).post(f"{API}/invitations/accept/", {"key": key}, "json")
+    assert "gina" not in members_of(world.acme)
+    assert members_of(world.acme)["nora"] == "owner"
+
+    # when: she accepts an invitation herself
+    _, key = invite(world, role=Role.VIEWER, email="gina@example.com")
+    response = api(world.gina).post(f"{API}/invitations/accept/", {"key": key}, "json")
+
+    # then
+    assert response.status_code == 200
+    assert members_of(world.acme)["gina"] == "viewer"
+
+
+def test_accepting_through_the_api_joins_with_the_invitations_role(world, api):
+    # given
+    invitation, key = invite(world, role=Role.MEMBER, email="gina@example.com")
+    gina = api(world.gina)
+    assert_error(gina.get(f"{API}/boards/{world.board.pk}/"), 404, "not_found")
+
+    # when
+    response = gina.post(f"{API}/invitations/accept/", {"key": key}, "json")
+
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "user": world.gina.pk,
+        "username": "gina",
+        "name": world.gina.display_name,
+        "role": "member",
+        "wip_limit": None,
+        "organization": "acme",
+    }
+    assert gina.get(f"{API}/boards/{world.board.pk}/").status_code == 200
+    invitation.refresh_from_db()
+    assert invitation.accepted_by == world.gina and invitation.accepted_at is not None
+    assert invitation.status == "accepted"
+    assert members_of(world.globex) == {"gina": "owner"}  # her own organisation is untouched
+
+
+def test_an_existing_member_keeps_their_role_and_the_invitation_is_used_up(world, api):
+    invitation, key = invite(world, role=Role.ADMIN)
+    response = api(world.bob).post(f"{API}/invitations/accept/", {"key": key}, "json")
+    assert response.status_code == 200
+    assert response.json()["role"] == "member"
+    assert members_of(world.acme)["bob"] == "member"
+    invitation.refresh_from_db()
+    assert invitation.accepted_by == world.bob
+    assert_error(
+        api(world.gina).post(f"{API}/invitations/accept/", {"key": key}, "json"),
+        404,
+        "invitation_not_valid",
+    )
+
+
 def _expire(invitation: Invitation) -> None:
     Invitation.objects.filter(pk=invitation.pk).update(
         created_at=timezone.now() - timedelta(days=8), expires_at=timezone.now()
     )
+
+
+@pytest.mark.parametrize("state", ["unknown", "expired", "revoked", "used"])
+def test_expired_revoked_used_and_unknown_keys_are_refused_alike_and_change_nothing(
+    world, api, state
+):
+    # given
+    invitation, key = invite(world, role=Role.ADMIN)
+    if state == "unknown":
+        key = key[:-4] + "AAAA"
+    elif state == "expired":
+        _expire(invitation)
+    elif state == "revoked":
+        revoke_invitation(invitation, actor=world.alice)
+    else:
+        accept_invitation(key, actor=UserFactory(username="first"))
+    before = accounts_state()
+    rows = list(Invitation.objects.values())
+
+    # when
+    response = api(world.gina).post(f"{API}/invitations/accept/", {"key": key}, "json")
+
+    # then: one answer, whatever the reason
+    assert response.status_code == 404
+    assert response.json() == {"code": "invitation_not_valid", "detail": NOT_VALID}
+    assert accounts_state() == before
+    assert list(Invitation.objects.values()) == rows
+    with pytest.raises(InvitationNotValid):
+        accept_invitation(key, actor=world.gina)
+
+
+@pytest.mark.parametrize("body", [{}, {"key": ""}, {"key": "x" * 101}])
+def test_accepting_without_a_usable_key_is_invalid_input(world, api, body):
+    response = api(world.gina).post(f"{API}/invitations/accept/", body, "json")
+    assert_error(response, 400, "invalid")
+
+
+def test_accepting_needs_an_account(world):
+    _, key = invite(world)
+    response = APIClient().post(f"{API}/invitations/accept/", {"key": key}, "json")
+    assert_error(response, 401, "not_authenticated")
+    assert Invitation.objects.get().status == "pending"
+
+
+# --- who invites -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "role", "status"),
+    [
+        ("alice", "owner", 201),
+        ("alice", "admin", 201),
+        ("adam", "admin", 201),
+        ("adam", "viewer", 201),
+        ("adam", "owner", 403),
+        ("bob", "member", 403),
+        ("victor", "viewer", 403),
+        ("gina", "member", 404),
+    ],
+)
+def test_only_managers_invite_and_only_owners_invite_owners(world, api, who, role, status):
+    before = Invitation.objects.count()
+    response = api(getattr(world, who)).post(
+        f"{API}/orgs/acme/invitations/", {"role": role}, "json"
+    )
+    assert response.status_code == status, response.content
+    assert Invitation.objects.count() == before + (status == 201)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "role"),
+        ({"role": "king"}, "role"),
+        ({"role": "member", "email": "not-an-email"}, "email"),
+    ],
+)
+def test_an_invitation_with_invalid_input_is_refused(world, api, payload, field):
+    response = api(world.alice).post(f"{API}/orgs/acme/invitations/", payload, "json")
+    body = assert_error(response, 400, "invalid")
+    assert field in body["fields"]
+    assert not Invitation.objects.exists()
 
 
 def test_the_services_check_the_same_rules(world):
@@ -71,6 +271,70 @@ def test_the_services_check_the_same_rules(world):
     with pytest.raises(Forbidden):
         revoke_invitation(invitation, actor=world.bob)
     assert not Invitation.objects.exclude(pk=invitation.pk).exists()
+
+
+# --- listing and revoking --------------------------------------------------------------------
+
+
+def test_managers_list_invitations_with_their_status_and_never_a_key(world, api):
+    # given: one of each
+    pending, _ = invite(world, email="p@example.com")
+    accepted, key = invite(world)
+    accept_invitation(key, actor=world.gina)
+    revoked, _ = invite(world)
+    revoke_invitation(revoked, actor=world.alice)
+    expired, _ = invite(world)
+    _expire(expired)
+    create_invitation(world.globex, role=Role.MEMBER, actor=world.gina)
+
+    # when
+    response = api(world.adam).get(f"{API}/orgs/acme/invitations/")
+
+    # then
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 4
+    statuses = {i["id"]: i["status"] for i in body["results"]}
+    assert statuses == {
+        pending.pk: "pending",
+        accepted.pk: "accepted",
+        revoked.pk: "revoked",
+        expired.pk: "expired",
+    }
+    for item in body["results"]:
+        assert set(item) == {"id", "role", "email", "expires_at", "created_at", "status"}
+    assert_error(api(world.bob).get(f"{API}/orgs/acme/invitations/"), 403, "permission_denied")
+
+
+def test_a_revoked_invitation_no_longer_lets_anyone_in(world, api):
+    invitation, key = invite(world)
+    url = f"{API}/orgs/acme/invitations/{invitation.pk}/"
+    assert api(world.adam).delete(url).status_code == 204
+    assert api(world.adam).delete(url).status_code == 204  # twice is no error
+    invitation.refresh_from_db()
+    assert invitation.status == "revoked"
+    response = api(world.gina).post(f"{API}/invitations/accept/", {"key": key}, "json")
+    assert_error(response, 404, "invitation_not_valid")
+    assert "gina" not in members_of(world.acme)
+
+
+def test_an_accepted_invitation_cannot_be_revoked(world, api):
+    invitation, key = invite(world)
+    accept_invitation(key, actor=world.gina)
+    response = api(world.alice).delete(f"{API}/orgs/acme/invitations/{invitation.pk}/")
+    assert_error(response, 409, "conflict")
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is None and invitation.status == "accepted"
+
+
+def test_only_managers_revoke(world, api):
+    invitation, _ = invite(world)
+    url = f"{API}/orgs/acme/invitations/{invitation.pk}/"
+    assert_error(api(world.bob).delete(url), 403, "permission_denied")
+    assert_error(api(world.gina).delete(url), 404, "not_found")
+    assert_error(api(world.alice).delete(f"{API}/orgs/acme/invitations/999999/"), 404, "not_found")
+    invitation.refresh_from_db()
+    assert invitation.status == "pending"
 
 
 def test_the_database_refuses_an_invitation_both_accepted_and_revoked_or_of_no_role(world):
@@ -147,6 +411,131 @@ def published(monkeypatch):
     sent = []
     monkeypatch.setattr("boards.events.send_message", lambda g, m: sent.append((g, m)))
     return sent
+
+
+def test_a_manager_removes_a_member_whose_team_places_there_go_and_sockets_close(
+    world, api, published, django_capture_on_commit_callbacks
+):
+    # given: bob is also in Globex, on one of its teams
+    _, key = create_invitation(world.globex, role=Role.MEMBER, actor=world.gina)
+    accept_invitation(key, actor=world.bob)
+    ops = TeamFactory(organization=world.globex, name="Ops 2", slug="ops-2")
+    TeamMembership.objects.create(team=ops, user=world.bob)
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api(world.adam).delete(member_url(world, world.bob))
+
+    # then
+    assert response.status_code == 204
+    assert "bob" not in members_of(world.acme)
+    assert list(TeamMembership.objects.filter(user=world.bob).values_list("team", flat=True)) == [
+        ops.pk
+    ]
+    assert published == [
+        (f"user.{world.bob.pk}", {"type": "access.revoked", "organization": world.acme.pk})
+    ]
+    assert members_of(world.globex)["bob"] == "member"
+    assert_error(api(world.bob).get(f"{API}/boards/{world.board.pk}/"), 404, "not_found")
+
+
+def test_a_member_leaves(world, api):
+    response = api(world.mia).delete(member_url(world, world.mia))
+    assert response.status_code == 204
+    assert "mia" not in members_of(world.acme)
+    assert not TeamMembership.objects.filter(user=world.mia).exists()
+
+
+@pytest.mark.parametrize(
+    ("who", "whom", "status", "code"),
+    [
+        ("bob", "mia", 403, "permission_denied"),
+        ("victor", "bob", 403, "permission_denied"),
+        ("adam", "alice", 403, "permission_denied"),
+        ("alice", "alice", 409, "conflict"),
+        ("adam", "adam", 204, None),
+        ("alice", "adam", 204, None),
+        ("gina", "bob", 404, "not_found"),
+    ],
+)
+def test_member_removal_follows_the_owner_rules(world, api, who, whom, status, code):
+    before = accounts_state()
+    response = api(getattr(world, who)).delete(member_url(world, getattr(world, whom)))
+    assert response.status_code == status, response.content
+    if code:
+        assert_error(response, status, code)
+        assert accounts_state() == before
+    else:
+        assert whom not in members_of(world.acme)
+
+
+def test_an_owner_removes_another_owner_and_may_leave_once_there_is_another(world, api):
+    services.change_member(
+        Membership.objects.get(user=world.adam), role=Role.OWNER, actor=world.alice
+    )
+    assert api(world.adam).delete(member_url(world, world.alice)).status_code == 204
+    assert_error(api(world.adam).delete(member_url(world, world.adam)), 409, "conflict")
+    assert members_of(world.acme)["adam"] == "owner"
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "delete"])
+def test_a_user_who_is_not_a_member_is_not_found_like_a_missing_id(world, api, method):
+    before = accounts_state()
+    answers = [
+        getattr(api(world.alice), method)(f"{API}/orgs/acme/members/{user_id}/", {}, "json")
+        for user_id in (world.gina.pk, 999999)
+    ]
+    assert [a.status_code for a in answers] == [404, 404]
+    assert answers[0].json() == answers[1].json()
+    assert accounts_state() == before
+
+
+# --- another organisation's objects ----------------------------------------------------------
+
+
+def test_every_new_endpoint_answers_404_for_another_organisations_objects(world, api):
+    # given: an invitation of each organisation, and a Globex member who is not in Acme
+    acme_invitation, _ = invite(world)
+    globex_invitation, _ = create_invitation(world.globex, role=Role.MEMBER, actor=world.gina)
+    calls = {
+        "alice": [
+            ("get", f"{API}/orgs/globex/invitations/", None),
+            ("post", f"{API}/orgs/globex/invitations/", {"role": "member"}),
+            ("delete", f"{API}/orgs/globex/invitations/{globex_invitation.pk}/", None),
+            ("delete", f"{API}/orgs/acme/invitations/{globex_invitation.pk}/", None),
+            ("get", member_url(world, world.gina, "globex"), None),
+            ("patch", member_url(world, world.gina, "globex"), {"role": "viewer"}),
+            ("delete", member_url(world, world.gina, "globex"), None),
+            ("get", member_url(world, world.gina), None),
+            ("patch", member_url(world, world.gina), {"role": "viewer"}),
+            ("delete", member_url(world, world.gina), None),
+        ],
+        "gina": [
+            ("get", f"{API}/orgs/acme/invitations/", None),
+            ("post", f"{API}/orgs/acme/invitations/", {"role": "member"}),
+            ("delete", f"{API}/orgs/acme/invitations/{acme_invitation.pk}/", None),
+            ("delete", f"{API}/orgs/globex/invitations/{acme_invitation.pk}/", None),
+            ("get", member_url(world, world.bob), None),
+            ("patch", member_url(world, world.bob), {"role": "viewer"}),
+            ("delete", member_url(world, world.bob), None),
+            ("patch", member_url(world, world.bob, "globex"), {"role": "viewer"}),
+            ("delete", member_url(world, world.bob, "globex"), None),
+        ],
+    }
+    before = (accounts_state(), list(Invitation.objects.values()))
+
+    # when
+    got = {
+        f"{who} {method} {path}": getattr(api(getattr(world, who)), method)(path, body, "json")
+        for who, who_calls in calls.items()
+        for method, path, body in who_calls
+    }
+
+    # then
+    assert {call: (r.status_code, r.json()["code"]) for call, r in got.items()} == dict.fromkeys(
+        got, (404, "not_found")
+    )
+    assert (accounts_state(), list(Invitation.objects.values())) == before
 
 
 # --- the invitation page ---------------------------------------------------------------------
@@ -284,6 +673,12 @@ def test_an_invalid_key_shows_a_readable_page_with_a_way_back(world, client, sta
         html = response.content.decode()
         assert "This invitation is not valid" in html and 'href="/"' in html
         assert "Acme" not in html
+
+
+def test_the_accept_url_of_the_api_opens_the_page(world, api, client):
+    body = api(world.alice).post(f"{API}/orgs/acme/invitations/", {"role": "member"}, "json")
+    path = body.json()["accept_url"].removeprefix("http://testserver")
+    assert client.get(path).status_code == 200
 
 
 # --- the admin -------------------------------------------------------------------------------
