@@ -690,6 +690,74 @@ def staff_client(client):
     return client
 
 
+def test_deleting_a_membership_in_the_admin_removes_the_member_through_the_service(
+    world, staff_client, published, django_capture_on_commit_callbacks
+):
+    membership = Membership.objects.get(user=world.bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            f"/admin/accounts/membership/{membership.pk}/delete/", {"post": "yes"}
+        )
+    assert response.status_code == 302
+    assert "bob" not in members_of(world.acme)
+    assert not TeamMembership.objects.filter(user=world.bob).exists()
+    assert published == [
+        (f"user.{world.bob.pk}", {"type": "access.revoked", "organization": world.acme.pk})
+    ]
+
+
+def test_the_admin_cannot_delete_the_last_owner_and_says_so(world, staff_client):
+    membership = Membership.objects.get(user=world.alice)
+    response = staff_client.post(
+        f"/admin/accounts/membership/{membership.pk}/delete/", {"post": "yes"}, follow=True
+    )
+    assert members_of(world.acme)["alice"] == "owner"
+    assert "was not removed" in response.content.decode()
+    assert "deleted successfully" not in response.content.decode()
+
+
+def test_the_admin_bulk_delete_of_memberships_goes_through_the_service(
+    world, staff_client, published, django_capture_on_commit_callbacks
+):
+    ids = list(
+        Membership.objects.filter(user__in=[world.mia, world.alice]).values_list("pk", flat=True)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            "/admin/accounts/membership/",
+            {"action": "delete_selected", "_selected_action": ids, "post": "yes"},
+        )
+    assert "mia" not in members_of(world.acme)
+    assert members_of(world.acme)["alice"] == "owner"  # the last owner stays
+    assert published == [
+        (f"user.{world.mia.pk}", {"type": "access.revoked", "organization": world.acme.pk})
+    ]
+
+
+def test_the_organisation_admin_offers_no_membership_deletion(world, staff_client):
+    from accounts.admin import MembershipInline
+
+    assert MembershipInline.can_delete is False
+    html = staff_client.get(f"/admin/accounts/organization/{world.acme.pk}/change/").content
+    assert b"memberships-0-DELETE" not in html
+
+
+def test_the_invitation_admin_lists_and_revokes(world, staff_client):
+    pending, _ = invite(world, email="p@example.com")
+    accepted, key = invite(world)
+    accept_invitation(key, actor=world.gina)
+    listing = staff_client.get("/admin/accounts/invitation/").content.decode()
+    assert "p@example.com" in listing and "Pending" in listing and "Accepted" in listing
+    staff_client.post(
+        "/admin/accounts/invitation/",
+        {"action": "revoke", "_selected_action": [pending.pk, accepted.pk]},
+    )
+    pending.refresh_from_db()
+    accepted.refresh_from_db()
+    assert (pending.status, accepted.status) == ("revoked", "accepted")
+    assert staff_client.get("/admin/accounts/invitation/add/").status_code == 403
+
+
 def test_staff_without_the_site_permission_take_nobody_out(world):
     clerk = User.objects.create_user("clerk", password="pw", is_staff=True)
     with pytest.raises(Forbidden):
