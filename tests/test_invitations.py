@@ -490,6 +490,17 @@ def test_a_user_who_is_not_a_member_is_not_found_like_a_missing_id(world, api, m
     assert accounts_state() == before
 
 
+def test_the_schema_describes_invitations_and_no_longer_a_post_of_members(world, client):
+    paths = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()[
+        "paths"
+    ]
+    assert set(paths[f"{API}/orgs/{{slug}}/invitations/"]) == {"get", "post"}
+    assert set(paths[f"{API}/orgs/{{slug}}/invitations/{{invitation_id}}/"]) == {"delete"}
+    assert set(paths[f"{API}/invitations/accept/"]) == {"post"}
+    assert set(paths[f"{API}/orgs/{{slug}}/members/{{user_id}}/"]) == {"get", "patch", "delete"}
+    assert set(paths[f"{API}/orgs/{{slug}}/members/"]) == {"get"}
+
+
 # --- another organisation's objects ----------------------------------------------------------
 
 
