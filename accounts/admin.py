@@ -1,15 +1,30 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from accounts import services
-from accounts.models import ApiToken, Membership, Organization, Team, TeamMembership, User
+from accounts.models import (
+    ApiToken,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Organization,
+    Team,
+    TeamMembership,
+    User,
+)
 from boards.events import close_sockets
+from kanban.exceptions import DomainError
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
+    # Removing someone goes through remove_member (their team places go, their websockets
+    # close): from the Memberships list, not by a checkbox here.
+    can_delete = False
 
 
 class TeamMembershipInline(admin.TabularInline):
@@ -51,10 +66,37 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """Deleting a membership is remove_member: the owner rules hold, the user's team
+    memberships in the organisation go too and their open websockets there close."""
+
     list_display = ["user", "organization", "role", "wip_limit", "created_at"]
     list_filter = ["role", "organization"]
     search_fields = ["user__username", "organization__name"]
     autocomplete_fields = ["user", "organization"]
+
+    def delete_model(self, request, obj):
+        try:
+            services.remove_member(obj, actor=request.user)
+        except DomainError as exc:
+            request.membership_not_removed = exc.detail  # said by response_delete
+
+    def response_delete(self, request, obj_display, obj_id):
+        refusal = getattr(request, "membership_not_removed", None)
+        if refusal is None:
+            return super().response_delete(request, obj_display, obj_id)
+        self.message_user(request, f"{obj_display} was not removed: {refusal}", messages.ERROR)
+        return HttpResponseRedirect(
+            reverse(
+                "admin:accounts_membership_change", args=[obj_id], current_app=self.admin_site.name
+            )
+        )
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("user", "organization"):
+            try:
+                services.remove_member(membership, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{membership}: {exc.detail}", messages.ERROR)
 
 
 @admin.register(Team)
@@ -90,3 +132,57 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for token in queryset:
             services.revoke_api_token(token, actor=request.user)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are made through the API (the key is shown once); here they are listed
+    and can be revoked."""
+
+    list_display = [
+        "prefix",
+        "organization",
+        "role",
+        "email",
+        "status",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "accepted_by",
+    ]
+    list_filter = ["role", "organization", "created_at"]
+    search_fields = ["email", "prefix", "organization__name", "created_by__username"]
+    list_select_related = ["organization", "created_by", "accepted_by"]
+    readonly_fields = [
+        "organization",
+        "role",
+        "email",
+        "prefix",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+    ]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    @admin.display(description="Status")
+    def status(self, obj: Invitation) -> str:
+        return InvitationStatus(obj.status).label
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected invitations", permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked = 0
+        for invitation in queryset.select_related("organization"):
+            try:
+                services.revoke_invitation(invitation, actor=request.user)
+                revoked += 1
+            except DomainError as exc:
+                self.message_user(request, f"{invitation}: {exc.detail}", messages.ERROR)
+        if revoked:
+            self.message_user(request, f"Revoked {revoked} invitation(s).", messages.SUCCESS)

@@ -9,14 +9,17 @@ from django.db.models import Exists, OuterRef, QuerySet
 from accounts.models import (
     MANAGER_ROLES,
     ApiToken,
+    Invitation,
+    InvitationStatus,
     Membership,
     Organization,
     Role,
     Team,
     TeamMembership,
     User,
+    hash_token_key,
 )
-from kanban.exceptions import NotFound
+from kanban.exceptions import Forbidden, InvitationNotValid, NotFound
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ def org_access(user: User, organization_id: int) -> Access:
         return NO_ACCESS
     role = (
         Membership.objects.filter(user_id=user.pk, organization_id=organization_id)
+        .order_by("pk")  # not the default ordering, which joins users to sort one row
         .values_list("role", flat=True)
         .first()
     )
@@ -96,6 +100,56 @@ def teams_of_organization(organization: Organization) -> QuerySet[Team]:
 
 def members_of_organization(organization: Organization) -> QuerySet[Membership]:
     return Membership.objects.filter(organization=organization).select_related("user")
+
+
+def get_organization_for_manager(user: User, slug: str) -> Organization:
+    """The organisation, for its owners and admins: NotFound for anyone outside it, Forbidden
+    for its other members."""
+    organization, access = get_organization_for_user(user, slug)
+    if not access.is_manager:
+        raise Forbidden("Only an owner or admin of the organisation can do this.")
+    return organization
+
+
+def get_member(organization: Organization, user_id: int) -> Membership:
+    """A member of the organisation by user id. A user of another organisation and a user id
+    that does not exist are one and the same NotFound."""
+    membership = (
+        Membership.objects.filter(organization=organization, user_id=user_id)
+        .select_related("user", "organization")
+        .first()
+    )
+    if membership is None:
+        raise NotFound("No such member of this organisation.")
+    return membership
+
+
+def invitations_of_organization(organization: Organization) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(organization=organization)
+
+
+def get_invitation(organization: Organization, invitation_id: int) -> Invitation:
+    invitation = (
+        Invitation.objects.filter(organization=organization, pk=invitation_id)
+        .select_related("organization")
+        .first()
+    )
+    if invitation is None:
+        raise NotFound("No such invitation in this organisation.")
+    return invitation
+
+
+def get_pending_invitation(key: str) -> Invitation:
+    """The invitation of a key, with its organisation, if it can still be accepted; one
+    InvitationNotValid otherwise, whether the key is unknown, expired, used or revoked."""
+    invitation = (
+        Invitation.objects.filter(key_hash=hash_token_key(key))
+        .select_related("organization")
+        .first()
+    )
+    if invitation is None or invitation.status != InvitationStatus.PENDING:
+        raise InvitationNotValid()
+    return invitation
 
 
 def tokens_of_user(user: User) -> QuerySet[ApiToken]:

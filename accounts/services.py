@@ -3,12 +3,19 @@
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import (
+    INVITATION_LIFETIME,
     ApiToken,
+    Invitation,
+    InvitationStatus,
     Membership,
     Organization,
     Role,
@@ -18,14 +25,17 @@ from accounts.models import (
     hash_token_key,
     new_token_key,
 )
-from accounts.selectors import org_access
-from kanban.exceptions import Conflict, Forbidden, InvalidInput
+from accounts.selectors import Access, org_access
+from kanban.exceptions import Conflict, Forbidden, InvalidInput, InvitationNotValid, NotFound
 from kanban.sentinels import UNSET
 
 
-def ensure_org_manager(actor: User, organization: Organization) -> None:
-    if not org_access(actor, organization.pk).is_manager:
+def ensure_org_manager(actor: User, organization: Organization) -> Access:
+    """Refuse unless `actor` is an owner or admin of the organisation; return their access."""
+    access = org_access(actor, organization.pk)
+    if not access.is_manager:
         raise Forbidden("Only an owner or admin of the organisation can do this.")
+    return access
 
 
 @transaction.atomic
@@ -66,7 +76,10 @@ def add_member(
     actor: User,
 ) -> Membership:
     """Add `user` to the organisation, or change their role and personal WIP limit (left as it
-    is when not given). Only an owner makes or unmakes owners, and the last owner stays one."""
+    is when not given). Only an owner makes or unmakes owners, and the last owner stays one.
+
+    It enrols a user without their consent, so no request reaches it: the demo loader, the
+    benchmarks and tests use it. People join by invitation (`create_invitation`)."""
     ensure_org_manager(actor, organization)
     actor_is_owner = org_access(actor, organization.pk).role == Role.OWNER
     current = (
@@ -87,6 +100,224 @@ def add_member(
         organization=organization, user=user, defaults=defaults
     )
     return membership
+
+
+def _lock_member_and_owners(membership: Membership) -> tuple[Membership, int]:
+    """Lock `membership` and every owner's membership of its organisation, in pk order and in
+    one statement; return it re-read under the lock, with the number of owners. Holding the
+    owners' rows is what keeps "the last owner stays" true when two owners step down at once."""
+    rows = list(
+        Membership.objects.select_for_update(no_key=True)
+        .filter(
+            Q(pk=membership.pk) | Q(organization_id=membership.organization_id, role=Role.OWNER)
+        )
+        .order_by("pk")
+    )
+    current = next((m for m in rows if m.pk == membership.pk), None)
+    if current is None:
+        raise NotFound("No such member of this organisation.")
+    return current, sum(1 for m in rows if m.role == Role.OWNER)
+
+
+def _managing_role(actor: User, organization: Organization, *, site_permission: str) -> str:
+    """The role with which `actor` takes access away in the organisation: their own if they are
+    an owner or admin of it; an owner's for staff whom the admin site lets do it (the model
+    permission `site_permission`), so that the admin's deletions keep the same rules."""
+    access = org_access(actor, organization.pk)
+    if access.is_manager:
+        return access.role
+    if actor.is_staff and actor.has_perm(site_permission):
+        return Role.OWNER
+    raise Forbidden("Only an owner or admin of the organisation can do this.")
+
+
+def _validated_role(role: str) -> str:
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role {role!r}.", fields={"role": [f"One of {Role.values}."]})
+    return role
+
+
+@transaction.atomic
+def change_member(
+    membership: Membership,
+    *,
+    role: str = UNSET,
+    wip_limit: int | None = UNSET,
+    actor: User,
+) -> Membership:
+    """Change a member's role and personal WIP limit (each left as it is when not given). Only
+    an owner makes or unmakes owners, and the last owner stays one."""
+    access = ensure_org_manager(actor, membership.organization)
+    current, owners = _lock_member_and_owners(membership)
+    if role is not UNSET and role != current.role:
+        _validated_role(role)
+        if role == Role.OWNER and access.role != Role.OWNER:
+            raise Forbidden("Only an owner can make another owner.")
+        if current.role == Role.OWNER:
+            if access.role != Role.OWNER:
+                raise Forbidden("Only an owner can change an owner's role.")
+            if owners <= 1:
+                raise Conflict("The organisation needs at least one owner: make another first.")
+        current.role = role
+    if wip_limit is not UNSET:
+        if wip_limit is not None and wip_limit < 1:
+            raise InvalidInput(
+                "A personal WIP limit is at least 1 (or none).", fields={"wip_limit": [">= 1."]}
+            )
+        current.wip_limit = wip_limit
+    current.save(update_fields=["role", "wip_limit"])
+    return current
+
+
+@transaction.atomic
+def remove_member(membership: Membership, *, actor: User) -> None:
+    """Take a user out of an organisation: a manager removes someone, or a member leaves. Only
+    an owner removes an owner, and the last owner can neither leave nor be removed. Their team
+    memberships in the organisation go too, and once this commits their open websockets on its
+    boards close (access is checked when a socket opens; this stops one already open)."""
+    from boards.events import close_sockets  # the one publisher; boards depends on accounts
+
+    leaving = membership.user_id == actor.pk
+    actor_role = (
+        None
+        if leaving
+        else _managing_role(
+            actor, membership.organization, site_permission="accounts.delete_membership"
+        )
+    )
+    current, owners = _lock_member_and_owners(membership)
+    if current.role == Role.OWNER:
+        if not leaving and actor_role != Role.OWNER:
+            raise Forbidden("Only an owner can remove an owner.")
+        if owners <= 1:
+            raise Conflict("The organisation's last owner cannot leave: make another owner first.")
+    TeamMembership.objects.filter(
+        team__organization_id=current.organization_id, user_id=current.user_id
+    ).delete()
+    close_sockets(user_id=current.user_id, organization_id=current.organization_id)
+    current.delete()
+
+
+# --- invitations -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_invitation(
+    organization: Organization, *, role: str, email: str = "", actor: User
+) -> tuple[Invitation, str]:
+    """Make an invitation to join `organization` with `role`; return it with its key. Only the
+    key's hash is stored, so the key (the link) is shown this once. Nobody is looked up, by
+    email or otherwise: the answer is the same whoever it is meant for, and only whoever
+    accepts it joins. Only an owner invites an owner."""
+    access = ensure_org_manager(actor, organization)
+    _validated_role(role)
+    if role == Role.OWNER and access.role != Role.OWNER:
+        raise Forbidden("Only an owner can invite an owner.")
+    email = email.strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise InvalidInput("Not an email address.", fields={"email": exc.messages}) from exc
+    key = new_token_key()
+    now = timezone.now()
+    invitation = Invitation.objects.create(
+        organization=organization,
+        role=role,
+        email=email,
+        key_hash=hash_token_key(key),
+        prefix=key[:8],
+        created_by=actor,
+        created_at=now,
+        expires_at=now + INVITATION_LIFETIME,
+    )
+    return invitation, key
+
+
+@transaction.atomic
+def revoke_invitation(invitation: Invitation, *, actor: User) -> Invitation:
+    """Revoke a pending invitation: its link stops working at once. Revoking twice (or an
+    expired invitation) is no error; an accepted one cannot be revoked: remove the member."""
+    _managing_role(actor, invitation.organization, site_permission="accounts.change_invitation")
+    current = Invitation.objects.select_for_update(no_key=True).get(pk=invitation.pk)
+    if current.accepted_at is not None:
+        raise Conflict("This invitation has been accepted: remove the member instead.")
+    if current.revoked_at is None:
+        current.revoked_at = timezone.now()
+        current.save(update_fields=["revoked_at"])
+    return current
+
+
+def _lock_pending_invitation(key: str, now: datetime) -> Invitation:
+    """The invitation of `key`, locked until the transaction ends, if it can be accepted.
+    Whoever comes second to one key waits here and then finds it used."""
+    invitation = (
+        Invitation.objects.select_for_update(no_key=True)
+        .filter(key_hash=hash_token_key(key))
+        .first()
+    )
+    if invitation is None or invitation.status_at(now) != InvitationStatus.PENDING:
+        raise InvitationNotValid()
+    return invitation
+
+
+def _join(invitation: Invitation, user: User, now: datetime) -> Membership:
+    # An existing member keeps the membership and role they have: an invitation is a way in,
+    # not a way to change one's role. It is used up all the same.
+    membership, _ = Membership.objects.get_or_create(
+        organization_id=invitation.organization_id, user=user, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at, invitation.accepted_by = now, user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+@transaction.atomic
+def accept_invitation(key: str, *, actor: User) -> Membership:
+    """`actor` joins the invitation's organisation with its role, and the invitation is used
+    up. A key that is unknown, expired, used or revoked raises one InvitationNotValid (which
+    it was is not said) and changes nothing."""
+    now = timezone.now()
+    return _join(_lock_pending_invitation(key, now), actor, now)
+
+
+@transaction.atomic
+def sign_up_with_invitation(
+    key: str,
+    *,
+    username: str,
+    password: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+) -> Membership:
+    """Create an account and accept the invitation with it, in one transaction: for people who
+    have none yet. The key is checked first, so that without a valid one nothing is said about
+    which usernames exist; the password must pass Django's validators."""
+    now = timezone.now()
+    invitation = _lock_pending_invitation(key, now)
+    username_field = User._meta.get_field("username")
+    try:
+        if not username:
+            raise ValidationError("A username is required.")
+        username_field.run_validators(username)
+    except ValidationError as exc:
+        raise InvalidInput(exc.messages[0], fields={"username": exc.messages}) from exc
+    try:
+        validate_password(
+            password,
+            user=User(username=username, email=email, first_name=first_name, last_name=last_name),
+        )
+    except ValidationError as exc:
+        raise InvalidInput(exc.messages[0], fields={"password": exc.messages}) from exc
+    user = create_user(
+        username=username,
+        password=password,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    return _join(invitation, user, now)
 
 
 @transaction.atomic

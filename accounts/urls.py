@@ -7,3 +7,8 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("tokens/", views.tokens_page, name="tokens"),
 ]
+
+# Mounted at /invitations/ (kanban/urls.py): the link an invitation's key makes.
+invitation_urlpatterns = [
+    path("<str:key>/", views.invitation_page, name="invitation"),
+]

@@ -1,11 +1,13 @@
-"""Counters in fixed time windows, shared by every process: the API's rate limits and the login
+"""Counters over time windows, shared by every process: the API's rate limits and the login
 lockout count with them.
 
-With Redis (production) the counts live there, so that every web process sees the same ones,
-and counting several keys is one round trip (INCR and EXPIRE in a pipeline). Without it (the
-embedded default, the in-process test settings) they go through Django's cache. If Redis is
-unreachable the counts fall back to this process's memory, so that logins and the API keep
-working, still limited, through an outage instead of answering 500.
+A key's window opens at its first hit and lasts `window` seconds; the count starts again after
+it (windows aligned to the clock instead would forgive a burst that straddles a boundary, and
+make a limit's tests depend on the second they run in). With Redis (production) the counts live
+there, so that every web process sees the same ones, and counting several keys is one round
+trip. Without it (the embedded default, the in-process test settings) they go through Django's
+cache. If Redis is unreachable the counts fall back to this process's memory, so that logins
+and the API keep working, still limited, through an outage instead of answering 500.
 """
 
 import logging
@@ -26,13 +28,8 @@ class Count:
     reset: int  # seconds until the window ends
 
 
-def _window(window: int, now: float) -> tuple[int, int]:
-    start = int(now // window) * window
-    return start, max(1, start + window - int(now))
-
-
-def _prefix() -> str:
-    return f"{settings.CACHES['default'].get('KEY_PREFIX', '') or 'obeya'}:count:"
+def _name(key: str) -> str:
+    return f"{settings.CACHES['default'].get('KEY_PREFIX', '') or 'obeya'}:count:{key}"
 
 
 def _redis():
@@ -44,8 +41,10 @@ def _redis():
     return get_redis_connection("default")
 
 
-_local: dict[str, tuple[int, int]] = {}  # key -> (window start, count), when Redis is down
-_local_lock = threading.Lock()
+# key -> (window's end, count): the counts of Django's non-Redis caches (read and written under
+# the lock), and of the fallback when Redis is down.
+_local: dict[str, tuple[float, int]] = {}
+_lock = threading.Lock()
 _last_warning = 0.0
 
 
@@ -56,59 +55,66 @@ def _warn(exc: Exception) -> None:
         logger.warning("Counters fall back to this process's memory: %s", exc)
 
 
-def _local_hit(keys: list[tuple[str, int, int]], now: float, add: int) -> list[int]:
-    counts = []
-    with _local_lock:
-        for key, start, _ in keys:
-            seen_start, n = _local.get(key, (start, 0))
-            n = (n if seen_start == start else 0) + add
-            _local[key] = (start, n)
-            counts.append(n)
-        if len(_local) > 100_000:  # old windows of keys not seen since
-            for key in [k for k, (s, _) in _local.items() if s + 3600 < now]:
-                del _local[key]
-    return counts
+def _bump(entry: tuple[float, int] | None, now: float, window: int, add: int):
+    if entry is None or entry[0] <= now:
+        entry = (now + window, 0)
+    return entry[0], entry[1] + add
 
 
-def hit(*keys_and_windows: tuple[str, int], add: int = 1) -> list[Count]:
-    """Add `add` to each key's count in its current window (of `window` seconds); return the
-    counts. `add=0` reads them."""
+def _local_hit(names: list[str], windows: list[int], add: int) -> list[tuple[int, int]]:
     now = time.time()
-    keys = []
-    for key, window in keys_and_windows:
-        start, reset = _window(window, now)
-        keys.append((f"{_prefix()}{key}:{start}", start, reset))
-    try:
-        counts = _shared_hit(keys, keys_and_windows, add)
-    except Exception as exc:  # Redis down or failing: keep counting, here
-        _warn(exc)
-        counts = _local_hit(keys, now, add)
-    return [
-        Count(key, n, reset)
-        for (key, _), (_, _, reset), n in zip(keys_and_windows, keys, counts, strict=True)
-    ]
+    results = []
+    with _lock:
+        for name, window in zip(names, windows, strict=True):
+            end, n = _local[name] = _bump(_local.get(name), now, window, add)
+            results.append((n, max(1, round(end - now))))
+        if len(_local) > 100_000:  # windows long over, of keys not seen since
+            for name in [k for k, (end, _) in _local.items() if end <= now]:
+                del _local[name]
+    return results
 
 
-def _shared_hit(keys, keys_and_windows, add: int) -> list[int]:
+def _shared_hit(names: list[str], windows: list[int], add: int) -> list[tuple[int, int]]:
     client = _redis()
     if client is not None:
         pipe = client.pipeline(transaction=False)
-        for (key, _, _), (_, window) in zip(keys, keys_and_windows, strict=True):
-            pipe.incrby(key, add)
-            pipe.expire(key, window + 1, nx=True)
-        return [int(n) for n in pipe.execute()[::2]]
-    counts = []
-    for (key, _, _), (_, window) in zip(keys, keys_and_windows, strict=True):
-        cache.add(key, 0, timeout=window + 1)
-        counts.append(cache.incr(key, add) if add else cache.get(key, 0))
-    return counts
+        for name, window in zip(names, windows, strict=True):
+            pipe.set(name, 0, ex=window, nx=True)  # the window opens with the first hit
+            pipe.incrby(name, add)
+            pipe.ttl(name)
+        replies = pipe.execute()
+        return [
+            (int(replies[i + 1]), max(1, int(replies[i + 2]))) for i in range(0, len(replies), 3)
+        ]
+    now = time.time()
+    results = []
+    with _lock:  # Django's other caches have no atomic increment with a window: one process
+        for name, window in zip(names, windows, strict=True):
+            end, n = _bump(cache.get(name), now, window, add)
+            cache.set(name, (end, n), timeout=max(1, end - now))
+            results.append((n, max(1, round(end - now))))
+    return results
+
+
+def hit(*keys_and_windows: tuple[str, int], add: int = 1) -> list[Count]:
+    """Add `add` to each key's count in its window (of `window` seconds, from its first hit);
+    return the counts. `add=0` reads them."""
+    names = [_name(key) for key, _ in keys_and_windows]
+    windows = [window for _, window in keys_and_windows]
+    try:
+        results = _shared_hit(names, windows, add)
+    except Exception as exc:  # Redis down or failing: keep counting, here
+        _warn(exc)
+        results = _local_hit(names, windows, add)
+    return [
+        Count(key, n, reset) for (key, _), (n, reset) in zip(keys_and_windows, results, strict=True)
+    ]
 
 
 def clear(*keys_and_windows: tuple[str, int]) -> None:
-    """Forget the current windows' counts of these keys (after a successful login)."""
-    now = time.time()
-    names = [f"{_prefix()}{key}:{_window(window, now)[0]}" for key, window in keys_and_windows]
-    with _local_lock:
+    """Forget these keys' counts (a successful login forgives its failures)."""
+    names = [_name(key) for key, _ in keys_and_windows]
+    with _lock:
         for name in names:
             _local.pop(name, None)
     try:

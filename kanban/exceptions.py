@@ -42,3 +42,10 @@ class Conflict(DomainError):
 class WipLimitExceeded(Conflict):
     code = "wip_limit_exceeded"
     default_detail = "The column is at its hard WIP limit."
+
+
+class InvitationNotValid(NotFound):
+    # One answer for a key that never existed, expired, was used or was revoked: which it was
+    # is nobody's business but the inviter's.
+    code = "invitation_not_valid"
+    default_detail = "This invitation is not valid (expired, used or revoked)."

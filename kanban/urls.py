@@ -3,6 +3,8 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.urls import invitation_urlpatterns
+
 
 def api_not_found(request, exception=None, rest: str = ""):
     return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
@@ -11,6 +13,7 @@ def api_not_found(request, exception=None, rest: str = ""):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("invitations/", include(invitation_urlpatterns)),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("boards.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from accounts.models import Role
+from accounts.models import InvitationStatus, Role
 
 
 class TokenInput(serializers.Serializer):
@@ -30,9 +30,8 @@ class TeamInput(serializers.Serializer):
     )
 
 
-class MemberInput(serializers.Serializer):
-    username = serializers.CharField(max_length=150, help_text="An existing user.")
-    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+class MemberUpdateInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
     wip_limit = serializers.IntegerField(
         min_value=1,
         max_value=1000,
@@ -40,6 +39,21 @@ class MemberInput(serializers.Serializer):
         allow_null=True,
         help_text="Personal WIP limit; null for none.",
     )
+
+
+class InvitationInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, help_text="The role it joins with.")
+    email = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Whom it is meant for: a note shown on the accept page. No mail is sent and "
+        "no user is looked up by it.",
+    )
+
+
+class AcceptInvitationInput(serializers.Serializer):
+    key = serializers.CharField(max_length=100, trim_whitespace=True)
 
 
 class OrganizationOut(serializers.Serializer):
@@ -71,6 +85,24 @@ class MeOut(serializers.Serializer):
     name = serializers.CharField()
     email = serializers.CharField()
     organizations = OrganizationOut(many=True)
+
+
+class InvitationOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    email = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=InvitationStatus.choices)
+
+
+class NewInvitationOut(InvitationOut):
+    key = serializers.CharField(help_text="Shown once: only its hash is stored.")
+    accept_url = serializers.URLField(help_text="The page where it is accepted (holds the key).")
+
+
+class JoinedOut(MemberOut):
+    organization = serializers.CharField(help_text="The organisation's slug.")
 
 
 class ApiTokenInput(serializers.Serializer):

@@ -1,8 +1,9 @@
 """The REST API for the user, organisations, teams, members and tokens."""
 
 from django.contrib.auth import authenticate
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -13,7 +14,8 @@ from accounts import selectors, services
 from accounts.api import schema  # noqa: F401  (registers the token scheme for the OpenAPI schema)
 from accounts.api import serializers as s
 from accounts.models import User
-from boards.api.views import ERRORS, paginated, validated
+from boards.api.serializers import ErrorOut
+from boards.api.views import CONFLICT, ERRORS, paginated, validated
 from kanban.exceptions import DomainError, InvalidInput
 from kanban.ratelimit import LoginRateThrottle
 
@@ -164,23 +166,111 @@ class MemberListView(APIView):
             lambda page: [member_dict(m) for m in page],
         )
 
-    @extend_schema(request=s.MemberInput, responses={201: s.MemberOut, **ERRORS})
+    def http_method_not_allowed(self, request: Request, *args, **kwargs):
+        # Adding a user by name enrolled anyone without their consent (and told who exists):
+        # people join by invitation now. Said here, so that an old script learns where to go.
+        if request.method == "POST":
+            raise exceptions.MethodNotAllowed(
+                "POST",
+                detail="Members are no longer added by username: invite them with "
+                f"POST /api/v1/orgs/{kwargs.get('slug', '{slug}')}/invitations/ and send them "
+                "its accept_url.",
+            )
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
+
+class MemberDetailView(APIView):
+    """One member: a manager changes their role or personal WIP limit, or removes them; a
+    member may remove themself (leave). Only an owner makes, unmakes or removes owners."""
+
+    @extend_schema(responses={200: s.MemberOut, **ERRORS})
+    def get(self, request: Request, slug: str, user_id: int) -> Response:
+        organization, _ = selectors.get_organization_for_user(request.user, slug)
+        return Response(member_dict(selectors.get_member(organization, user_id)))
+
+    @extend_schema(request=s.MemberUpdateInput, responses={200: s.MemberOut, **ERRORS, **CONFLICT})
+    def patch(self, request: Request, slug: str, user_id: int) -> Response:
+        organization, _ = selectors.get_organization_for_user(request.user, slug)
+        membership = selectors.get_member(organization, user_id)
+        data = validated(s.MemberUpdateInput, request)
+        membership = services.change_member(membership, **data, actor=request.user)
+        return Response(member_dict(membership))
+
+    @extend_schema(responses={204: None, **ERRORS, **CONFLICT})
+    def delete(self, request: Request, slug: str, user_id: int) -> Response:
+        organization, _ = selectors.get_organization_for_user(request.user, slug)
+        membership = selectors.get_member(organization, user_id)
+        services.remove_member(membership, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def invitation_dict(invitation) -> dict:
+    return {
+        "id": invitation.pk,
+        "role": invitation.role,
+        "email": invitation.email,
+        "expires_at": invitation.expires_at.isoformat(),
+        "created_at": invitation.created_at.isoformat(),
+        "status": invitation.status,
+    }
+
+
+class InvitationListView(APIView):
+    """Invitations to the organisation, for its owners and admins. Making one looks nobody
+    up: the answer is the same whoever it is for, and only whoever accepts it joins."""
+
+    @extend_schema(responses={200: s.InvitationOut(many=True), **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        organization = selectors.get_organization_for_manager(request.user, slug)
+        return paginated(
+            self,
+            request,
+            selectors.invitations_of_organization(organization),
+            lambda page: [invitation_dict(i) for i in page],
+        )
+
+    @extend_schema(request=s.InvitationInput, responses={201: s.NewInvitationOut, **ERRORS})
     def post(self, request: Request, slug: str) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
-        data = validated(s.MemberInput, request)
-        user = User.objects.filter(username=data["username"]).first()
-        if user is None:
-            raise InvalidInput(
-                f"There is no user {data['username']!r}.", fields={"username": ["Unknown user."]}
-            )
-        membership = services.add_member(
-            organization,
-            user=user,
-            role=data["role"],
-            wip_limit=data.get("wip_limit", services.UNSET),
-            actor=request.user,
+        data = validated(s.InvitationInput, request)
+        invitation, key = services.create_invitation(
+            organization, role=data["role"], email=data["email"], actor=request.user
         )
-        return Response(member_dict(membership), status=status.HTTP_201_CREATED)
+        body = invitation_dict(invitation)
+        body["accept_url"] = request.build_absolute_uri(reverse("invitation", args=[key]))
+        body["key"] = key
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class InvitationDetailView(APIView):
+    @extend_schema(responses={204: None, **ERRORS, **CONFLICT})
+    def delete(self, request: Request, slug: str, invitation_id: int) -> Response:
+        """Revoke the invitation: its link stops working."""
+        organization = selectors.get_organization_for_manager(request.user, slug)
+        invitation = selectors.get_invitation(organization, invitation_id)
+        services.revoke_invitation(invitation, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AcceptInvitationView(APIView):
+    """The authenticated user joins the organisation of the invitation's key (an existing
+    member keeps their role). An unknown, expired, used or revoked key: one 404."""
+
+    @extend_schema(
+        request=s.AcceptInvitationInput,
+        responses={
+            200: s.JoinedOut,
+            400: ERRORS[400],
+            401: ERRORS[401],
+            404: OpenApiResponse(
+                ErrorOut, description="`invitation_not_valid`: expired, used or revoked."
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(s.AcceptInvitationInput, request)
+        membership = services.accept_invitation(data["key"], actor=request.user)
+        return Response({**member_dict(membership), "organization": membership.organization.slug})
 
 
 def token_dict(token) -> dict:
