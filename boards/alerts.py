@@ -9,7 +9,7 @@ constraint).
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -39,8 +39,18 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
 
 
 def _lock_board(board_id: int) -> Board | None:
-    # One checker per board at a time. Only the board row is locked, after nothing else, so
-    # this cannot deadlock with a move (which takes the board row last).
+    """One checker per board at a time: the board row is locked, last, as a move locks it.
+
+    Before it, the board's columns are held (KEY SHARE, in id order: moves' own locks do not
+    conflict with it) because the alerts written refer to them: a board deletion, which locks
+    the columns and then the board, otherwise deadlocked with a check holding the board."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {Column._meta.db_table} WHERE board_id = %s ORDER BY id "
+                "FOR KEY SHARE",
+                [board_id],
+            )
     return Board.objects.select_for_update(no_key=True).filter(pk=board_id).first()
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from boards.models import Board, Event
 from boards.publisher import send_message, send_to_group
 from kanban import sql
+from kanban.exceptions import NotFound
 
 
 def board_group(board_id: int) -> str:
@@ -96,8 +97,8 @@ def _insert_event(values: dict[str, Any]) -> tuple[int, int]:
     else:
         seq = sql.fetch_one(_NEXT_SEQ_SQL + " RETURNING last_seq", values)
         row = sql.fetch_one(_INSERT_EVENT_SQL, {**values, "seq": seq[0]}) if seq else None
-    if row is None:
-        raise Board.DoesNotExist(f"Board {values['board']} does not exist")
+    if row is None:  # deleted (a service that holds no lock on it found out only here)
+        raise NotFound("Board not found.")
     return row
 
 

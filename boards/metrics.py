@@ -656,6 +656,8 @@ def refresh_snapshot(board_id: int, window: Window | None = None) -> MetricsSnap
     duration_ms = int((monotonic_time.perf_counter() - started) * 1000)
     data["computed_at"] = now.isoformat()
     with transaction.atomic():
+        if not sql.hold(Board, board_id):
+            return None  # deleted meanwhile
         snapshot, _ = MetricsSnapshot.objects.update_or_create(
             board=board,
             window_from=window.start,
@@ -715,7 +717,9 @@ def refresh_after_change(board_id: int) -> MetricsSnapshot | None:
         or (snapshot.window_from, snapshot.window_to) != (window.start, window.end)
     ):
         return refresh_snapshot(board_id)
-    board = Board.objects.get(pk=board_id)
+    board = Board.objects.filter(pk=board_id).first()
+    if board is None:
+        return None  # deleted since the refresh was queued
     params = {
         "board": board_id,
         "start": window.start_at,
@@ -795,6 +799,8 @@ def refresh_after_change(board_id: int) -> MetricsSnapshot | None:
     data["computed_at"] = now.isoformat()
     data["refresh"] = "incremental"
     with transaction.atomic():
+        if not sql.hold(Board, board_id):
+            return None  # deleted meanwhile (and its snapshot with it)
         snapshot.data = data
         snapshot.computed_at = now
         snapshot.duration_ms = int((timezone.now() - started).total_seconds() * 1000)

@@ -87,7 +87,16 @@ def ensure_manager(actor: User, board: Board) -> Access:
 # --- locks and positions ---------------------------------------------------------------------
 
 
-def _lock_card(card_id: int) -> Card:
+def _hold_board(board_id: int) -> None:
+    """Keep the board from being deleted until this transaction ends (a KEY SHARE lock), for the
+    services that take no column lock: delete_board locks every column and then the board row,
+    so a writer holding either makes it wait, and one that comes later finds the board gone."""
+    if not sql.hold(Board, board_id):
+        raise NotFound("Board not found.")
+
+
+def _lock_card(card_id: int, board_id: int) -> Card:
+    _hold_board(board_id)
     card = Card.objects.select_for_update(no_key=True).filter(pk=card_id).first()
     if card is None:
         raise NotFound("Card not found.")
@@ -131,7 +140,7 @@ def _lock_card_and_columns(
         try:
             with transaction.atomic():
                 columns = _lock_columns([column_id, *column_ids])
-                card = _lock_card(card_id)
+                card = _lock_card(card_id, card.board_id)
                 if card.column_id not in columns:
                     raise _CardChangedColumn
                 return card, columns
@@ -362,6 +371,7 @@ def update_board(
     actor: User,
 ) -> Board:
     ensure_can_write(actor, board)
+    _hold_board(board.pk)
     changed = []
     if name is not UNSET:
         board.name = name
@@ -399,8 +409,17 @@ def update_board(
 
 @transaction.atomic
 def delete_board(board: Board, *, actor: User) -> None:
-    """Delete a board and everything on it. Owners and admins only: it cannot be undone."""
+    """Delete a board and everything on it. Owners and admins only: it cannot be undone.
+
+    Locks every column (FOR UPDATE, in id order), then the board row, as every writer locks:
+    a move or a new card holds a column, every other writer holds the board row (KEY SHARE,
+    _hold_board) before anything else. So the delete waits for the writes in flight, and
+    writes that come after it find the board gone (404) instead of failing on a foreign key
+    or deadlocking with the cascade."""
     ensure_manager(actor, board)
+    list(Column.objects.select_for_update().filter(board=board).order_by("pk").values("pk"))
+    if Board.objects.select_for_update().filter(pk=board.pk).values_list("pk").first() is None:
+        raise NotFound("Board not found.")
     # Cards protect their columns and swimlanes; remove the cards first.
     Card.objects.filter(board=board).delete()
     board.delete()
@@ -570,6 +589,7 @@ def create_swimlane(
     ensure_can_write(actor, board)
     if wip_limit is not None and wip_limit < 1:
         raise InvalidInput("A WIP limit is at least 1.", fields={"wip_limit": ["Min 1."]})
+    _hold_board(board.pk)
     lane = Swimlane.objects.create(board=board, name=name, wip_limit=wip_limit, position=10_000)
     _renumber_swimlanes(board, lane, position)
     lane.refresh_from_db(fields=["position"])
@@ -592,6 +612,10 @@ def update_swimlane(
     ensure_can_write(actor, board)
     if wip_limit not in (UNSET, None) and wip_limit < 1:
         raise InvalidInput("A WIP limit is at least 1.", fields={"wip_limit": ["Min 1."]})
+    _hold_board(board.pk)
+    swimlane = Swimlane.objects.select_for_update(no_key=True).filter(pk=swimlane.pk).first()
+    if swimlane is None:
+        raise NotFound("Swimlane not found.")
     changed = []
     if name is not UNSET and name != swimlane.name:
         swimlane.name = name
@@ -619,6 +643,7 @@ def update_swimlane(
 def delete_swimlane(swimlane: Swimlane, *, actor: User) -> None:
     board = swimlane.board
     ensure_can_write(actor, board)
+    _hold_board(board.pk)
     if Card.objects.filter(swimlane=swimlane).exists():
         raise Conflict(f"{swimlane.name} still holds cards: move or delete them first.")
     if Swimlane.objects.filter(board=board).count() <= 1:
@@ -642,6 +667,7 @@ def create_label(
     at: datetime | None = None,
 ) -> Label:
     ensure_can_write(actor, board)
+    _hold_board(board.pk)
     if Label.objects.filter(board=board, name=name).exists():
         raise Conflict(f"The board already has a label {name!r}.", fields={"name": ["Taken."]})
     label = Label.objects.create(board=board, name=name, color=color)
@@ -763,7 +789,7 @@ def update_card(
     _validate_card_fields(value=value, class_of_service=class_of_service)
     if description is not UNSET:
         description_html = _rendered(description, limit=DESCRIPTION_MAX, field="description")
-    card = _lock_card(card.pk)
+    card = _lock_card(card.pk, card.board_id)
     changed: list[str] = []
     for field, new in (
         ("title", title),
@@ -1103,7 +1129,7 @@ def block_card(card: Card, *, reason: str, actor: User, at: datetime | None = No
     reason = reason.strip()
     if not reason:
         raise InvalidInput("Say why the card is blocked.", fields={"reason": ["Required."]})
-    card = _lock_card(card.pk)
+    card = _lock_card(card.pk, card.board_id)
     if card.blocked:
         raise Conflict("The card is already blocked.")
     block = Block.objects.create(
@@ -1126,7 +1152,7 @@ def block_card(card: Card, *, reason: str, actor: User, at: datetime | None = No
 def unblock_card(card: Card, *, actor: User, at: datetime | None = None) -> Block:
     at = at or timezone.now()
     ensure_can_write(actor, card.board)
-    card = _lock_card(card.pk)
+    card = _lock_card(card.pk, card.board_id)
     block = Block.objects.filter(card=card, ended_at__isnull=True).first()
     if not card.blocked or block is None:
         raise Conflict("The card is not blocked.")
@@ -1227,7 +1253,7 @@ def add_comment(card: Card, *, body: str, actor: User, at: datetime | None = Non
     body_html = _rendered(body, limit=COMMENT_MAX, field="body")
     # Locked so that a card deleted meanwhile answers 404 (not a foreign-key violation), and
     # a delete waits for the comment instead.
-    card = _lock_card(card.pk)
+    card = _lock_card(card.pk, card.board_id)
     comment = Comment.objects.create(
         card=card, author=actor, body=body, body_html=body_html, created_at=at
     )

@@ -23,6 +23,18 @@ def lock_clause(of: str = "") -> str:
     return f" FOR NO KEY UPDATE OF {of}" if of else " FOR NO KEY UPDATE"
 
 
+def hold(model: type[models.Model], pk: int) -> bool:
+    """Take a KEY SHARE lock on the row (Postgres): it cannot be deleted, nor its key changed,
+    until this transaction ends, while others may still update it. Whether it exists.
+
+    For writers that insert rows referring to it: without the lock, a delete committing in
+    between makes the insert fail on its foreign key; with it, the delete waits for this
+    transaction, or this one finds the row gone and says so."""
+    table = model._meta.db_table
+    clause = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    return fetch_one(f"SELECT 1 FROM {table} WHERE id = %s{clause}", [pk]) is not None
+
+
 def id_list(expression: str) -> str:
     """An aggregate of ids as one comma-separated string (None when there are none)."""
     if connection.vendor == "postgresql":
