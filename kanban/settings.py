@@ -42,6 +42,8 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# JSON 403 under /api/, Django's page elsewhere.
+CSRF_FAILURE_VIEW = "kanban.api.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
