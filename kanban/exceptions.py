@@ -42,3 +42,9 @@ class Conflict(DomainError):
 class WipLimitExceeded(Conflict):
     code = "wip_limit_exceeded"
     default_detail = "The column is at its hard WIP limit."
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+    status = 413
+    default_detail = "The request body is too large."

@@ -12,7 +12,8 @@ from django.test import Client
 from django.urls import include, path
 
 from boards import selectors
-from boards.models import Card
+from boards.models import Card, Label
+from kanban import parsers
 
 pytestmark = pytest.mark.django_db
 
@@ -163,3 +164,91 @@ def test_drf_errors_stay_json(world, api):
         415,
         "unsupported_media_type",
     )
+
+
+# --- bodies: nesting, NUL and lone surrogates ------------------------------------------------
+
+
+def nested(depth: int, leaf: str = "1") -> str:
+    return '{"a": ' * depth + leaf + "}" * depth
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 1000 + "]" * 1000,
+        '{"title": ' + nested(1000) + ', "column": 1}',
+        "[" * 100_000,
+        '{"title": ' + nested(parsers.MAX_DEPTH) + "}",  # one level too many with the body's
+    ],
+)
+def test_a_body_nested_too_deep_is_a_400_malformed_request(world, api, raw):
+    before = Card.objects.count()
+
+    response = post_json(api(world.bob), cards_url(world), raw)
+
+    body = assert_json_error(response, 400, "malformed_request")
+    assert f"deeper than {parsers.MAX_DEPTH} levels" in body["detail"]
+    assert Card.objects.count() == before
+
+
+def test_a_body_exactly_at_the_depth_limit_is_parsed(world, api):
+    raw = '{"title": ' + nested(parsers.MAX_DEPTH - 1) + "}"
+
+    response = post_json(api(world.bob), cards_url(world), raw)
+
+    # parsed, then refused by the serializer for what it is: a title that is not a string
+    assert "title" in assert_json_error(response, 400, "invalid")["fields"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('{"title": "a\\u0000b"}', "title"),
+        ('{"title": "a\\ud800b"}', "title"),
+        ('{"title": "ok", "customer": "\\udfff"}', "customer"),
+        ('{"title": "ok", "assignees": ["\\u0000"]}', "assignees[0]"),
+        ('{"title": "ok", "extra": {"deep": ["x", {"y": "\\ud83d"}]}}', "extra.deep[1].y"),
+        ('{"ti\\u0000tle": "ok"}', "non_field_errors"),
+        ('{"title": "ok", "extra": {"k\\ud800": 1}}', "extra"),
+    ],
+)
+def test_nul_and_lone_surrogates_anywhere_in_a_body_are_a_400_naming_the_field(
+    world, api, raw, field
+):
+    before = Card.objects.count()
+
+    response = post_json(api(world.bob), cards_url(world), raw)
+
+    body = assert_json_error(response, 400, "invalid")
+    assert field in body["fields"], body
+    assert Card.objects.count() == before
+
+
+def test_a_lone_surrogate_in_a_choice_is_refused_not_echoed_into_a_500(world, api):
+    # DRF's choice error repeats the input, which a surrogate makes unrenderable.
+    raw = '{"title": "ok", "column": 1, "class_of_service": "\\ud800"}'
+
+    response = post_json(api(world.bob), cards_url(world), raw)
+
+    assert "class_of_service" in assert_json_error(response, 400, "invalid")["fields"]
+
+
+def test_a_proper_surrogate_pair_is_a_character_like_any_other(world, api):
+    raw = json.dumps({"name": "Bug \U0001f41b"})  # json.dumps escapes it as \ud83d\udc1b
+
+    response = post_json(api(world.bob), f"{API}/boards/{world.board.pk}/labels/", raw)
+
+    assert response.status_code == 201, response.content
+    assert Label.objects.get().name == "Bug \U0001f41b"
+
+
+def test_the_parser_walks_without_recursion_and_reports_the_path():
+    deep: list = []
+    for _ in range(5_000):  # far past Python's recursion limit
+        deep = [deep]
+    with pytest.raises(parsers.ParseError):
+        parsers.check_value(deep)
+    with pytest.raises(parsers.ValidationError) as refused:
+        parsers.check_value({"board": {"lists": [{"name": "ok"}, {"name": "a\x00"}]}})
+    assert "board.lists[1].name" in refused.value.detail
