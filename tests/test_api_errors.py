@@ -252,3 +252,46 @@ def test_the_parser_walks_without_recursion_and_reports_the_path():
     with pytest.raises(parsers.ValidationError) as refused:
         parsers.check_value({"board": {"lists": [{"name": "ok"}, {"name": "a\x00"}]}})
     assert "board.lists[1].name" in refused.value.detail
+
+
+# --- query strings ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("q=%00", "q"),
+        ("q=a%00b", "q"),
+        ("org=%00", "org"),
+        ("team=1%00", "team"),
+        ("page=%00", "page"),
+        ("a%00=1", "non_field_errors"),
+    ],
+)
+@pytest.mark.parametrize("endpoint", ["/cards/", "/boards/", "/orgs/"])
+def test_a_nul_in_any_api_query_string_is_a_400(world, api, endpoint, query, field):
+    response = api(world.alice).get(f"{API}{endpoint}?{query}")
+
+    assert field in assert_json_error(response, 400, "invalid")["fields"]
+
+
+def test_a_nul_in_the_query_of_a_board_endpoint_is_a_400(world, api):
+    client = api(world.alice)
+    board = world.board.pk
+    for url in (
+        f"{API}/boards/{board}/alerts/?state=%00",
+        f"{API}/boards/{board}/events/?since=%00",
+        f"{API}/boards/{board}/metrics/?from=%00&to=%00",
+        f"{API}/orgs/acme/overview/?sort=%00",
+    ):
+        assert_json_error(client.get(url), 400, "invalid")
+
+
+def test_the_org_search_page_answers_a_nul_in_q_with_a_400_page(world):
+    client = Client(raise_request_exception=False)
+    client.force_login(world.alice)
+
+    response = client.get("/o/acme/search/?q=a%00b")
+
+    assert_html(response, 400)
+    assert client.get("/o/acme/search/?q=ab").status_code == 200
