@@ -295,3 +295,60 @@ def test_the_org_search_page_answers_a_nul_in_q_with_a_400_page(world):
 
     assert_html(response, 400)
     assert client.get("/o/acme/search/?q=ab").status_code == 200
+
+
+# --- the metrics window ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("window", "field"),
+    [
+        ("from=9999-12-30&to=9999-12-31", "from"),
+        ("from=0001-01-01&to=0001-01-02", "from"),
+        ("from=2026-01-01&to=9999-12-31", "to"),
+        ("from=1999-12-31&to=2000-01-02", "from"),
+        ("from=2100-12-30&to=2101-01-01", "to"),
+    ],
+)
+def test_a_metrics_window_outside_the_accepted_days_is_a_400_saying_so(world, api, window, field):
+    response = api(world.alice).get(f"{API}/boards/{world.board.pk}/metrics/?{window}")
+
+    body = assert_json_error(response, 400, "invalid")
+    assert field in body["fields"]
+    assert "2000-01-01" in body["detail"] and "2100-12-31" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("window", "field"),
+    [("from=2026-02-01&to=2026-01-01", "from"), ("from=2020-01-01&to=2026-01-01", "to")],
+)
+def test_a_metrics_window_backwards_or_too_long_is_still_refused(world, api, window, field):
+    response = api(world.alice).get(f"{API}/boards/{world.board.pk}/metrics/?{window}")
+
+    assert field in assert_json_error(response, 400, "invalid")["fields"]
+
+
+def test_the_widest_metrics_window_at_the_ends_of_the_range_is_computed(world, api):
+    client = api(world.alice)
+    board = world.board.pk
+
+    first = client.get(f"{API}/boards/{board}/metrics/?from=2000-01-01&to=2000-12-31")
+    last = client.get(f"{API}/boards/{board}/metrics/?from=2099-01-01&to=2100-12-31")
+
+    assert first.status_code == 200 and last.status_code == 200
+    assert last.json()["window"] == {"from": "2099-01-01", "to": "2100-12-31"}
+
+
+@pytest.mark.parametrize(
+    "window", ["from=9999-12-30&to=9999-12-31", "from=0001-01-01&to=0001-01-02"]
+)
+def test_the_metrics_page_shows_the_default_window_and_says_why_for_dates_out_of_range(
+    world, window
+):
+    client = Client(raise_request_exception=False)
+    client.force_login(world.alice)
+
+    response = client.get(f"/boards/{world.board.pk}/metrics/?{window}")
+
+    assert response.status_code == 200
+    assert "2000-01-01" in response.content.decode()

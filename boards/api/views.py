@@ -417,22 +417,26 @@ class MetricsQueryInput(serializers.Serializer):
         return fields
 
     def validate(self, attrs):
-        start, end = attrs.get("from"), attrs.get("to")
-        if (start is None) != (end is None):
+        if ("from" in attrs) != ("to" in attrs):
             raise serializers.ValidationError("Give both from and to, or neither.")
-        if start and end:
-            if start > end:
-                raise serializers.ValidationError({"from": "from must not be after to."})
-            if (end - start).days > metrics.MAX_WINDOW_DAYS:
-                raise serializers.ValidationError({"to": "A window spans at most two years."})
         return attrs
+
+
+WINDOW_DAYS = (
+    f"between {metrics.EARLIEST_DAY} and {metrics.LATEST_DAY}; give both from and to, at most "
+    "two years apart"
+)
 
 
 class BoardMetricsView(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("from", OpenApiTypes.DATE, description="Window start (inclusive)."),
-            OpenApiParameter("to", OpenApiTypes.DATE, description="Window end (inclusive)."),
+            OpenApiParameter(
+                "from", OpenApiTypes.DATE, description=f"Window start (inclusive), {WINDOW_DAYS}."
+            ),
+            OpenApiParameter(
+                "to", OpenApiTypes.DATE, description=f"Window end (inclusive), {WINDOW_DAYS}."
+            ),
         ],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
         description=(
@@ -448,7 +452,7 @@ class BoardMetricsView(APIView):
         query = validated_query(MetricsQueryInput, request)
         window = None
         if "from" in query:
-            window = metrics.Window(query["from"], query["to"])
+            window = metrics.chosen_window(query["from"], query["to"])
         snapshot = metrics.stored_or_computed(board, window)
         return Response(snapshot.data)
 
