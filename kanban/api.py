@@ -22,6 +22,23 @@ class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_schema_operation_parameters(self, view):
+        """The `page` and `page_size` parameters, with their bounds (the schema of every
+        paginated list, through drf-spectacular)."""
+        page, page_size = super().get_schema_operation_parameters(view)
+        page["schema"]["minimum"] = 1
+        page["description"] = "A page number, from 1; past the last page answers 404."
+        page_size["description"] = (
+            f"Results per page: default {self.page_size}, at most {self.max_page_size} (more "
+            "gives that many; a value that is not a positive integer, the default)."
+        )
+        return [page, page_size]
+
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["required"] = ["count", "next", "previous", "results"]  # always all four
+        return paginated
+
 
 def _flatten(detail: Any) -> Any:
     """DRF error details as plain strings (lists of messages per field, nested for lists)."""

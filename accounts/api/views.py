@@ -14,6 +14,7 @@ from accounts.api import schema  # noqa: F401  (registers the token scheme for t
 from accounts.api import serializers as s
 from accounts.models import User
 from boards.api.views import ERRORS, paginated, validated
+from kanban.api import Pagination
 from kanban.exceptions import DomainError, InvalidInput
 
 
@@ -97,6 +98,8 @@ class MeView(APIView):
 
 
 class OrganizationListView(APIView):
+    pagination_class = Pagination
+
     @extend_schema(responses={200: s.OrganizationOut(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
         memberships = selectors.memberships_for_user(request.user).order_by("organization__name")
@@ -124,6 +127,8 @@ class OrganizationDetailView(APIView):
 
 
 class TeamListView(APIView):
+    pagination_class = Pagination
+
     @extend_schema(responses={200: s.TeamOut(many=True), **ERRORS})
     def get(self, request: Request, slug: str) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
@@ -150,6 +155,8 @@ class TeamListView(APIView):
 
 
 class MemberListView(APIView):
+    pagination_class = Pagination
+
     @extend_schema(responses={200: s.MemberOut(many=True), **ERRORS})
     def get(self, request: Request, slug: str) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)

@@ -16,6 +16,7 @@ from accounts.selectors import get_organization_for_user
 from boards import activity, exports, overview, selectors, trello
 from boards.api.serializers import ActorOut
 from boards.api.views import ERRORS, paginated, validated
+from kanban.api import Pagination
 from kanban.parsers import JSONParser
 
 # --- schema-only output serializers ----------------------------------------------------------
@@ -146,6 +147,8 @@ class OrgOverviewView(APIView):
 
 
 class OrgActivityView(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         responses={200: ActivityItemOut(many=True), **ERRORS},
         description="What happened on every board of the organisation, newest first.",
@@ -158,6 +161,8 @@ class OrgActivityView(APIView):
 
 
 class BoardActivityView(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         responses={200: ActivityItemOut(many=True), **ERRORS},
         description="What happened on the board, newest first.",
