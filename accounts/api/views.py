@@ -13,9 +13,16 @@ from accounts import selectors, services
 from accounts.api import schema  # noqa: F401  (registers the token scheme for the OpenAPI schema)
 from accounts.api import serializers as s
 from accounts.models import User
+from boards.api.serializers import ErrorOut
 from boards.api.views import ERRORS, paginated, validated
 from kanban.api import Pagination
 from kanban.exceptions import DomainError, InvalidInput
+
+CONFLICT = {
+    409: OpenApiResponse(
+        ErrorOut, description="`conflict`: the slug is taken, or the last owner would go."
+    )
+}
 
 
 def organization_dict(organization, role: str) -> dict:
@@ -110,7 +117,9 @@ class OrganizationListView(APIView):
             lambda page: [organization_dict(m.organization, m.role) for m in page],
         )
 
-    @extend_schema(request=s.OrganizationInput, responses={201: s.OrganizationOut, **ERRORS})
+    @extend_schema(
+        request=s.OrganizationInput, responses={201: s.OrganizationOut, **ERRORS, **CONFLICT}
+    )
     def post(self, request: Request) -> Response:
         data = validated(s.OrganizationInput, request)
         organization = services.create_organization(
@@ -135,7 +144,7 @@ class TeamListView(APIView):
         teams = selectors.teams_of_organization(organization).select_related("organization")
         return paginated(self, request, teams, lambda page: [team_dict(t) for t in page])
 
-    @extend_schema(request=s.TeamInput, responses={201: s.TeamOut, **ERRORS})
+    @extend_schema(request=s.TeamInput, responses={201: s.TeamOut, **ERRORS, **CONFLICT})
     def post(self, request: Request, slug: str) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
         data = validated(s.TeamInput, request)
@@ -167,7 +176,7 @@ class MemberListView(APIView):
             lambda page: [member_dict(m) for m in page],
         )
 
-    @extend_schema(request=s.MemberInput, responses={201: s.MemberOut, **ERRORS})
+    @extend_schema(request=s.MemberInput, responses={201: s.MemberOut, **ERRORS, **CONFLICT})
     def post(self, request: Request, slug: str) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
         data = validated(s.MemberInput, request)
