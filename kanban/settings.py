@@ -63,9 +63,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "kanban.middleware.RequestBodyLimitMiddleware",
-    "kanban.middleware.QueryStringMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After the security headers' middleware, so that its 400s carry them too.
+    "kanban.middleware.QueryStringMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
