@@ -166,6 +166,11 @@ def test_drf_errors_stay_json(world, api):
     )
 
 
+def test_the_schemas_errors_are_json_not_yaml(world, client):
+    assert_json_error(client.get("/api/schema/?format=xml"), 404, "not_found")
+    assert client.get("/api/schema/")["Content-Type"].startswith("application/vnd.oai.openapi")
+
+
 # --- bodies: nesting, NUL and lone surrogates ------------------------------------------------
 
 
