@@ -23,10 +23,15 @@ from django.utils import timezone
 
 from boards.models import Block, Board, Card, CardMove, Column, MetricsSnapshot, Stage
 from kanban import sql
+from kanban.exceptions import InvalidInput
 
 DAY = 86_400.0
 PERCENTILES = (0.5, 0.85, 0.95)
 MAX_WINDOW_DAYS = 731  # a window chosen with from/to spans at most two years
+# ... and lies within these days: the window's arithmetic (the day after its end, its first
+# ISO week) must stay inside the dates Python and Postgres can hold.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2100, 12, 31)
 SCATTER_LIMIT = 500
 AGEING_LIMIT = 500
 
@@ -46,6 +51,24 @@ class Window:
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+
+def chosen_window(start: date, end: date) -> Window:
+    """The window a person asked for (the API's and the page's from/to), or InvalidInput
+    saying what is wrong with it, with the field to blame."""
+    for name, day in (("from", start), ("to", end)):
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            problem = f"The window's dates lie between {EARLIEST_DAY} and {LATEST_DAY}."
+            raise InvalidInput(problem, fields={name: [problem]})
+    if start > end:
+        raise InvalidInput(
+            "The window must not start after it ends.",
+            fields={"from": ["from must not be after to."]},
+        )
+    if (end - start).days > MAX_WINDOW_DAYS:
+        problem = "A window spans at most two years."
+        raise InvalidInput(problem, fields={"to": [problem]})
+    return Window(start, end)
 
 
 def default_window(now: datetime | None = None, days: int = 90) -> Window:

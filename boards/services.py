@@ -577,6 +577,14 @@ def _renumber_swimlanes(board: Board, moving: Swimlane | None, position: int | N
     Swimlane.objects.bulk_update(lanes, ["position"])
 
 
+def _lock_swimlane(swimlane_id: int) -> Swimlane:
+    """The swimlane as it is now, locked (the caller may hold a stale copy)."""
+    swimlane = Swimlane.objects.select_for_update(no_key=True).filter(pk=swimlane_id).first()
+    if swimlane is None:
+        raise NotFound("Swimlane not found.")
+    return swimlane
+
+
 @transaction.atomic
 def create_swimlane(
     board: Board,
@@ -613,9 +621,7 @@ def update_swimlane(
     if wip_limit not in (UNSET, None) and wip_limit < 1:
         raise InvalidInput("A WIP limit is at least 1.", fields={"wip_limit": ["Min 1."]})
     _hold_board(board.pk)
-    swimlane = Swimlane.objects.select_for_update(no_key=True).filter(pk=swimlane.pk).first()
-    if swimlane is None:
-        raise NotFound("Swimlane not found.")
+    swimlane = _lock_swimlane(swimlane.pk)
     changed = []
     if name is not UNSET and name != swimlane.name:
         swimlane.name = name
@@ -644,6 +650,7 @@ def delete_swimlane(swimlane: Swimlane, *, actor: User) -> None:
     board = swimlane.board
     ensure_can_write(actor, board)
     _hold_board(board.pk)
+    swimlane = _lock_swimlane(swimlane.pk)
     if Card.objects.filter(swimlane=swimlane).exists():
         raise Conflict(f"{swimlane.name} still holds cards: move or delete them first.")
     if Swimlane.objects.filter(board=board).count() <= 1:

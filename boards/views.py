@@ -310,9 +310,10 @@ def _metrics_window(request: HttpRequest) -> tuple["metrics.Window | None", str]
         start, end = date.fromisoformat(raw_from or ""), date.fromisoformat(raw_to or "")
     except ValueError:
         return None, "Pick both dates of the window (YYYY-MM-DD); showing the last 90 days."
-    if start > end or (end - start).days > metrics.MAX_WINDOW_DAYS:
-        return None, "The window must start before it ends and span at most two years."
-    return metrics.Window(start, end), ""
+    try:
+        return metrics.chosen_window(start, end), ""
+    except InvalidInput as exc:
+        return None, f"{exc.detail} Showing the last 90 days."
 
 
 # --- the organisation's pages: overview, global board, activity, search; the stand-up ---------

@@ -1,12 +1,16 @@
-"""Cross-cutting pieces of the REST API: pagination and the one exception handler that turns
-every error into `{"code", "detail", "fields"}`."""
+"""Cross-cutting pieces of the REST API: pagination, the one exception handler that turns
+every error into `{"code", "detail", "fields"}`, and the same body for the errors Django answers
+itself under /api/ (an unhandled exception, a CSRF failure, an unknown path), so that an API
+client never gets an HTML page."""
 
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -17,6 +21,23 @@ from kanban.exceptions import DomainError
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_schema_operation_parameters(self, view):
+        """The `page` and `page_size` parameters, with their bounds (the schema of every
+        paginated list, through drf-spectacular)."""
+        page, page_size = super().get_schema_operation_parameters(view)
+        page["schema"]["minimum"] = 1
+        page["description"] = "A page number, from 1; past the last page answers 404."
+        page_size["description"] = (
+            f"Results per page: default {self.page_size}, at most {self.max_page_size} (more "
+            "gives that many; a value that is not a positive integer, the default)."
+        )
+        return [page, page_size]
+
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["required"] = ["count", "next", "previous", "results"]  # always all four
+        return paginated
 
 
 def _flatten(detail: Any) -> Any:
@@ -48,6 +69,24 @@ def error_response(code: str, detail: str, status_code: int, fields=None, header
     return Response(body, status=status_code, headers=headers)
 
 
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def error_json(code: str, detail: str, status_code: int, fields=None) -> JsonResponse:
+    """The error body for responses made outside DRF (middleware, Django's handlers)."""
+    body: dict[str, Any] = {"code": code, "detail": detail}
+    if fields:
+        body["fields"] = fields
+    return JsonResponse(body, status=status_code)
+
+
+CSRF_DETAIL = (
+    "CSRF check failed ({reason}): a write with a browser session needs the X-CSRFToken "
+    "header; scripts should authenticate with an API token instead."
+)
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         return error_response(exc.code, exc.detail, exc.status, exc.fields)
@@ -75,7 +114,52 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         fields = _flatten(detail)
         return error_response("invalid", _first_message(fields), exc.status_code, fields, headers)
+    if isinstance(exc, exceptions.PermissionDenied) and str(exc.detail).startswith("CSRF Failed: "):
+        # DRF's SessionAuthentication.enforce_csrf raises exactly this for a session write
+        # without a valid token; Django's CSRF_FAILURE_VIEW is never involved for DRF views.
+        reason = str(exc.detail).removeprefix("CSRF Failed: ").rstrip(".")
+        return error_response("csrf_failed", CSRF_DETAIL.format(reason=reason), exc.status_code)
     if isinstance(exc, exceptions.ParseError):
         return error_response("malformed_request", str(exc.detail), exc.status_code)
     code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
     return error_response(code, str(exc.detail), exc.status_code, headers=headers)
+
+
+# --- Django's own error views, JSON under /api/ (kanban.urls, CSRF_FAILURE_VIEW) -------------
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, exception=None, rest: str = "") -> HttpResponse:
+    """Unknown /api/ paths, whatever the method: exempt from CSRF, or an unknown path written
+    to would answer Django's HTML 403 instead of this 404."""
+    if is_api_request(request):
+        return error_json("not_found", "Not found.", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    if is_api_request(request):
+        return error_json("bad_request", "The request could not be understood.", 400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
+    if is_api_request(request):
+        return error_json("permission_denied", "You do not have permission to do this.", 403)
+    return defaults.permission_denied(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """An unhandled exception (Django has logged it by now, as django.request's error)."""
+    if is_api_request(request):
+        return error_json(
+            "server_error", "Something went wrong on our side; it has been logged.", 500
+        )
+    return defaults.server_error(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: Django's CSRF middleware refused the request (views outside DRF)."""
+    if is_api_request(request):
+        return error_json("csrf_failed", CSRF_DETAIL.format(reason=reason.rstrip(".")), 403)
+    return csrf.csrf_failure(request, reason)

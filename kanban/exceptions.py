@@ -49,3 +49,9 @@ class InvitationNotValid(NotFound):
     # is nobody's business but the inviter's.
     code = "invitation_not_valid"
     default_detail = "This invitation is not valid (expired, used or revoked)."
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+    status = 413
+    default_detail = "The request body is too large."

@@ -3,6 +3,9 @@ import re
 from django.conf import settings
 from django.http import JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.views import defaults
+
+from kanban import api
 
 # The paths allowed a larger body than DATA_UPLOAD_MAX_MEMORY_SIZE, and the setting that limits
 # each: only imports of other tools' exports. Their views read the body with the same limit.
@@ -46,6 +49,40 @@ def payload_too_large(limit: int) -> JsonResponse:
         },
         status=413,
     )
+
+
+NUL_IN_QUERY = "Null characters are not allowed."
+
+
+class QueryStringMiddleware:
+    """Answer 400 to a query string holding a NUL (%00), for every path at once.
+
+    Postgres refuses NUL in text, so any filter, search or slug taken from the query string
+    would otherwise end in a 500 (DataError) wherever it reaches a query. Under /api/ the
+    answer is the API's JSON error naming the parameter; pages get Django's 400 page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        raw = request.META.get("QUERY_STRING", "")
+        name = _parameter_with_nul(request.GET) if "%00" in raw or "\x00" in raw else None
+        if name is None:
+            return self.get_response(request)
+        if not api.is_api_request(request):
+            return defaults.bad_request(request, None)
+        if "\x00" in name:  # the name itself: not echoed
+            return api.error_json(
+                "invalid", NUL_IN_QUERY, 400, {"non_field_errors": [NUL_IN_QUERY]}
+            )
+        return api.error_json("invalid", f"{name}: {NUL_IN_QUERY}", 400, {name: [NUL_IN_QUERY]})
+
+
+def _parameter_with_nul(query) -> str | None:
+    for name, values in query.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            return name
+    return None
 
 
 class SecurityHeadersMiddleware:

@@ -601,7 +601,7 @@ def test_a_session_post_without_a_csrf_token_is_refused(world):
     )
 
     # then
-    body = assert_error(response, 403, "permission_denied")
+    body = assert_error(response, 403, "csrf_failed")
     assert "CSRF" in body["detail"]
     assert Board.objects.count() == before
 

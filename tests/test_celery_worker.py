@@ -33,11 +33,14 @@ def queue(settings):
             "KEY_PREFIX": name,
         }
     }
-    saved = celery_app.conf.task_always_eager, celery_app.conf.task_default_queue
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_default_queue = name
+    # The settings' own (namespaced) names: with the configuration read from Django's settings,
+    # Celery 5.6 answers for `task_always_eager` from CELERY_TASK_ALWAYS_EAGER first.
+    conf = celery_app.conf
+    saved = conf.CELERY_TASK_ALWAYS_EAGER, conf.CELERY_TASK_DEFAULT_QUEUE
+    conf.CELERY_TASK_ALWAYS_EAGER, conf.CELERY_TASK_DEFAULT_QUEUE = False, name
+    assert (conf.task_always_eager, conf.task_default_queue) == (False, name)
     yield name
-    celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = saved
+    conf.CELERY_TASK_ALWAYS_EAGER, conf.CELERY_TASK_DEFAULT_QUEUE = saved
 
 
 def wait_for(predicate, timeout: float = 30) -> bool:

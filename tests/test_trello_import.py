@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from boards import trello
-from boards.api.org_views import ImportJSONParser, PayloadTooLarge
+from boards.api.org_views import ImportJSONParser
 from boards.models import Board, Card, Comment, Label, Stage
+from kanban.exceptions import PayloadTooLarge
 
 pytestmark = pytest.mark.django_db
 
@@ -251,6 +252,45 @@ def test_the_board_must_be_a_json_object(world, api):
 
     assert response.status_code == 400
     assert "board" in response.json()["fields"]
+
+
+@pytest.mark.parametrize("bad", ["\u0000", "\ud800", "\udfff"])
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [
+        (lambda b, bad: b["cards"][2].update(name=f"Card {bad}"), "board.cards[2].name"),
+        (lambda b, bad: b["cards"][0].update(desc=f"x{bad}y"), "board.cards[0].desc"),
+        (lambda b, bad: b["lists"][1].update(name=bad), "board.lists[1].name"),
+        (lambda b, bad: b["labels"][0].update(name=bad), "board.labels[0].name"),
+        (lambda b, bad: b["actions"][0]["data"].update(text=bad), "board.actions[0].data.text"),
+        (lambda b, bad: b["cards"][1].update({f"ignored{bad}": 1}), "board.cards[1]"),
+    ],
+)
+def test_nul_or_a_lone_surrogate_anywhere_in_an_export_is_a_400_naming_it(
+    world, api, export, bad, where, field
+):
+    # given: an export with one bad string, escaped as JSON writes it
+    where(export, bad)
+    body = json.dumps({"team": world.sales.pk, "board": export})
+    assert "\\u" in body
+
+    # when
+    response = api(world.alice).post(import_url(), body, content_type="application/json")
+
+    # then
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["code"] == "invalid"
+    assert field in response.json()["fields"]
+    assert not Board.objects.filter(name="Product roadmap").exists()
+
+
+def test_an_export_nested_too_deep_is_a_400(world, api, export):
+    export["cards"][0]["badges"] = json.loads("[" * 40 + "]" * 40)
+
+    response = post_import(api(world.alice), {"team": world.sales.pk, "board": export})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "malformed_request"
 
 
 def test_a_failure_half_way_leaves_nothing_behind(world, api, export, monkeypatch):

@@ -15,9 +15,16 @@ from accounts.api import schema  # noqa: F401  (registers the token scheme for t
 from accounts.api import serializers as s
 from accounts.models import User
 from boards.api.serializers import ErrorOut
-from boards.api.views import CONFLICT, ERRORS, paginated, validated
+from boards.api.views import ERRORS, paginated, validated
+from kanban.api import Pagination
 from kanban.exceptions import DomainError, InvalidInput
 from kanban.ratelimit import LoginRateThrottle
+
+CONFLICT = {
+    409: OpenApiResponse(
+        ErrorOut, description="`conflict`: the slug is taken, or the last owner would go."
+    )
+}
 
 
 def organization_dict(organization, role: str) -> dict:
@@ -103,6 +110,8 @@ class MeView(APIView):
 
 
 class OrganizationListView(APIView):
+    pagination_class = Pagination
+
     @extend_schema(responses={200: s.OrganizationOut(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
         memberships = selectors.memberships_for_user(request.user).order_by("organization__name")
@@ -113,7 +122,9 @@ class OrganizationListView(APIView):
             lambda page: [organization_dict(m.organization, m.role) for m in page],
         )
 
-    @extend_schema(request=s.OrganizationInput, responses={201: s.OrganizationOut, **ERRORS})
+    @extend_schema(
+        request=s.OrganizationInput, responses={201: s.OrganizationOut, **ERRORS, **CONFLICT}
+    )
     def post(self, request: Request) -> Response:
         data = validated(s.OrganizationInput, request)
         organization = services.create_organization(
@@ -130,13 +141,15 @@ class OrganizationDetailView(APIView):
 
 
 class TeamListView(APIView):
+    pagination_class = Pagination
+
     @extend_schema(responses={200: s.TeamOut(many=True), **ERRORS})
     def get(self, request: Request, slug: str) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
         teams = selectors.teams_of_organization(organization).select_related("organization")
         return paginated(self, request, teams, lambda page: [team_dict(t) for t in page])
 
-    @extend_schema(request=s.TeamInput, responses={201: s.TeamOut, **ERRORS})
+    @extend_schema(request=s.TeamInput, responses={201: s.TeamOut, **ERRORS, **CONFLICT})
     def post(self, request: Request, slug: str) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
         data = validated(s.TeamInput, request)
@@ -156,6 +169,8 @@ class TeamListView(APIView):
 
 
 class MemberListView(APIView):
+    pagination_class = Pagination
+
     @extend_schema(responses={200: s.MemberOut(many=True), **ERRORS})
     def get(self, request: Request, slug: str) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
@@ -218,6 +233,8 @@ def invitation_dict(invitation) -> dict:
 class InvitationListView(APIView):
     """Invitations to the organisation, for its owners and admins. Making one looks nobody
     up: the answer is the same whoever it is for, and only whoever accepts it joins."""
+
+    pagination_class = Pagination
 
     @extend_schema(responses={200: s.InvitationOut(many=True), **ERRORS})
     def get(self, request: Request, slug: str) -> Response:
@@ -286,6 +303,8 @@ def token_dict(token) -> dict:
 
 class ApiTokenListView(APIView):
     """The user's own API tokens: list, and create one (optionally expiring)."""
+
+    pagination_class = Pagination
 
     @extend_schema(responses={200: s.ApiTokenOut(many=True), **ERRORS})
     def get(self, request: Request) -> Response:

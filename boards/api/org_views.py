@@ -2,16 +2,12 @@
 exports and the Trello import. Thin, like every view: parse, fetch through a selector, call a
 service or a read module (boards.overview, boards.activity, boards.exports, boards.trello)."""
 
-import io
-
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser, JSONParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,7 +16,8 @@ from accounts.selectors import get_organization_for_user
 from boards import activity, exports, overview, selectors, trello
 from boards.api.serializers import ActorOut
 from boards.api.views import ERRORS, paginated, validated
-from kanban.exceptions import DomainError
+from kanban.api import Pagination
+from kanban.parsers import JSONParser
 
 # --- schema-only output serializers ----------------------------------------------------------
 
@@ -150,6 +147,8 @@ class OrgOverviewView(APIView):
 
 
 class OrgActivityView(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         responses={200: ActivityItemOut(many=True), **ERRORS},
         description="What happened on every board of the organisation, newest first.",
@@ -162,6 +161,8 @@ class OrgActivityView(APIView):
 
 
 class BoardActivityView(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         responses={200: ActivityItemOut(many=True), **ERRORS},
         description="What happened on the board, newest first.",
@@ -234,28 +235,12 @@ class BoardHistoryCsvView(APIView):
 # --- Trello import ---------------------------------------------------------------------------
 
 
-class PayloadTooLarge(DomainError):
-    code = "payload_too_large"
-    status = 413
-    default_detail = "The request body is too large."
+class ImportJSONParser(JSONParser):
+    """The API's JSON parser with the import's own body limit (IMPORT_MAX_BYTES) instead of
+    the general one: the same depth and string checks over the whole export."""
 
-
-class ImportJSONParser(BaseParser):
-    """JSON with the import's own body limit (IMPORT_MAX_BYTES) instead of the general one.
-
-    Not a JSONParser subclass on purpose: DRF reads `request.body` for those, and Django checks
-    that against DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig, 413 at 2 MiB). This reads the
-    stream itself, at most one byte past the limit."""
-
-    media_type = "application/json"
-    renderer_class = JSONRenderer
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.IMPORT_MAX_BYTES
-        raw = stream.read(limit + 1)
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
-        return JSONParser().parse(io.BytesIO(raw), media_type, parser_context)
+    def max_bytes(self) -> int:
+        return settings.IMPORT_MAX_BYTES
 
 
 class TrelloImportView(APIView):

@@ -4,7 +4,7 @@ through per-object serializers: building dicts is ~20x cheaper on a 1,000-card b
 
 from rest_framework import serializers
 
-from boards.models import ClassOfService, Stage, WipPolicy
+from boards.models import AlertKind, ClassOfService, Stage, WipPolicy
 
 # --- input -----------------------------------------------------------------------------------
 
@@ -320,6 +320,22 @@ class EventOut(serializers.Serializer):
     at = serializers.DateTimeField()
     actor = ActorOut(allow_null=True)
     data = serializers.DictField()
+
+
+class AlertOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    board = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=AlertKind.choices)
+    key = serializers.CharField(help_text='What it is about: "column:12", "person:5", ...')
+    column = serializers.IntegerField(allow_null=True)
+    swimlane = serializers.IntegerField(allow_null=True)
+    user = serializers.IntegerField(allow_null=True)
+    card = serializers.IntegerField(allow_null=True)
+    detail = serializers.CharField(help_text="What is wrong, as a sentence.")
+    data = serializers.DictField()
+    opened_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    open = serializers.BooleanField()
 
 
 class ErrorOut(serializers.Serializer):
