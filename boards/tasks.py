@@ -41,6 +41,33 @@ def board_changed(board_id: int) -> dict[str, int]:
     return alerts.check_wip_alerts(board_id, at=last_change)
 
 
+@shared_task(name="boards.sweep_wip")
+def sweep_wip() -> int:
+    """Check the WIP alerts of every board changed since the last sweep (all of them when the
+    last sweep is not known: a first run, or Redis restarted), and let every change from now
+    on queue its own check again. Beat runs it every 30 s and a worker when it starts, so
+    that a board over its limit gets its alert within a minute however the check its change
+    queued was lost. Idempotent, like the checks."""
+    last = cache.get(_SWEPT_KEY)
+    newest = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    if last is None:
+        board_ids = list(Board.objects.values_list("pk", flat=True))
+    else:
+        board_ids = list(
+            Event.objects.filter(id__gt=last, id__lte=newest)
+            .values_list("board_id", flat=True)
+            .distinct()
+        )
+    cache.delete_many([_pending_key(pk) for pk in board_ids])
+    for pk in board_ids:
+        board_changed(pk)
+    cache.set(_SWEPT_KEY, newest, timeout=None)
+    return len(board_ids)
+
+
+_SWEPT_KEY = "wip-swept-event"
+
+
 @shared_task(name="boards.recompute_metrics")
 def recompute_metrics(board_id: int) -> int | None:
     snapshot = metrics.refresh_after_change(board_id)

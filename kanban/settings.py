@@ -224,8 +224,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
-# Longer than the longest task, or Redis redelivers it while it still runs.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+# Longer than the longest task (its time limit) plus the longest countdown (5 s), or Redis
+# redelivers it while it still runs; short enough that what a killed worker held comes back
+# within minutes (the WIP sweep below does not wait for that).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+# A worker whose broker went away reconnects for as long as it takes (Celery's default gives
+# up after 100 tries, and then the worker exits).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_IGNORE_RESULT = True
 # With the broker down, a request enqueuing a task gives up after one quick retry (and logs)
 # instead of hanging; the periodic tasks catch up once it is back.
@@ -237,6 +243,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BEAT_SCHEDULE = {
+    # Every board changed since the last sweep gets its WIP checked again, whatever became of
+    # the check its change queued (a worker killed while holding it, the broker down when it
+    # was sent); a starting worker sweeps too (kanban/celery.py).
+    "wip-sweep": {"task": "boards.sweep_wip", "schedule": 30},
     # Ageing alerts compare each card's time in its stage with the board's p85 cycle time.
     "ageing-alerts": {"task": "boards.check_ageing", "schedule": 15 * 60},
     # The rolling metrics window moves with the clock even when nothing changes.

@@ -187,8 +187,12 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def celery_worker(queue: str, *, redis_url: str | None = None) -> Iterator[subprocess.Popen]:
-    """A real Celery worker consuming `queue` on the test database."""
+def celery_worker(
+    queue: str, *, redis_url: str | None = None, production: bool = False, log=None
+) -> Iterator[subprocess.Popen]:
+    """A real Celery worker consuming `queue` on the test database: one process (solo), or
+    with `production` the shape `make worker` runs (prefork, two children, gossip, mingle and
+    heartbeats on), writing its log to `log` (a file) if given."""
     worker_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "kanban.settings",
@@ -211,18 +215,26 @@ def celery_worker(queue: str, *, redis_url: str | None = None) -> Iterator[subpr
             "-A",
             "kanban",
             "worker",
-            "--pool=solo",
-            "--concurrency=1",
             "-Q",
             queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
             "--loglevel=WARNING",
+            *(
+                ["--concurrency=2"]
+                if production
+                else [
+                    "--pool=solo",
+                    "--concurrency=1",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ]
+            ),
         ],
         cwd=ROOT,
         env=worker_env,
         start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
     )
     try:
         yield process
