@@ -7,12 +7,14 @@ It holds no rules and never queries per broadcast.
 """
 
 import asyncio
+import json
 import logging
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from boards import presence
 from boards.events import board_group, token_group, user_group
@@ -24,10 +26,34 @@ logger = logging.getLogger(__name__)
 # Close codes in the application range (4000-4999), mirroring HTTP.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455's "Try Again Later": the client reconnects with backoff
+LIVE_UNAVAILABLE = {
+    "type": "error",
+    "code": "live_unavailable",
+    "detail": "Live updates are unavailable right now; reconnecting shortly.",
+}
 
 
 class BoardConsumer(AsyncJsonWebsocketConsumer):
     board_id: int | None = None
+    connecting = False
+
+    async def __call__(self, scope, receive, send) -> None:
+        """With the channel layer (Redis) down, Channels fails before `connect` (it asks the
+        layer for this socket's channel first) and the server answers the handshake with a
+        500: accept instead, say that live updates are unavailable, and close "try again
+        later", so that the page shows it and reconnects with backoff."""
+        try:
+            await super().__call__(scope, receive, send)
+        except (OSError, RedisError) as exc:
+            if self.connecting:
+                raise
+            logger.warning("Live updates unavailable: %s", exc)
+            if (await receive())["type"] != "websocket.connect":
+                return
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.send", "text": json.dumps(LIVE_UNAVAILABLE)})
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
 
     async def dispatch(self, message) -> None:
         """Channels' dispatch closes stale database connections before every message, by a hop
@@ -40,6 +66,7 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
         await handler(message)
 
     async def connect(self) -> None:
+        self.connecting = True
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -57,8 +84,16 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
         token = self.scope.get("token")
         if token is not None:
             self.groups_joined.append(token_group(token.id))
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            for group in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception as exc:  # the channel layer (Redis) is down: say so, not a 500
+            logger.warning("Board %s: live updates unavailable: %s", board_id, exc)
+            self.groups_joined = []
+            await self.accept()
+            await self.send_json(LIVE_UNAVAILABLE)
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
         await self.accept()
         if token is not None and token.expires_at is not None:
             # The token stops opening sockets at its expiry; this one closes then too.

@@ -114,7 +114,6 @@
     const socket = new WebSocket(`${scheme}${window.location.host}/ws/boards/${boardId}/`);
     entry.socket = socket;
     socket.onopen = () => {
-      entry.backoff = 500;
       clearInterval(entry.ping);
       entry.ping = setInterval(() => {
         if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
@@ -124,6 +123,7 @@
       const event = JSON.parse(message.data);
       switch (event.type) {
         case "hello":
+          entry.backoff = 500; // only once the board is really live (see live.js)
           entry.open = true;
           entry.everOpen = true;
           showState();

@@ -25,6 +25,7 @@
   let gapTimer = null;
   let pingTimer = null;
   let reloadTimer = null;
+  let unavailable = false; // the server said live updates are down (Redis): it will retry
   const buffered = new Map(); // seq -> event that arrived ahead of its turn
 
   // --- the indicator: connection state and who is watching ------------------------------------
@@ -41,7 +42,12 @@
 
   function showState(state) {
     indicator.dataset.state = state;
-    const words = { live: "Live", connecting: "Connecting…", reconnecting: "Reconnecting…" };
+    const words = {
+      live: "Live",
+      connecting: "Connecting…",
+      reconnecting: "Reconnecting…",
+      unavailable: "Live updates unavailable · retrying",
+    };
     const watching = state === "live" && viewers ? ` · ${viewers} viewing` : "";
     indicator.textContent = (words[state] || state) + watching;
     indicator.title =
@@ -169,7 +175,6 @@
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(`${scheme}${window.location.host}/ws/boards/${board.boardId}/`);
     socket.onopen = () => {
-      backoff = 500;
       clearInterval(pingTimer);
       pingTimer = setInterval(() => {
         if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
@@ -179,6 +184,7 @@
       const event = JSON.parse(message.data);
       switch (event.type) {
         case "hello":
+          backoff = 500; // reset only once the server really serves the board live
           showState("live");
           if (event.seq !== lastSeq) resync(); // missed something while away
           break;
@@ -193,8 +199,10 @@
           // Too far behind for a replay: the page renders the board as it is now.
           window.location.reload();
           break;
-        case "metrics.updated":
         case "error":
+          if (event.code === "live_unavailable") unavailable = true;
+          break;
+        case "metrics.updated":
           break;
         default:
           if (typeof event.seq === "number") receiveEvent(event);
@@ -206,7 +214,8 @@
         showState("signed out");
         return; // logged out or no longer allowed: do not hammer the server
       }
-      showState("reconnecting");
+      showState(unavailable ? "unavailable" : "reconnecting");
+      unavailable = false;
       const delay = backoff + Math.random() * backoff * 0.3;
       backoff = Math.min(backoff * 2, 10000);
       setTimeout(connect, delay);
