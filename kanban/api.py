@@ -3,11 +3,13 @@ every error into `{"code", "detail", "fields"}`, and the same body for the error
 itself under /api/ (an unhandled exception, a CSRF failure, an unknown path), so that an API
 client never gets an HTML page."""
 
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -16,6 +18,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from kanban.exceptions import DomainError
+
+logger = logging.getLogger(__name__)
 
 
 class Pagination(PageNumberPagination):
@@ -87,6 +91,14 @@ CSRF_DETAIL = (
 )
 
 
+# Postgres' deadlock, serialization failure and foreign-key violation.
+_CONCURRENCY_SQLSTATES = frozenset({"40P01", "40001", "23503"})
+
+
+def _concurrent_change(exc: DatabaseError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) in _CONCURRENCY_SQLSTATES
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         return error_response(exc.code, exc.detail, exc.status, exc.fields)
@@ -101,6 +113,17 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, DatabaseError) and _concurrent_change(exc):
+        # The services lock so that a concurrent change ends in a domain error (a deleted
+        # board is not found); this is the net under them: a write that still collided with
+        # another (a deadlock, a row deleted under a foreign key) can be retried as it is.
+        logger.warning("Concurrent change answered 409: %s", exc)
+        return error_response(
+            "conflict",
+            "The board changed at the same moment in a way that conflicts with this request: "
+            "reload and retry.",
+            status.HTTP_409_CONFLICT,
+        )
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: let Django answer 500 and log it
 

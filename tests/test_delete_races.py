@@ -134,3 +134,31 @@ def test_deleting_a_card_while_others_write_to_it_answers_clearly_every_time(wor
         assert not Card.objects.filter(pk=doomed).exists()
         for model in (CardMove, Comment, Block):
             assert not model.objects.filter(card_id=doomed).exists()
+
+
+@pytest.mark.parametrize("statement", ["fk", "deadlock"])
+def test_a_write_that_still_collides_in_the_database_answers_409_to_retry(
+    world, api, monkeypatch, statement
+):
+    # The net under the services' locks: a real foreign-key violation or deadlock error from
+    # Postgres, raised inside a write, is a 409 the client may retry, not a 500.
+    def colliding(card, **kwargs):
+        with connection.cursor() as cursor:
+            if statement == "fk":
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute(
+                    "INSERT INTO boards_comment (card_id, author_id, body, body_html, created_at)"
+                    " VALUES (999999999, NULL, 'x', 'x', now())"
+                )
+            else:
+                cursor.execute(
+                    "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' "
+                    "USING ERRCODE = 'deadlock_detected'; END $$"
+                )
+
+    monkeypatch.setattr(services, "add_comment", colliding)
+    card = services.create_card(world.board, title="A", column=world.column("Ready"),
+                                actor=world.bob)  # fmt: skip
+    response = api(world.bob).post(f"/api/v1/cards/{card.pk}/comments/", {"body": "x"})
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
