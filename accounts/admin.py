@@ -14,7 +14,7 @@ from accounts.models import (
     TeamMembership,
     User,
 )
-from boards.events import close_sockets
+from boards.live.events import close_sockets
 from kanban.exceptions import DomainError
 
 

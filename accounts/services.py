@@ -175,7 +175,7 @@ def remove_member(membership: Membership, *, actor: User) -> None:
     an owner removes an owner, and the last owner can neither leave nor be removed. Their team
     memberships in the organisation go too, and once this commits their open websockets on its
     boards close (access is checked when a socket opens; this stops one already open)."""
-    from boards.events import close_sockets  # the one publisher; boards depends on accounts
+    from boards.live.events import close_sockets  # the one publisher; boards depends on accounts
 
     leaving = membership.user_id == actor.pk
     actor_role = (
@@ -390,7 +390,7 @@ def create_api_token(
 def revoke_api_token(token: ApiToken, *, actor: User) -> None:
     """Delete the token: requests with it fail from the commit on, and its open websockets
     close then."""
-    from boards.events import close_sockets  # the one publisher; boards depends on accounts
+    from boards.live.events import close_sockets  # the one publisher; boards depends on accounts
 
     if token.user_id != actor.pk and not actor.is_staff:
         raise Forbidden("You can only revoke your own tokens.")
@@ -403,7 +403,7 @@ def set_user_active(user: User, *, active: bool, actor: User) -> User:
     """Deactivate (or reactivate) a user. A deactivated user's sessions and tokens stop
     working at once (both check `is_active`), and their open websockets close on commit.
     Only staff (the admin site) decide this: a user may belong to several organisations."""
-    from boards.events import close_sockets
+    from boards.live.events import close_sockets
 
     if not actor.is_staff:
         raise Forbidden("Only staff can deactivate or reactivate a user.")

@@ -47,8 +47,8 @@ class LogoutView(auth_views.LogoutView):
         user_id = request.user.pk if request.user.is_authenticated else None
         response = super().post(request, *args, **kwargs)
         if user_id is not None:
-            from boards.events import user_group
-            from boards.publisher import send_message
+            from boards.live.events import user_group
+            from kanban.publisher import send_message
 
             send_message(user_group(user_id), {"type": "session.closed"})
         return response

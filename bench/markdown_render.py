@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from boards.rendering import DESCRIPTION_MAX, render_markdown
+from boards.markdown import DESCRIPTION_MAX, render_markdown
 
 UNITS = ["[", "![", "[\n", "[](", "**a", "_a", "<a ", "&#", "> ", "[a](b ", "|a|\n", "`"]
 

@@ -97,7 +97,8 @@ def main() -> None:
     from django.utils import timezone
     from rest_framework.test import APIClient
 
-    from boards import metrics, services
+    from boards import services
+    from boards.flow import metrics
     from boards.models import Board, Card, CardMove, Column
 
     board_id, token, _, _ = make_board(0, name="metrics1m")

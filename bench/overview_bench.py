@@ -34,7 +34,8 @@ def build(n_boards: int):
 
     from accounts.models import Organization, User
     from accounts.services import create_organization, create_team
-    from boards import metrics, services
+    from boards import services
+    from boards.flow import metrics
     from boards.models import Board
     from kanban.celery import app
 
@@ -111,7 +112,7 @@ def main() -> None:
     from rest_framework.test import APIClient
 
     from accounts.services import create_api_token
-    from boards.overview import org_overview
+    from boards.flow.overview import org_overview
 
     org, owner = build(args.boards)
     _, key = create_api_token(user=owner, name="overview-bench")

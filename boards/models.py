@@ -34,7 +34,7 @@ class Board(models.Model):
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True, max_length=5000)
     # The last seq of the board's event log. Incremented under the row lock by
-    # boards.events.append_event, which is what makes the log gap-free.
+    # boards.live.events.append_event, which is what makes the log gap-free.
     last_seq = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

@@ -14,7 +14,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import transaction
 
-from boards import alerts, metrics
+from boards.flow import alerts, metrics
 from boards.models import Board, Event
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from boards import views
+from boards.pages import views
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -8,6 +8,7 @@ same app through the WSGI handler on a thread pool served ~2,800 (bench/RESULTS.
 set up before anything imports models (the websocket routes import consumers).
 """
 
+import asyncio
 import gc
 import os
 
@@ -21,11 +22,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from accounts.authentication import TokenAuthMiddleware  # noqa: E402
+from kanban import publisher  # noqa: E402
 from kanban.http import ThreadedWSGI  # noqa: E402
 from kanban.routing import websocket_urlpatterns  # noqa: E402
 from kanban.websocket import origin_checked  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": ThreadedWSGI(
             django_wsgi_app,
@@ -37,6 +39,22 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+
+async def application(scope, receive, send):
+    """The router, plus ASGI's lifespan: at startup the publisher learns this process's event
+    loop (the in-memory channel layer lives on it), so that nothing below imports the server."""
+    if scope["type"] != "lifespan":
+        return await router(scope, receive, send)
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            publisher.use_server_loop(asyncio.get_running_loop())
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
 
 # Everything loaded so far lives as long as the process: keep the collector from walking it again
 # on every full collection (the Python docs' advice for servers; a few % of a move's CPU here).

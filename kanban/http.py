@@ -20,10 +20,6 @@ from typing import Any
 
 from kanban.middleware import body_limit, payload_too_large
 
-# The loop of this server process, for code running in the handlers' threads that must reach
-# it (the in-memory channel layer lives there: boards.publisher).
-server_loop: asyncio.AbstractEventLoop | None = None
-
 
 class ThreadedWSGI:
     def __init__(self, app, *, threads: int, stream_threads: int) -> None:
@@ -32,7 +28,6 @@ class ThreadedWSGI:
         self.streams = ThreadPoolExecutor(max_workers=stream_threads, thread_name_prefix="stream")
 
     async def __call__(self, scope, receive, send) -> None:
-        global server_loop
         assert scope["type"] == "http"
         limit = body_limit(scope["path"])
         body = b""
@@ -50,7 +45,7 @@ class ThreadedWSGI:
                 if not message.get("more_body"):
                     break
             body = b"".join(chunks)
-        loop = server_loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         context = contextvars.copy_context()  # nothing request-scoped leaks between requests
         status, headers, response = await loop.run_in_executor(
             self.executor, context.run, self._call_app, environ(scope, body)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from boards.consumers import BoardConsumer
+from boards.live.consumers import BoardConsumer
 
 websocket_urlpatterns = [
     path("ws/boards/<int:board_id>/", BoardConsumer.as_asgi()),

@@ -1,4 +1,4 @@
-"""Activity feeds (boards.activity, GET /api/v1/boards/{id}/activity/ and
+"""Activity feeds (boards.pages.activity, GET /api/v1/boards/{id}/activity/ and
 /api/v1/orgs/{slug}/activity/): the event log read as sentences, newest first, per board and
 across the organisation, paginated at a query cost that does not grow with the page."""
 
@@ -10,8 +10,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from boards import activity, alerts, services
+from boards import services
+from boards.flow import alerts
 from boards.models import Event
+from boards.pages import activity
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +126,8 @@ def test_a_hard_limit_override_and_its_alert_are_told(named):
 def test_every_event_type_the_services_emit_has_its_own_sentence():
     # Every type="..." passed to append_event by the services and the alerts, found in the code
     # so that a new type without a sentence fails here.
-    source = (ROOT / "boards/services.py").read_text() + (ROOT / "boards/alerts.py").read_text()
+    writers = [*(ROOT / "boards/services").glob("*.py"), ROOT / "boards/flow/alerts.py"]
+    source = "".join(path.read_text() for path in writers)
     types = set(re.findall(r'type="([a-z_]+\.[a-z_]+)"', source))
     assert {"card.moved", "alert.raised", "label.created", "column.deleted"} <= types
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from accounts.models import Membership
-from boards import alerts, services
+from boards import services
+from boards.flow import alerts
 from boards.models import Alert, AlertKind, Event, WipPolicy
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,8 @@ from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from boards import metrics, selectors, services
+from boards import selectors, services
+from boards.flow import metrics
 from boards.models import Card, ClassOfService, Stage, WipPolicy
 
 # Session and user (2), the board with the reader's access (1), the snapshot (8), the typical

@@ -1,6 +1,7 @@
-"""CSV exports (boards.exports, GET /api/v1/boards/{id}/export/cards.csv and history.csv): the
-right rows and cells for a small board, streamed with flat memory for a big one (and part by part
-through the real server), readable by every member and not found for another organisation."""
+"""CSV exports (boards.selectors.exports, GET /api/v1/boards/{id}/export/cards.csv and
+history.csv): the right rows and cells for a small board, streamed with flat memory for a big
+one (and part by part through the real server), readable by every member and not found for
+another organisation."""
 
 import csv
 import io
@@ -12,8 +13,9 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from accounts.services import create_api_token
-from boards import exports, services
+from boards import services
 from boards.models import Card, Column
+from boards.selectors import exports
 from tests.servers import asgi_server, raw_request
 
 pytestmark = pytest.mark.django_db

@@ -272,7 +272,7 @@ def test_a_move_made_outside_a_request_reaches_viewers(world):
 
                 card = Card.objects.select_related("board").get(pk=card_id)
                 move = services.move_card(card, to_column=world.column("Done"), actor=world.bob)
-                from boards.publisher import flush
+                from kanban.publisher import flush
 
                 flush()
                 return move.seq

@@ -16,7 +16,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, Role, Team, TeamMembership, User
-from boards.management.commands.load_demo import DEMO_USERNAMES, remove_demo
+from boards.demo.loader import DEMO_USERNAMES, remove_demo
 from boards.models import (
     Block,
     Board,

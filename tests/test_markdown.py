@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from boards import rendering, services
+from boards import markdown as rendering
+from boards import services
 from boards.models import Card, Comment, Event
 from kanban.exceptions import InvalidInput
 
@@ -23,7 +24,7 @@ def test_the_worst_known_texts_at_the_size_limit_render_within_seconds_not_minut
     # measures): each takes under half a second here, and took tens of seconds before. Run in
     # a subprocess so that a regression fails the test at the timeout instead of hanging it.
     code = (
-        "from boards.rendering import render_markdown, DESCRIPTION_MAX\n"
+        "from boards.markdown import render_markdown, DESCRIPTION_MAX\n"
         f"for unit in {PATHOLOGICAL!r}:\n"
         "    render_markdown(unit * (DESCRIPTION_MAX // len(unit)))\n"
     )

@@ -23,7 +23,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from boards import metrics, services
+from boards import services
+from boards.flow import metrics
 from boards.models import Board
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Role
-from boards import alerts, metrics, pages, services
+from boards import services
+from boards.flow import alerts, metrics
 from boards.models import Board, Card, ClassOfService, Stage
+from boards.pages import reads as pages
 from tests.factories import TeamFactory, member
 from tests.test_board_page import add_cards
 

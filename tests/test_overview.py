@@ -1,4 +1,4 @@
-"""The organisation overview (boards.overview, GET /api/v1/orgs/{slug}/overview/): one row per
+"""The organisation overview (boards.flow.overview, GET /api/v1/orgs/{slug}/overview/): one row per
 board whose figures agree with each board's own metrics endpoint and cards, readable by every
 member of the organisation, sortable, and in a number of queries that does not grow with the
 number of boards.
@@ -21,8 +21,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from boards import alerts, metrics, overview, services
-from boards.metrics import iso_week
+from boards import services
+from boards.flow import alerts, metrics, overview
+from boards.flow.metrics import iso_week
 from boards.models import Board, Card
 
 pytestmark = pytest.mark.django_db

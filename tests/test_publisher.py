@@ -6,8 +6,7 @@ import threading
 
 from channels.layers import channel_layers
 
-from boards import publisher
-from kanban import http
+from kanban import publisher
 
 
 def test_an_in_memory_send_from_another_thread_wakes_the_waiting_consumer(settings):
@@ -16,7 +15,8 @@ def test_an_in_memory_send_from_another_thread_wakes_the_waiting_consumer(settin
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    saved, http.server_loop = http.server_loop, loop
+    saved = publisher._server_loop
+    publisher.use_server_loop(loop)
     try:
         layer = channel_layers["default"]
 
@@ -35,7 +35,7 @@ def test_an_in_memory_send_from_another_thread_wakes_the_waiting_consumer(settin
         # then: the consumer has it at once, not when something else happens to wake its loop
         assert waiting.result(2) == {"type": "board.event", "text": "{}"}
     finally:
-        http.server_loop = saved
+        publisher.use_server_loop(saved)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         channel_layers.backends.clear()

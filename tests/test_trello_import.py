@@ -1,4 +1,5 @@
-"""Importing a Trello board export (boards.trello, POST /api/v1/orgs/{slug}/import/trello/).
+"""Importing a Trello board export (boards.services.trello,
+POST /api/v1/orgs/{slug}/import/trello/).
 
 tests/fixtures/trello_board.json is a Trello JSON export of a product board, as Trello writes
 it (ids that start with their creation time, positions that are not in id order, actions newest
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from boards import trello
 from boards.api.org_views import ImportJSONParser
 from boards.models import Board, Card, Comment, Label, Stage
+from boards.services import trello
 from kanban.exceptions import PayloadTooLarge
 
 pytestmark = pytest.mark.django_db

@@ -144,8 +144,8 @@ def test_a_board_over_its_limit_gets_its_alert_soon_after_a_killed_worker_is_rep
             assert api(base, "POST", f"/api/v1/cards/{card.pk}/move/", token,
                        {"column": world.column("Review").pk}) == 200  # fmt: skip
             started_key = tasks._started_key(world.board.pk)
-            wait_until(lambda: cache.get(started_key) is not None, timeout=30,
-                       what="the first worker to run a check")  # fmt: skip
+            wait_until(lambda: cache.get(started_key) is not None and broker_idle(redis, queue),
+                       timeout=30, what="the first worker to run its tasks")  # fmt: skip
             # given: the board's check is due to start later (a run has just started, as
             # under a steady stream), so the worker takes the message and holds it
             cache.set(started_key, time.time() + 30)
@@ -163,6 +163,14 @@ def test_a_board_over_its_limit_gets_its_alert_soon_after_a_killed_worker_is_rep
             wait_until(lambda: column_alert_open(world.board), timeout=60, what="the alert")
             took = time.monotonic() - started
     assert took < 60
+
+
+def broker_idle(redis: RedisServer, queue: str) -> bool:
+    """Nothing waits in the queue and nothing taken is unfinished (kombu's "unacked" hash)."""
+    import redis as redis_py
+
+    client = redis_py.Redis.from_url(redis.url)
+    return client.llen(queue) == 0 and client.hlen("unacked") == 0
 
 
 def _aware(epoch: float):

@@ -1,6 +1,7 @@
 """The REST API of the organisation-wide views: the managers' overview, activity feeds, CSV
 exports and the Trello import. Thin, like every view: parse, fetch through a selector, call a
-service or a read module (boards.overview, boards.activity, boards.exports, boards.trello)."""
+service or a read module (boards.flow.overview, boards.pages.activity,
+boards.selectors.exports, boards.services.trello)."""
 
 from django.conf import settings
 from django.utils import timezone
@@ -13,9 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import get_organization_for_user
-from boards import activity, exports, overview, selectors, trello
+from boards import selectors
 from boards.api.serializers import ActorOut
 from boards.api.views import ERRORS, paginated, validated
+from boards.flow import overview
+from boards.pages import activity
+from boards.selectors import exports
+from boards.services import trello
 from kanban.api import Pagination
 from kanban.parsers import JSONParser
 

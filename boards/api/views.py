@@ -13,10 +13,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Team
-from boards import metrics, selectors, services
-from boards.alerts import alert_dict
+from boards import selectors, services
 from boards.api import serializers as s
-from boards.events import actor_dict, event_payload, events_since
+from boards.flow import metrics
+from boards.flow.alerts import alert_dict
+from boards.live.events import actor_dict, event_payload, events_since
 from boards.selectors import access_of
 from kanban.api import Pagination
 from kanban.exceptions import InvalidInput

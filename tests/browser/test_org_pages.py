@@ -20,8 +20,10 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts import services as accounts_services
-from boards import metrics, pages, services
+from boards import services
+from boards.flow import metrics
 from boards.models import Board, Card, Column
+from boards.pages import reads as pages
 from tests.browser.conftest import PHONE, Acme
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,8 +16,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from boards import presence
-from boards.events import board_group, token_group, user_group
+from boards.live import presence
+from boards.live.events import board_group, token_group, user_group
 from boards.selectors import board_replay, board_seq, get_board_for_user
 from kanban.exceptions import NotFound
 
@@ -163,7 +163,7 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
 
     async def access_revoked(self, message) -> None:
         """The user, their membership of an organisation, or this socket's token lost access
-        (boards.events.close_sockets): close if it concerns this board."""
+        (boards.live.events.close_sockets): close if it concerns this board."""
         organization = message.get("organization")
         if organization is None or organization == self.organization_id:
             await self.close(code=CLOSE_UNAUTHENTICATED)

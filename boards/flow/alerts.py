@@ -14,7 +14,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.models import Membership
-from boards.events import append_event
+from boards.live.events import append_event
 from boards.models import Alert, AlertKind, Board, Card, CardMove, Column, Stage, Swimlane
 
 IN_PROGRESS = (Stage.WAIT, Stage.ACTIVE)

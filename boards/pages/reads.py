@@ -2,8 +2,8 @@
 results (boards/views.py renders them). Like every selector, each costs a fixed number of
 queries whatever the number of boards, cards and moves: no query per board or per card.
 
-The organisation overview and the activity feeds have their own modules (boards.overview,
-boards.activity); this one builds on them only through the views.
+The organisation overview and the activity feeds have their own modules (boards.flow.overview,
+boards.pages.activity); this one builds on them only through the views.
 """
 
 import html
@@ -21,7 +21,7 @@ from django.utils.html import strip_tags
 
 from accounts.models import Organization, User
 from boards import selectors
-from boards.metrics import DAY, percentile
+from boards.flow.metrics import DAY, percentile
 from boards.models import (
     Alert,
     AlertKind,

@@ -22,7 +22,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from boards.metrics import DAY
+from boards.flow.metrics import DAY
 from boards.models import Board, Card, CardMove, Column, Label, Swimlane
 
 CHUNK = 1_000

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, TeamMembership, User
 from accounts.selectors import Access
-from boards.metrics import DAY, percentile
+from boards.flow.metrics import DAY, percentile
 from boards.models import Board, Card, CardMove, Column, Comment, Event, Label, Swimlane
 from kanban import sql
 from kanban.exceptions import InvalidInput, NotFound
@@ -500,7 +500,7 @@ def board_replay(board_id: int, since: int) -> list[dict[str, Any]]:
     """What a viewer that has applied every event up to `since` needs to catch up: the events
     after it in order, or one `snapshot` of the whole board when that is shorter or the log no
     longer holds them."""
-    from boards.events import actor_dict, event_payload, events_since
+    from boards.live.events import actor_dict, event_payload, events_since
 
     last = board_seq(board_id)
     if since == last:

@@ -16,9 +16,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from boards.models import Board, Event
-from boards.publisher import send_message, send_to_group
 from kanban import sql
 from kanban.exceptions import NotFound
+from kanban.publisher import send_message, send_to_group
 
 
 def board_group(board_id: int) -> str:

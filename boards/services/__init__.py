@@ -3,7 +3,7 @@
 Each service owns its transaction, checks the actor's right to write, takes its row locks in
 the one global order (columns by id, then the card, then the board row through the event log),
 writes the history and the board's event in the same transaction, and leaves publishing to
-boards.events (after commit). The REST API, the demo loader, the admin and the tests all call
+boards.live.events (after commit). The REST API, the demo loader, the admin and the tests all call
 these functions; nothing else writes these models.
 """
 
@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from accounts.models import MANAGER_ROLES, Membership, Role, Team, TeamMembership, User
 from accounts.selectors import Access, board_access
-from boards.events import append_event
-from boards.metrics import card_active_seconds
+from boards.flow.metrics import card_active_seconds
+from boards.live.events import append_event
+from boards.markdown import COMMENT_MAX, DESCRIPTION_MAX, render_markdown
 from boards.models import (
     Block,
     Board,
@@ -33,7 +34,6 @@ from boards.models import (
     Swimlane,
     WipPolicy,
 )
-from boards.rendering import COMMENT_MAX, DESCRIPTION_MAX, render_markdown
 from boards.selectors import (
     CARD_FIELDS,
     card_as_dict,
@@ -1112,7 +1112,7 @@ def _move_card(
         at=at,
     )
     if override_reason and over_limit and to_column.wip_policy == WipPolicy.HARD:
-        from boards.alerts import raise_override_alert
+        from boards.flow.alerts import raise_override_alert
 
         raise_override_alert(
             Board.objects.get(pk=board_id),

@@ -16,8 +16,11 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import User
 from accounts.selectors import get_organization_for_user, memberships_for_user
-from boards import activity, metrics, overview, pages, selectors
+from boards import selectors
+from boards.flow import metrics, overview
 from boards.models import Board, ClassOfService, Label, Stage
+from boards.pages import activity
+from boards.pages import reads as pages
 from kanban.exceptions import InvalidInput, NotFound
 
 # A swimlane with one of these names is the board's expedite lane: drawn on top, in red.
@@ -317,8 +320,9 @@ def _metrics_window(request: HttpRequest) -> tuple["metrics.Window | None", str]
 
 
 # --- the organisation's pages: overview, global board, activity, search; the stand-up ---------
-# Reads go through boards.overview, boards.activity and boards.pages (fixed query counts); the
-# pages are read-only for everyone, viewers included. Another organisation's slug answers 404.
+# Reads go through boards.flow.overview, boards.pages.activity and boards.pages.reads (fixed
+# query counts); the pages are read-only for everyone, viewers included. Another
+# organisation's slug answers 404.
 
 ACTIVITY_PAGE_SIZE = 50
 STANDUP_DEFAULT_DAYS = 3

@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from accounts.models import Organization
-from boards.events import actor_dict
+from boards.live.events import actor_dict
 from boards.models import AlertKind, Board, Card, Column, Event
 
 EXCERPT = 80

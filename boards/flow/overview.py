@@ -24,7 +24,7 @@ from django.db.models.functions import Cast, Coalesce, TruncWeek
 from django.utils import timezone
 
 from accounts.models import Organization
-from boards.metrics import DAY, iso_week, percentile
+from boards.flow.metrics import DAY, iso_week, percentile
 from boards.models import Alert, Block, Board, Card, Column, MetricsSnapshot, Stage
 from kanban.exceptions import InvalidInput
 

@@ -642,8 +642,8 @@ def ageing_work(board: Board, now: datetime) -> list[dict[str, Any]]:
 
 def _announce_after_commit(board_id: int, computed_at: datetime) -> None:
     """Tell the board's viewers, once the new snapshot is committed, that they may fetch it."""
-    from boards.events import board_group
-    from boards.publisher import send_to_group
+    from boards.live.events import board_group
+    from kanban.publisher import send_to_group
 
     payload = {"type": "metrics.updated", "board": board_id, "computed_at": computed_at.isoformat()}
     transaction.on_commit(lambda: send_to_group(board_group(board_id), payload))

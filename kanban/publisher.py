@@ -8,7 +8,8 @@ writer: it is logged, and the board's latest event is offered again until the la
 so that viewers who missed events during an outage see a gap in `seq` and resync.
 
 With Channels' in-memory layer (the embedded default) the layer lives on the server's own loop,
-so the send is handed to that loop (kanban.http.server_loop); outside a server (a shell, the
+so the send is handed to that loop (given by the ASGI app at startup: use_server_loop);
+outside a server (a shell, the
 demo loader) no consumer can be listening in this process, and `async_to_sync` suffices.
 """
 
@@ -20,8 +21,6 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-
-from kanban import http
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +116,14 @@ class LoopPublisher:
 
 
 _publisher = LoopPublisher()
+# The ASGI server's event loop in this process, where Channels' in-memory layer lives.
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def use_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Called by the ASGI application when the server starts (kanban.asgi)."""
+    global _server_loop
+    _server_loop = loop
 
 
 def encode(payload: dict[str, Any]) -> str:
@@ -136,7 +143,7 @@ def send_message(group: str, message: dict[str, Any]) -> None:
         if layer is None:
             return
         if isinstance(layer, InMemoryChannelLayer):
-            loop = http.server_loop
+            loop = _server_loop
             if loop is not None and loop.is_running():
                 asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
             else:
