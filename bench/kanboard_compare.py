@@ -34,6 +34,7 @@ It prints a markdown section and appends it to bench/RESULTS.md (`--no-append` n
 """
 
 import argparse
+import atexit
 import base64
 import contextlib
 import datetime
@@ -276,6 +277,15 @@ class Kanboard:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        try:
+            self._started()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _started(self) -> None:
+        """Wait for the server, then read the application API token it made."""
         deadline = time.time() + 30
         while True:
             try:
@@ -294,9 +304,9 @@ class Kanboard:
             "->fetchColumn();",
         )
         self.auth = base64.b64encode(f"jsonrpc:{token}".encode()).decode()
-        return self
 
     def __exit__(self, *exc) -> None:
+        # The process group: with PHP_CLI_SERVER_WORKERS the workers are children of php.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
         self.process.wait(timeout=15)
@@ -362,6 +372,7 @@ def lua_script(
     cards: list[int], columns: list[int], request: str, ok: str | None, noop: str | None
 ) -> Path:
     script = Path(tempfile.mkstemp(suffix=".lua", prefix="kbcmp-")[1])
+    atexit.register(script.unlink, missing_ok=True)
     script.write_text(
         LUA
         % {
@@ -729,11 +740,9 @@ def main() -> None:
                         args.drags,
                     )
                     print(json.dumps({"processes": n, "drags": drags}), flush=True)
-                kb_lua.unlink()
         finally:
             os.killpg(tasks.pid, signal.SIGTERM)
             tasks.wait(timeout=15)
-    obeya_lua.unlink()
     load_after = uptime()
 
     section = report(
