@@ -67,6 +67,9 @@ def asgi_server(
 ) -> Iterator[str]:
     """Run the app under uvicorn; yield its base URL (http://127.0.0.1:PORT)."""
     port = free_port()
+    # An empty STATIC_ROOT unless the test collected one: a manifest left in the checkout by
+    # an earlier collectstatic would name copies of static files older than the code's.
+    static_root = tempfile.mkdtemp(prefix="obeya-static-")
     server_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "kanban.settings",
@@ -82,6 +85,7 @@ def asgi_server(
         "LOG_LEVEL": "WARNING",
         # whitenoise: tests run no collectstatic, static files come from the finders
         "PYTHONWARNINGS": "ignore:No directory at",
+        "STATIC_ROOT": static_root,
         # Alerts and metrics run in the server itself (test_celery_worker.py has a real worker)
         "CELERY_EAGER": "1",
         # Its own keys in the shared Redis: no counts or debounces left by an earlier server.
@@ -128,6 +132,7 @@ def asgi_server(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        shutil.rmtree(static_root, ignore_errors=True)
 
 
 class RedisServer:
