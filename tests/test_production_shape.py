@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import redis
 import websockets
+import yaml
 from celery import Celery
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
@@ -39,6 +40,7 @@ from tests.servers import (
     RedisServer,
     asgi_server,
     celery_worker,
+    render_nginx_template,
     wait_until,
 )
 from tests.ws_client import BoardViewer, wait_for
@@ -433,3 +435,43 @@ def test_both_workers_take_tasks_from_the_queue(shape):
             if len(counts) == 2 and all(counts.values()):
                 break
     assert {node.split("@")[0] for node, n in counts.items() if n} == set(shape.workers), counts
+
+
+# --- docker-compose.yml: the same shape for users' machines ------------------------------------
+
+
+def test_docker_compose_puts_nginx_in_front_of_two_web_processes_two_workers_and_one_beat():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services_ = compose["services"]
+    nginx = services_["nginx"]
+
+    # nginx: the only port, on the repository's template, filled in by the image's envsubst
+    assert nginx["image"].startswith("nginx:")
+    assert [s for s, service in services_.items() if service.get("ports")] == ["nginx"]
+    mounts = [m.split(":")[:2] for m in nginx["volumes"]]
+    assert ["./deploy/nginx/obeya.conf.template", "/etc/nginx/templates/default.conf.template"] in (
+        mounts
+    )
+    env = nginx["environment"]
+    render_nginx_template({**env, "OBEYA_LISTEN": "80"})  # every ${NAME} has a value
+    assert {env["OBEYA_WEB_1"], env["OBEYA_WEB_2"]} == {"web-1:8000", "web-2:8000"}
+    assert ["static", env["OBEYA_STATIC_ROOT"]] in mounts
+
+    # two web processes behind it, trusting it alone, on the static files collectstatic wrote
+    for name in ("web-1", "web-2"):
+        web = services_[name]
+        assert "--no-proxy-headers" in web["command"] and "--workers" not in web["command"]
+        assert web["environment"]["TRUSTED_PROXY_COUNT"] == "1"
+        assert web["restart"] == "unless-stopped"
+        assert "static:/app/staticfiles:ro" in web["volumes"]
+    assert services_["static"]["command"][-2:] == ["collectstatic", "--no-input"]
+    assert "static:/app/staticfiles" in services_["static"]["volumes"]
+    assert set(nginx["depends_on"]) == {"web-1", "web-2", "static"}
+
+    # two workers, one beat
+    assert services_["worker"]["deploy"]["replicas"] == 2
+    beats = [s for s, service in services_.items() if "beat" in service.get("command", [])]
+    assert beats == ["beat"] and services_["beat"].get("deploy", {}).get("replicas", 1) == 1
+    for name in ("nginx", "worker", "beat", "postgres", "redis"):
+        assert services_[name]["restart"] == "unless-stopped", name
+    assert "static" in compose["volumes"]
