@@ -62,14 +62,20 @@ class Shape:
     def url(self) -> str:
         return self.nginx.url
 
-    def served(self, pattern: str) -> list[str]:
-        """The upstream (`host:port`, or `-`: nginx itself) of each logged request whose line
-        matches `pattern`, in order."""
-        return [
-            line.rsplit(" ", 1)[1].rsplit(":", 1)[-1]
-            for line in self.nginx.log_lines()
-            if re.search(pattern, line)
-        ]
+    def served(self, pattern: str, *, at_least: int = 0) -> list[str]:
+        """The upstream's port (or `-`: nginx answered itself) of each logged request whose
+        line matches `pattern`, in order; once `at_least` are logged (nginx writes a line
+        just after the answer, a websocket's when it closes)."""
+
+        def ports() -> list[str]:
+            return [
+                line.rsplit(" ", 1)[1].rsplit(":", 1)[-1]
+                for line in self.nginx.log_lines()
+                if re.search(pattern, line)
+            ]
+
+        wait_until(lambda: len(ports()) >= at_least, timeout=10, what=f"{at_least} x {pattern}")
+        return ports()
 
 
 def collectstatic(static_root: Path) -> subprocess.Popen:
@@ -259,14 +265,15 @@ def test_the_board_page_its_static_files_and_the_api_answer_through_nginx(world,
     plain = call(shape.url, "GET", "/static/js/board.js")
     assert plain.status == 200 and plain.headers["Cache-Control"] == "public, max-age=60"
     # no web process saw them
-    assert shape.served(rf"GET ({script.group(1).decode()}|/static/js/board.js) ") == ["-", "-"]
+    statics = rf"GET ({re.escape(script.group(1).decode())}|/static/js/board\.js) "
+    assert shape.served(statics, at_least=2) == ["-", "-"]
 
     # and the API, with a token, from both web processes in turn
     for _ in range(4):
         answer = call(shape.url, "GET", f"/api/v1/boards/{board}/", token=token)
         assert answer.status == 200
         assert [c["name"] for c in answer.json()["columns"]][:2] == ["Backlog", "Ready"]
-    assert set(shape.served(rf"GET /api/v1/boards/{board}/ ")) == shape.web_ports
+    assert set(shape.served(rf"GET /api/v1/boards/{board}/ ", at_least=4)) == shape.web_ports
 
     # and a browser's websocket (its session cookie, the page's origin: the Host nginx passed
     # on, port and all, is what the origin is checked against)
@@ -351,10 +358,7 @@ def test_a_move_through_nginx_reaches_viewers_on_both_web_processes_and_so_does_
     assert all(v.resyncs == 0 for v in viewers)
 
     # and the six sockets were shared by both web processes (nginx logs one when it closes)
-    wait_until(
-        lambda: len(shape.served(accepted)) >= sockets_before + 6, timeout=10, what="the log"
-    )
-    upstreams = shape.served(accepted)[sockets_before:]
+    upstreams = shape.served(accepted, at_least=sockets_before + 6)[sockets_before:]
     assert set(upstreams) == shape.web_ports
     assert sorted(upstreams.count(port) for port in shape.web_ports) == [3, 3]  # least_conn
 
