@@ -167,7 +167,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (and nginx serves /static/ from, deploy/nginx/obeya.conf.template).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # npm installs front-end libraries here; only the files named in templates are served.
 NODE_MODULES_DIR = BASE_DIR / "node_modules"
@@ -175,7 +176,8 @@ if NODE_MODULES_DIR.exists():
     STATICFILES_DIRS.append(("vendor", NODE_MODULES_DIR))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Content-hashed names after collectstatic, so that they can be cached for a year.
+    "staticfiles": {"BACKEND": "kanban.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -1,6 +1,7 @@
 """Fail fast, with a sentence a person understands, when the test suite's Postgres or Redis is
-not reachable, or Chromium (for the browser tests) is not installed, instead of a page of
-tracebacks from the first test or browser tests silently skipped."""
+not reachable, or Chromium (for the browser tests) or nginx (for the production shape's test)
+is not installed, instead of a page of tracebacks from the first test or tests silently
+skipped."""
 
 import os
 import sys
@@ -50,11 +51,23 @@ def check_chromium() -> str | None:
     )
 
 
+NGINX = "/usr/sbin/nginx"
+
+
+def check_nginx() -> str | None:
+    if os.access(NGINX, os.X_OK):
+        return None
+    return (
+        f"tests/test_production_shape.py needs Debian's nginx at {NGINX}: install it with "
+        "'apt-get update && apt-get install -y nginx' (.ci/run does so when it is missing)."
+    )
+
+
 def main() -> int:
-    chromium = check_chromium()
-    if chromium:
-        print(f"make test: {chromium}", file=sys.stderr)
-        return 1
+    for missing in (check_chromium(), check_nginx()):
+        if missing:
+            print(f"make test: {missing}", file=sys.stderr)
+            return 1
     database_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
     problems = []

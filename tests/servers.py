@@ -7,6 +7,7 @@ process and sees only what is committed.
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -67,6 +68,9 @@ def asgi_server(
 ) -> Iterator[str]:
     """Run the app under uvicorn; yield its base URL (http://127.0.0.1:PORT)."""
     port = free_port()
+    # An empty STATIC_ROOT unless the test collected one: a manifest left in the checkout by
+    # an earlier collectstatic would name copies of static files older than the code's.
+    static_root = tempfile.mkdtemp(prefix="obeya-static-")
     server_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "kanban.settings",
@@ -82,6 +86,7 @@ def asgi_server(
         "LOG_LEVEL": "WARNING",
         # whitenoise: tests run no collectstatic, static files come from the finders
         "PYTHONWARNINGS": "ignore:No directory at",
+        "STATIC_ROOT": static_root,
         # Alerts and metrics run in the server itself (test_celery_worker.py has a real worker)
         "CELERY_EAGER": "1",
         # Its own keys in the shared Redis: no counts or debounces left by an earlier server.
@@ -128,6 +133,7 @@ def asgi_server(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        shutil.rmtree(static_root, ignore_errors=True)
 
 
 class RedisServer:
@@ -188,11 +194,17 @@ class RedisServer:
 
 @contextlib.contextmanager
 def celery_worker(
-    queue: str, *, redis_url: str | None = None, production: bool = False, log=None
+    queue: str,
+    *,
+    redis_url: str | None = None,
+    production: bool = False,
+    log=None,
+    name: str | None = None,
 ) -> Iterator[subprocess.Popen]:
     """A real Celery worker consuming `queue` on the test database: one process (solo), or
     with `production` the shape `make worker` runs (prefork, two children, gossip, mingle and
-    heartbeats on), writing its log to `log` (a file) if given."""
+    heartbeats on), writing its log to `log` (a file) if given. Several workers on one broker
+    need a `name` each (the node is `name@host`)."""
     worker_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "kanban.settings",
@@ -218,6 +230,7 @@ def celery_worker(
             "-Q",
             queue,
             "--loglevel=WARNING",
+            *(["--hostname", f"{name}@%h"] if name else []),
             *(
                 ["--concurrency=2"]
                 if production
@@ -246,6 +259,115 @@ def celery_worker(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+NGINX = "/usr/sbin/nginx"
+NGINX_TEMPLATE = ROOT / "deploy" / "nginx" / "obeya.conf.template"
+NGINX_MISSING = (
+    f"tests/test_production_shape.py needs Debian's nginx at {NGINX}: install it with "
+    "'apt-get update && apt-get install -y nginx' (.ci/run does so when it is missing)."
+)
+
+
+def render_nginx_template(values: dict[str, str]) -> str:
+    """deploy/nginx/obeya.conf.template with its ${NAME}s filled in, as the official nginx
+    image's envsubst fills them: only the names given, nginx's own $variables untouched."""
+    text = NGINX_TEMPLATE.read_text()
+    missing = set(re.findall(r"\$\{(\w+)\}", text)) - set(values)
+    if missing:
+        raise KeyError(f"no value for {sorted(missing)} in {NGINX_TEMPLATE.name}")
+    return re.sub(r"\$\{(\w+)\}", lambda match: values[match.group(1)], text)
+
+
+class NginxServer:
+    """Debian's nginx, not as a daemon, on deploy/nginx/obeya.conf.template filled in with
+    `values` (all but OBEYA_LISTEN, which is a port of its own), inside a main configuration
+    whose every path (pid, logs, temporary files) is in a directory of its own, so that it
+    needs nothing of the system's nginx. `access_log` lists each request as
+    `<client> "<request line>" <status> <upstream>` (`-` when nginx answered itself)."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="obeya-nginx-"))
+        self.access_log = self.dir / "access.log"
+        self.error_log = self.dir / "error.log"
+        self.process: subprocess.Popen | None = None
+        site = render_nginx_template({**values, "OBEYA_LISTEN": f"127.0.0.1:{self.port}"})
+        (self.dir / "obeya.conf").write_text(site)
+        temp_paths = "\n".join(
+            f"    {kind}_temp_path {self.dir / kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        (self.dir / "nginx.conf").write_text(
+            # As root nginx's workers would run as nobody, who may not read pytest's tmp dirs.
+            ("user root;\n" if os.geteuid() == 0 else "")
+            + f"""worker_processes 1;
+pid {self.dir / "nginx.pid"};
+error_log {self.error_log} warn;
+events {{
+    worker_connections 1024;
+}}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+{temp_paths}
+    log_format upstreams '$remote_addr "$request" $status $upstream_addr';
+    access_log {self.access_log} upstreams;
+    include {self.dir / "obeya.conf"};
+}}
+"""
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_lines(self) -> list[str]:
+        return self.access_log.read_text().splitlines() if self.access_log.exists() else []
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def __enter__(self) -> "NginxServer":
+        if not os.access(NGINX, os.X_OK):
+            raise RuntimeError(NGINX_MISSING)
+        conf, prefix, errors = str(self.dir / "nginx.conf"), str(self.dir), str(self.error_log)
+        self.process = subprocess.Popen(
+            # -e: the error log from the start, before the configuration names one
+            [NGINX, "-p", prefix, "-e", errors, "-c", conf, "-g", "daemon off;"],
+            cwd=self.dir,
+            start_new_session=True,
+        )
+        try:
+            wait_until(
+                lambda: self.process.poll() is not None or self._listening(),
+                timeout=10,
+                what="nginx",
+            )
+        except BaseException:
+            self.__exit__()
+            raise
+        if self.process.poll() is not None:
+            errors = self.error_log.read_text() if self.error_log.exists() else ""
+            self.__exit__()
+            raise RuntimeError(f"nginx exited with {self.process.returncode}: {errors}")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.poll() is None:
+            # SIGTERM is nginx's fast shutdown: it does not wait for open websockets.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def raw_request(
