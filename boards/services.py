@@ -30,6 +30,8 @@ from boards.models import (
     ClassOfService,
     Column,
     Comment,
+    ImportJob,
+    ImportStatus,
     Label,
     Stage,
     Swimlane,
@@ -411,15 +413,25 @@ def update_board(
 
 
 @transaction.atomic
-def delete_board(board: Board, *, actor: User) -> None:
+def delete_board(
+    board: Board, *, actor: User | None, partial_import: ImportJob | None = None
+) -> None:
     """Delete a board and everything on it. Owners and admins only: it cannot be undone.
+
+    With `partial_import`, the board is what that import (running, its row locked by the
+    caller) has built so far: deleting it is the import's own clean-up, so that a failed
+    import leaves nothing behind, and needs no right of the actor's (the member who started
+    it, who may have lost their rights meanwhile, or whose account is gone: None).
 
     Locks every column (FOR UPDATE, in id order), then the board row, as every writer locks:
     a move or a new card holds a column, every other writer holds the board row (KEY SHARE,
     _hold_board) before anything else. So the delete waits for the writes in flight, and
     writes that come after it find the board gone (404) instead of failing on a foreign key
     or deadlocking with the cascade."""
-    ensure_manager(actor, board)
+    if partial_import is None:
+        ensure_manager(actor, board)
+    elif partial_import.board_id != board.pk or partial_import.status != ImportStatus.RUNNING:
+        raise Forbidden("Only the running import that built a board may delete it this way.")
     list(Column.objects.select_for_update().filter(board=board).order_by("pk").values("pk"))
     if Board.objects.select_for_update().filter(pk=board.pk).values_list("pk").first() is None:
         raise NotFound("Board not found.")
