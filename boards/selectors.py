@@ -22,7 +22,7 @@ from django.db.models import (
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Membership, Organization, TeamMembership, User
+from accounts.models import Membership, Organization, Role, Team, TeamMembership, User
 from accounts.selectors import Access
 from boards.events import actor_dict
 from boards.metrics import DAY, percentile
@@ -637,10 +637,28 @@ def import_jobs_of_organization(organization: Organization) -> QuerySet[ImportJo
     return _import_jobs().filter(organization=organization).order_by("-created_at", "-id")
 
 
+def teams_for_new_board(user: User, organization: Organization, access: Access) -> QuerySet[Team]:
+    """The teams of the organisation that the user may create a board for (the import page's
+    choice): every team for an owner or admin, their own teams for a member, none for a
+    viewer. create_board checks the same rule (ensure_can_write)."""
+    teams = Team.objects.filter(organization=organization).order_by("name", "id")
+    if access.is_manager:
+        return teams
+    if access.role != Role.MEMBER:
+        return teams.none()
+    return teams.filter(team_memberships__user_id=user.pk)
+
+
+def may_create_boards(user: User, organization: Organization, access: Access) -> bool:
+    """Whether teams_for_new_board has a team (no query for an owner or admin)."""
+    return access.is_manager or teams_for_new_board(user, organization, access).exists()
+
+
 def import_job_dict(job: ImportJob) -> dict[str, Any]:
     return {
         "id": job.pk,
         "url": reverse("api-import", args=[job.pk]),
+        "page": reverse("org-import-job", args=[job.organization.slug, job.pk]),
         "organization": job.organization.slug,
         "team": job.team_id,
         "team_name": job.team.name,

@@ -36,13 +36,16 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.exceptions import ParseError, ValidationError
 
 from accounts.models import Team, User
 from boards import services
 from boards.models import Board, ImportJob, ImportStatus, Label, Stage
-from kanban.exceptions import DomainError, Forbidden, InvalidInput, NotFound
+from kanban.exceptions import DomainError, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from kanban.parsers import JSONParser
 
 logger = logging.getLogger(__name__)
 
@@ -359,6 +362,39 @@ def read_export(data: Any) -> _Export:
             fields=r.errors,
         )
     return _Export(name, lists, cards, labels, members, comments)
+
+
+class _ExportFileParser(JSONParser):
+    def max_bytes(self) -> int:
+        return settings.IMPORT_MAX_BYTES
+
+
+def read_upload(file: UploadedFile | None) -> Any:
+    """The JSON of an uploaded export file (the import page's form), checked as the API's
+    parser checks a body: at most IMPORT_MAX_BYTES (PayloadTooLarge), strict JSON, not nested
+    too deep, no NUL or lone surrogate in any string (InvalidInput naming where)."""
+    if file is None:
+        raise InvalidInput(
+            "Choose the Trello export's file (a .json file).", fields={"export": ["Required."]}
+        )
+    limit = settings.IMPORT_MAX_BYTES
+    if file.size > limit:
+        raise PayloadTooLarge(f"The file is larger than the limit of {limit:,} bytes.")
+    try:
+        # utf-8-sig: a byte order mark, which some editors write, is not JSON's business.
+        return _ExportFileParser().parse(file, parser_context={"encoding": "utf-8-sig"})
+    except ParseError as exc:
+        message = str(exc.detail).removeprefix("JSON parse error - ")
+        raise InvalidInput(
+            f"This file is not a JSON export: {message}", fields={"export": [message]}
+        ) from exc
+    except ValidationError as exc:  # a NUL or lone surrogate, at a path within the board
+        path, messages = next(iter(exc.detail.items()))
+        path = f"board.{path}" if path != "non_field_errors" else "board"
+        raise InvalidInput(
+            f"This is not a Trello board export we can import: {path}: {messages[0]}",
+            fields={path: [str(m) for m in messages]},
+        ) from exc
 
 
 # --- the import ------------------------------------------------------------------------------

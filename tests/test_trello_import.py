@@ -96,6 +96,7 @@ def test_the_import_answers_202_with_the_queued_job_and_where_to_follow_it(world
     assert response.status_code == 202
     assert response["Location"] == f"http://testserver{job_url(job.pk)}"
     assert body["id"] == job.pk and body["url"] == job_url(job.pk)
+    assert body["page"] == f"/o/acme/imports/{job.pk}/"
     assert body["status"] == "queued"
     assert body["progress"] == {"done": 0, "total": 14}  # the cards of open lists
     assert (body["board"], body["counts"], body["error"]) == (None, None, None)

@@ -98,6 +98,7 @@ class ImportProgressOut(serializers.Serializer):
 class ImportJobOut(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.CharField(help_text="This job in the API: GET it for its progress.")
+    page = serializers.CharField(help_text="The job's progress page, for a person.")
     organization = serializers.CharField(help_text="The organisation's slug.")
     team = serializers.IntegerField()
     team_name = serializers.CharField()
