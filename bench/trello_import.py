@@ -5,12 +5,14 @@ tests/fixtures/trello_board.json: six lists (one closed), ten labels (one unname
 alike), five members, cards with Markdown descriptions, labels, members, due dates, a checklist
 on every tenth, one in ten closed, one in twenty on the closed list, and 1,000 comments (a Trello
 export holds at most the last 1,000 actions). Then POSTs it to
-/api/v1/orgs/{slug}/import/trello/ through Django's test client as the team's member (the
-request's time is what the person waits for) and prints the time and what landed.
+/api/v1/orgs/{slug}/import/trello/ through Django's test client as a member of the team (the
+request's time is what the person waits for before the 202), starts a Celery worker (one
+process) and follows the job through GET /api/v1/imports/{id}/ until it ends, printing its
+progress, the job's own run time (started_at to finished_at) and what landed.
 
 Runs on the bench database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
-obeya_bench) and Redis (BENCH_REDIS_URL); the tasks the import queues go to a queue of the run's
-own, deleted at the end.
+obeya_bench) and Redis (BENCH_REDIS_URL); the run's tasks go to a queue of its own, deleted at
+the end, as is the organisation it made.
 
     .venv/bin/python bench/trello_import.py [--cards 5000] [--runs 1] [--write export.json]
 """
@@ -30,7 +32,7 @@ QUEUE = f"bench-trello-{uuid.uuid4().hex[:8]}"
 os.environ["CELERY_QUEUE"] = QUEUE
 os.environ["CACHE_KEY_PREFIX"] = QUEUE
 
-from common import BENCH_REDIS_URL, machine, setup_django  # noqa: E402
+from common import BENCH_REDIS_URL, machine, setup_django, worker  # noqa: E402
 
 LISTS = ["Backlog", "Ready", "Doing", "Code review", "Done", "Old sprint"]
 COLORS = ["green", "yellow", "orange", "red", "purple", "blue", "sky", "lime", "pink", "black"]
@@ -149,6 +151,8 @@ def main() -> None:
 
     from accounts.models import Organization, User
     from accounts.services import create_organization, create_team
+    from boards import trello
+    from boards.models import ImportJob
 
     Organization.objects.filter(slug="trello-bench").delete()
     user, _ = User.objects.get_or_create(username="trello-bench")
@@ -158,15 +162,33 @@ def main() -> None:
     client.force_login(user)
     body = json.dumps({"team": team.pk, "board": export})
     print(f"{machine()}; export of {args.cards} cards, {len(body) / 1e6:.1f} MB")
+    process = worker(QUEUE)
     try:
         for run in range(args.runs):
             started = time.perf_counter()
             response = client.post(
                 "/api/v1/orgs/trello-bench/import/trello/", body, content_type="application/json"
             )
-            elapsed = time.perf_counter() - started
-            print(f"run {run + 1}: {response.status_code} in {elapsed:.1f} s: {response.json()}")
+            answered = time.perf_counter() - started
+            job = response.json()
+            print(f"run {run + 1}: {response.status_code} {job['status']} in {answered:.2f} s")
+            samples = []
+            while job["status"] in ("queued", "running"):
+                time.sleep(0.5)
+                job = client.get(job["url"]).json()
+                samples.append((time.perf_counter() - started, job["progress"]["done"]))
+            ended = time.perf_counter() - started
+            row = ImportJob.objects.get(pk=job["id"])
+            took = (row.finished_at - row.started_at).total_seconds()
+            marks = [f"{done} at {at:.0f} s" for at, done in samples[:: max(len(samples) // 8, 1)]]
+            print(f"  progress: {', '.join(marks)}")
+            print(
+                f"  {job['status']} {ended:.1f} s after the POST; the job ran {took:.1f} s "
+                f"({row.total // trello.CHUNK + 1} chunks); {job['counts'] or job['error']}"
+            )
     finally:
+        process.terminate()
+        process.wait(timeout=30)
         redis.Redis.from_url(BENCH_REDIS_URL).delete(QUEUE)
         Organization.objects.filter(slug="trello-bench").delete()
 
