@@ -99,7 +99,7 @@ def refresh_all_metrics() -> int:
 
 
 # The import's own limits, above the global 120 s: a big board takes a while (5,000 cards
-# ~20 s, bench/RESULTS.md). The soft limit lets the run delete its partial board and say why;
+# ~15 s, bench/RESULTS.md). The soft limit lets the run delete its partial board and say why;
 # the broker's visibility timeout (settings) is longer than the hard one, so that Redis never
 # hands the task to a second worker while the first still runs it.
 @shared_task(

@@ -186,8 +186,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(2 * 10
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
 # An import of more cards than this answers 400 before any work (a worker runs the import).
 IMPORT_MAX_CARDS = int(os.environ.get("IMPORT_MAX_CARDS", "10000"))
-# The import task's own time limit (seconds), far above the global one: 5,000 cards take
-# about 20 s (bench/RESULTS.md), the limit is there for a worker that is stuck, not slow.
+# The import task's own (soft) time limit in seconds, far above the global one: 5,000 cards
+# take about 15 s on a worker (bench/RESULTS.md); the limit is for a stuck run, not a slow one.
 IMPORT_TIME_LIMIT = int(os.environ.get("IMPORT_TIME_LIMIT", str(30 * 60)))
 
 # --- Redis: one URL for Channels and Celery --------------------------------------------------
