@@ -381,3 +381,62 @@ class MetricsSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.board_id} {self.window_from}..{self.window_to} at {self.computed_at}"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImportJob(models.Model):
+    """An import of another tool's export (a Trello board) into a new board, run by a worker.
+
+    `export` holds the file only while the job is queued or running (cleared when it ends, so
+    that 20 MB bodies do not stay in the database); `done` of `total` cards is its progress.
+    `attempts` counts the runs started: a run that finds a higher number was superseded."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="import_jobs"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    name = models.CharField(max_length=120, help_text="The new board's name.")
+    status = models.CharField(
+        max_length=8, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    export = models.JSONField(null=True, blank=True, editable=False)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    board = models.ForeignKey(
+        Board, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in ImportStatus]),
+                name="importjob_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(done__lte=F("total")), name="importjob_done_le_total"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} ({self.status}): {self.name}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)

@@ -1,4 +1,5 @@
-"""Celery tasks: thin, idempotent wrappers that take ids, fetch, and call alerts or metrics.
+"""Celery tasks: thin, idempotent wrappers that take ids, fetch, and call alerts, metrics or
+the Trello import.
 
 They are enqueued after commit (`transaction.on_commit`), so a task never runs on data its
 transaction did not commit; with `acks_late` a task whose worker died is redelivered, which is
@@ -11,11 +12,13 @@ import time
 from contextlib import contextmanager
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
 from boards.flow import alerts, metrics
 from boards.models import Board, Event
+from boards.services import trello
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +97,22 @@ def refresh_all_metrics() -> int:
     for pk in board_ids:
         metrics.refresh_snapshot(pk)
     return len(board_ids)
+
+
+# The import's own limits, above the global 120 s: a big board takes a while (5,000 cards
+# ~15 s, bench/RESULTS.md). The soft limit lets the run delete its partial board and say why;
+# the broker's visibility timeout (settings) is longer than the hard one, so that Redis never
+# hands the task to a second worker while the first still runs it.
+@shared_task(
+    name="boards.import_trello",
+    time_limit=settings.IMPORT_TIME_LIMIT + 60,
+    soft_time_limit=settings.IMPORT_TIME_LIMIT,
+)
+def import_trello(job_id: int) -> str | None:
+    """Run the import job (boards.services.trello.run_trello_import): idempotent, as a redelivered
+    job that already ended is left alone and one left running by a dead worker restarts."""
+    job = trello.run_trello_import(job_id)
+    return job.status if job else None
 
 
 def _debounce_key(board_id: int) -> str:

@@ -12,6 +12,8 @@ urlpatterns = [
     path("o/<slug:slug>/board/", views.org_board_page, name="org-board"),
     path("o/<slug:slug>/activity/", views.org_activity_page, name="org-activity"),
     path("o/<slug:slug>/search/", views.org_search_page, name="org-search"),
+    path("o/<slug:slug>/import/", views.org_import_page, name="org-import"),
+    path("o/<slug:slug>/imports/<int:job_id>/", views.org_import_job_page, name="org-import-job"),
     path(
         "boards/<int:board_id>/cards/<int:card_id>/fragment/",
         views.card_fragment,

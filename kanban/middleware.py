@@ -8,8 +8,12 @@ from django.views import defaults
 from kanban import api
 
 # The paths allowed a larger body than DATA_UPLOAD_MAX_MEMORY_SIZE, and the setting that limits
-# each: only imports of other tools' exports. Their views read the body with the same limit.
-LARGER_BODIES = ((re.compile(r"^/api/v1/orgs/[^/]+/import/trello/$"), "IMPORT_MAX_BYTES"),)
+# each: only imports of other tools' exports, through the API or the import page's upload.
+# Their views read the body with the same limit.
+LARGER_BODIES = (
+    (re.compile(r"^/api/v1/orgs/[^/]+/import/trello/$"), "IMPORT_MAX_BYTES"),
+    (re.compile(r"^/o/[^/]+/import/$"), "IMPORT_MAX_BYTES"),
+)
 
 
 def body_limit(path: str) -> int | None:

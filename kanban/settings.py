@@ -186,6 +186,11 @@ WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(2 * 1024 * 1024)))
 # The one exception: imports of other tools' exports (a Trello board's JSON runs to several MB).
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
+# An import of more cards than this answers 400 before any work (a worker runs the import).
+IMPORT_MAX_CARDS = int(os.environ.get("IMPORT_MAX_CARDS", "10000"))
+# The import task's own (soft) time limit in seconds, far above the global one: 5,000 cards
+# take about 15 s on a worker (bench/RESULTS.md); the limit is for a stuck run, not a slow one.
+IMPORT_TIME_LIMIT = int(os.environ.get("IMPORT_TIME_LIMIT", str(30 * 60)))
 
 # --- Redis: one URL for Channels and Celery --------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -226,10 +231,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
-# Longer than the longest task (its time limit) plus the longest countdown (5 s), or Redis
-# redelivers it while it still runs; short enough that what a killed worker held comes back
-# within minutes (the WIP sweep below does not wait for that).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+# Longer than the longest task's time limit (the import's, IMPORT_TIME_LIMIT) plus the longest
+# countdown (5 s), or Redis redelivers a task while it still runs: an import would then run
+# twice. The cost is that what a killed worker held comes back only after this long (with
+# prefetch 1, its task in flight): the WIP sweep below and the periodic metrics and ageing
+# runs do not wait for that, and an import redelivered then restarts cleanly.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": max(300, IMPORT_TIME_LIMIT + 300)}
 # A worker whose broker went away reconnects for as long as it takes (Celery's default gives
 # up after 100 tries, and then the worker exits).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -301,6 +308,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two fields named `status`: an invitation's keeps its name, an import job's has its own.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "accounts.models.InvitationStatus",
+        "ImportStatusEnum": "boards.models.ImportStatus",
+    },
 }
 
 # Shared by every process when Redis is there (login throttling, the metrics debounce).

@@ -18,11 +18,13 @@ from boards.models import (
     Column,
     Comment,
     Event,
+    ImportJob,
     Label,
     Stage,
     Swimlane,
     WipPolicy,
 )
+from boards.services import trello
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +66,7 @@ def db_state() -> tuple:
         Comment.objects.count(),
         CardMove.objects.count(),
         Event.objects.count(),
+        list(ImportJob.objects.order_by("pk").values_list("pk", "status")),
     )
 
 
@@ -81,6 +84,13 @@ def assert_invalid(response, *fields: str) -> dict[str, Any]:
     return body
 
 
+TRELLO_EXPORT = {
+    "name": "From Trello",
+    "lists": [{"id": "l1", "name": "Doing", "pos": 1}],
+    "cards": [{"id": "c1", "name": "A card", "idList": "l1", "pos": 1}],
+}
+
+
 @dataclass
 class Objects:
     """One board of an organisation with something of every kind on it."""
@@ -94,6 +104,7 @@ class Objects:
     label: Label
     card: Card
     blocked_card: Card
+    job: ImportJob  # an import of a board for the team, queued
 
 
 def objects_on(board: Board, owner) -> Objects:
@@ -107,7 +118,10 @@ def objects_on(board: Board, owner) -> Objects:
     services.add_comment(card, body="First pass done", actor=owner)
     blocked_card = services.create_card(board, title="Waiting", column=ready, actor=owner)
     services.block_card(blocked_card, reason="Waiting for legal", actor=owner)
-    return Objects(board, ready, doing, spare_column, lane, spare_lane, label, card, blocked_card)
+    job = trello.start_trello_import(team=board.team, data=TRELLO_EXPORT, actor=owner)
+    return Objects(
+        board, ready, doing, spare_column, lane, spare_lane, label, card, blocked_card, job
+    )
 
 
 @pytest.fixture
@@ -362,16 +376,17 @@ ENDPOINTS = [
         "post",
         lambda o: f"{API}/orgs/{o.board.organization.slug}/import/trello/",
         "write",  # creating a board for the team: its members and the managers
-        ok=201,
-        body=lambda o: {
-            "team": o.board.team_id,
-            "board": {
-                "name": "From Trello",
-                "lists": [{"id": "l1", "name": "Doing", "pos": 1}],
-                "cards": [{"id": "c1", "name": "A card", "idList": "l1", "pos": 1}],
-            },
-        },
+        ok=202,  # the job queued (it runs once the request commits: never, in these tests)
+        body=lambda o: {"team": o.board.team_id, "board": TRELLO_EXPORT},
     ),
+    Endpoint(
+        "imports",
+        "api-org-imports",
+        "get",
+        lambda o: f"{API}/orgs/{o.board.organization.slug}/imports/",
+        "read",
+    ),
+    Endpoint("import-get", "api-import", "get", lambda o: f"{API}/imports/{o.job.pk}/", "read"),
 ]
 
 # The two list endpoints take no object in the path: tested below and in test_api_cards.py.

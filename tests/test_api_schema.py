@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from accounts.services import create_api_token
 from boards import services
+from boards.services import trello
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,13 @@ def test_every_list_that_answers_a_page_is_documented_as_one(world, api, schema)
     )
     services.add_comment(card, body="Hello", actor=world.alice)
     token, _ = create_api_token(user=world.alice, name="listed")
+    job = trello.start_trello_import(
+        team=world.sales,
+        data={"lists": [{"id": "l", "name": "To do"}], "cards": []},
+        actor=world.bob,
+    )
     ids = {
+        "job_id": job.pk,
         "user_id": world.bob.pk,
         "token_id": token.pk,
         "board_id": world.board.pk,

@@ -7,13 +7,14 @@ import os
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import redis
 from django.core.cache import cache
 
 from boards import services, tasks
-from boards.models import Alert, AlertKind, MetricsSnapshot
+from boards.models import Alert, AlertKind, ImportJob, MetricsSnapshot
 from kanban.celery import app as celery_app
 from tests.servers import celery_worker
 
@@ -143,3 +144,32 @@ def test_under_a_steady_stream_a_boards_run_starts_at_most_once_a_second(world, 
     (message,) = [json.loads(m) for m in broker.lrange(queue, 0, -1)]
     eta = datetime.fromisoformat(message["headers"]["eta"]).timestamp()
     assert started + 0.9 <= eta <= started + tasks.BOARD_CHANGED_EVERY_SECONDS + 0.05
+
+
+def test_a_real_worker_runs_a_trello_import_job_end_to_end(world, queue, api):
+    # given: the API answers at once, with the job queued for the worker
+    export = json.loads((Path(__file__).parent / "fixtures" / "trello_board.json").read_text())
+    response = api(world.bob).post(
+        "/api/v1/orgs/acme/import/trello/",
+        json.dumps({"team": world.sales.pk, "board": export}),
+        content_type="application/json",
+    )
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"
+    job = ImportJob.objects.get(pk=response.json()["id"])
+
+    # when: a worker is there
+    with celery_worker(queue):
+        assert wait_for(lambda: ImportJob.objects.get(pk=job.pk).finished), "job never ended"
+
+    # then: the worker imported it, chunk by chunk, and kept nothing of the file
+    job.refresh_from_db()
+    assert (job.status, job.done, job.total, job.attempts) == ("done", 14, 14, 1)
+    assert job.export is None and job.counts["comments"] == 5
+    assert job.board.cards.count() == 14 and job.board.name == "Product roadmap"
+    body = api(world.alice).get(f"/api/v1/imports/{job.pk}/").json()
+    assert (body["status"], body["board"], body["progress"]) == (
+        "done",
+        job.board_id,
+        {"done": 14, "total": 14},
+    )

@@ -1,7 +1,8 @@
-"""The embedded default (`make run`) runs on SQLite: the move's plain SQL must hold there too.
+"""The embedded default (`make run`) runs on SQLite: the move's plain SQL, and the Trello
+import's batched writes (bulk inserts that read back their ids), must hold there too.
 
-The suite runs on Postgres; this runs the move's own tests again, in a pytest of their own, on
-a SQLite database."""
+The suite runs on Postgres; this runs their own tests again, in a pytest of their own, on a
+SQLite database."""
 
 import os
 import re
@@ -12,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_move_tests_pass_on_sqlite(tmp_path):
+def test_the_move_and_import_tests_pass_on_sqlite(tmp_path):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'obeya.sqlite3'}"}
     result = subprocess.run(
         [
@@ -24,6 +25,7 @@ def test_the_move_tests_pass_on_sqlite(tmp_path):
             "no:cacheprovider",
             "tests/test_move_service.py",
             "tests/test_api_cards.py",
+            "tests/test_trello_import.py",
         ],
         cwd=ROOT,
         env=env,

@@ -1,6 +1,6 @@
 """The REST API of the organisation-wide views: the managers' overview, activity feeds, CSV
-exports and the Trello import. Thin, like every view: parse, fetch through a selector, call a
-service or a read module (boards.flow.overview, boards.pages.activity,
+exports and the Trello import and its jobs. Thin, like every view: parse, fetch through a
+selector, call a service or a read module (boards.flow.overview, boards.pages.activity,
 boards.selectors.exports, boards.services.trello)."""
 
 from django.conf import settings
@@ -18,6 +18,7 @@ from boards import selectors
 from boards.api.serializers import ActorOut
 from boards.api.views import ERRORS, paginated, validated
 from boards.flow import overview
+from boards.models import ImportStatus
 from boards.pages import activity
 from boards.selectors import exports
 from boards.services import trello
@@ -93,10 +94,36 @@ class ImportCountsOut(serializers.Serializer):
     skipped = serializers.IntegerField(help_text="Cards of closed lists, not imported.")
 
 
-class ImportOut(serializers.Serializer):
-    board = serializers.IntegerField(help_text="The new board's id.")
-    name = serializers.CharField()
-    counts = ImportCountsOut()
+class ImportProgressOut(serializers.Serializer):
+    done = serializers.IntegerField(help_text="Cards imported so far.")
+    total = serializers.IntegerField(help_text="Cards to import (those on open lists).")
+
+
+class ImportJobOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField(help_text="This job in the API: GET it for its progress.")
+    page = serializers.CharField(help_text="The job's progress page, for a person.")
+    organization = serializers.CharField(help_text="The organisation's slug.")
+    team = serializers.IntegerField()
+    team_name = serializers.CharField()
+    name = serializers.CharField(help_text="The new board's name.")
+    status = serializers.ChoiceField(
+        choices=ImportStatus.choices,
+        help_text="queued, then running, then done or failed (nothing kept).",
+    )
+    progress = ImportProgressOut()
+    board = serializers.IntegerField(
+        allow_null=True, help_text="The new board's id: set while running, kept when done."
+    )
+    board_url = serializers.CharField(allow_null=True, help_text="The new board's page.")
+    counts = ImportCountsOut(allow_null=True, help_text="What landed, once done.")
+    error = serializers.CharField(
+        allow_null=True, help_text="Why it failed, for a person (where it stopped and why)."
+    )
+    created_by = ActorOut(allow_null=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class TrelloImportInput(serializers.Serializer):
@@ -254,26 +281,62 @@ class TrelloImportView(APIView):
     @extend_schema(
         request=TrelloImportInput,
         responses={
-            201: ImportOut,
+            202: ImportJobOut,
             **ERRORS,
             413: OpenApiResponse(description="Body over IMPORT_MAX_BYTES (default 20 MiB)."),
         },
         description=(
-            "Create a board for one of the organisation's teams from a Trello board's JSON "
-            "export: open lists become columns (stage guessed from the name: done, review/QA, "
-            "doing, backlog...), then labels, cards in list order (closed ones archived), and "
-            "comments. Trello members are not mapped to users: their names are noted on the "
-            "cards. All or nothing; a malformed export answers 400 naming the faulty parts."
+            "Start importing a Trello board's JSON export into a new board of one of the "
+            "organisation's teams: open lists become columns (stage guessed from the name: "
+            "done, review/QA, doing, backlog...), then labels, cards in list order (closed "
+            "ones archived), and comments. Trello members are not mapped to users: their "
+            "names are noted on the cards. The file is checked at once: a malformed export, "
+            "or one of more than IMPORT_MAX_CARDS cards (default 10,000), answers 400 naming "
+            "the faulty parts, and nothing is created. Then a worker imports it: the answer "
+            "is 202 with the job (`Location`: GET /api/v1/imports/{id}/ for its progress), "
+            "which ends `done` with the new board, or `failed` with nothing kept and an "
+            "`error` saying why."
         ),
     )
     def post(self, request: Request, slug: str) -> Response:
         organization, _ = get_organization_for_user(request.user, slug)
         data = validated(TrelloImportInput, request)
         team = selectors.resolve_team(organization.pk, data["team"])
-        board = trello.import_trello_board(
-            team=team, data=data["board"], actor=request.user, name=data.get("name")
+        job = trello.start_trello_import(
+            team=team, data=data["board"], name=data.get("name"), actor=request.user
         )
+        # Read again: where tasks run in-process (the embedded default) it has run already.
+        body = selectors.import_job_dict(selectors.get_import_job_for_user(request.user, job.pk))
         return Response(
-            {"board": board.pk, "name": board.name, "counts": board.import_counts},
-            status=status.HTTP_201_CREATED,
+            body,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": request.build_absolute_uri(body["url"])},
+        )
+
+
+class ImportJobView(APIView):
+    @extend_schema(
+        responses={200: ImportJobOut, **ERRORS},
+        description="An import job: its status and progress, then the new board or the error.",
+    )
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(
+            selectors.import_job_dict(selectors.get_import_job_for_user(request.user, job_id))
+        )
+
+
+class OrgImportsView(APIView):
+    pagination_class = Pagination
+
+    @extend_schema(
+        responses={200: ImportJobOut(many=True), **ERRORS},
+        description="The organisation's imports, newest first.",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        organization, _ = get_organization_for_user(request.user, slug)
+        return paginated(
+            self,
+            request,
+            selectors.import_jobs_of_organization(organization),
+            lambda page: [selectors.import_job_dict(job) for job in page],
         )

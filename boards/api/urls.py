@@ -37,6 +37,8 @@ urlpatterns = [
         org_views.TrelloImportView.as_view(),
         name="api-org-import-trello",
     ),
+    path("orgs/<slug:slug>/imports/", org_views.OrgImportsView.as_view(), name="api-org-imports"),
+    path("imports/<int:job_id>/", org_views.ImportJobView.as_view(), name="api-import"),
     path(
         "boards/<int:board_id>/activity/",
         org_views.BoardActivityView.as_view(),

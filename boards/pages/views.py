@@ -1,18 +1,21 @@
 """HTML pages. They read through the same selectors as the API and write through no path of
-their own: the page's scripts call the REST API (static/js/board.js)."""
+their own: the page's scripts call the REST API (static/js/board.js). The one form that posts
+here is the Trello import's (a file upload of up to 20 MiB is a form's job): it calls the same
+service as the API."""
 
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import User
 from accounts.selectors import get_organization_for_user, memberships_for_user
@@ -21,7 +24,8 @@ from boards.flow import metrics, overview
 from boards.models import Board, ClassOfService, Label, Stage
 from boards.pages import activity
 from boards.pages import reads as pages
-from kanban.exceptions import InvalidInput, NotFound
+from boards.services import trello
+from kanban.exceptions import DomainError, InvalidInput, NotFound
 
 # A swimlane with one of these names is the board's expedite lane: drawn on top, in red.
 EXPEDITE_LANE_NAMES = frozenset({"expedite", "expedite lane"})
@@ -406,6 +410,7 @@ def org_overview_page(request: HttpRequest, slug: str) -> HttpResponse:
             "role": access.role,
             "tab": "overview",
             "rows": [_overview_row(row, weeks) for row in rows],
+            "can_import": selectors.may_create_boards(request.user, organization, access),
             "headers": {h["key"]: h for h in headers},
             "sort": sort,
             "weeks": weeks,
@@ -564,5 +569,81 @@ def standup_page(request: HttpRequest, board_id: int) -> HttpResponse:
             "days": days,
             "wall": wall,
             "day_choices": (1, 2, 3, 5, 10),
+        },
+    )
+
+
+# --- the Trello import -----------------------------------------------------------------------
+
+RECENT_IMPORTS = 10  # listed under the import page's form
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def org_import_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Import a Trello board: the team, an optional name and the export's file. The POST starts
+    the import job (trello.start_trello_import, as the API does) and redirects to its progress
+    page; a file it refuses comes back with the reason. For those who may create a board for
+    one of the organisation's teams (403 for the others); below, the recent imports."""
+    organization, access = _org_or_404(request, slug)
+    teams = list(selectors.teams_for_new_board(request.user, organization, access))
+    chosen = {"team": "", "name": ""}
+    error, status = None, 200 if teams else 403
+    if teams and request.method == "POST":
+        chosen = {"team": request.POST.get("team", ""), "name": request.POST.get("name", "")}
+        try:
+            team = next((t for t in teams if str(t.pk) == chosen["team"]), None)
+            if team is None:
+                raise InvalidInput("Choose the team that will own the new board.")
+            job = trello.start_trello_import(
+                team=team,
+                data=trello.read_upload(request.FILES.get("export")),
+                name=chosen["name"],
+                actor=request.user,
+            )
+            return redirect("org-import-job", slug=organization.slug, job_id=job.pk)
+        except DomainError as exc:
+            error, status = exc.detail, exc.status
+    elif len(teams) == 1:
+        chosen["team"] = str(teams[0].pk)
+    return render(
+        request,
+        "boards/org_import.html",
+        {
+            "organization": organization,
+            "role": access.role,
+            "tab": "import",
+            "teams": teams,
+            "chosen": chosen,
+            "error": error,
+            "max_bytes": settings.IMPORT_MAX_BYTES,
+            "max_cards": f"{settings.IMPORT_MAX_CARDS:,}",
+            "jobs": list(selectors.import_jobs_of_organization(organization)[:RECENT_IMPORTS]),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def org_import_job_page(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """An import's progress: its status and a progress bar, which static/js/import.js keeps
+    current from the API; once done, a link to the new board; once failed, why."""
+    organization, access = _org_or_404(request, slug)
+    try:
+        job = selectors.get_import_job_for_user(request.user, job_id)
+    except NotFound as exc:
+        raise Http404("Import not found") from exc
+    if job.organization_id != organization.pk:
+        raise Http404("Import not found")
+    return render(
+        request,
+        "boards/org_import_job.html",
+        {
+            "organization": organization,
+            "role": access.role,
+            "tab": "import",
+            "job": job,
+            "data": selectors.import_job_dict(job),
         },
     )

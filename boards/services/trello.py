@@ -18,20 +18,36 @@ built by hand. What maps how:
   prefixed with their Trello author's name. Trello exports hold at most the last 1,000
   actions: older comments are not in the file.
 - Closed (archived) cards on open lists are imported, then archived.
+
+How it runs: start_trello_import checks the file in the request (structure, IMPORT_MAX_CARDS,
+the right to create the board) and queues an ImportJob; the task boards.import_trello runs it
+(run_trello_import) in chunks of CHUNK cards, each chunk and the job's progress committed
+together, so that no transaction holds the board for long. All or nothing for the person who
+asked: a run that fails deletes what it built and says why in the job's `error`; a run whose
+worker died is started again, its partial board deleted first. The job's own writes (its
+status, progress and result) are the functions here; the board's go through boards.services.
 """
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.exceptions import ParseError, ValidationError
 
 from accounts.models import Team, User
 from boards import services
-from boards.models import Board, Card, Label, Stage
-from kanban.exceptions import InvalidInput
+from boards.models import Board, ImportJob, ImportStatus, Label, Stage
+from kanban.exceptions import DomainError, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from kanban.parsers import JSONParser
+
+logger = logging.getLogger(__name__)
 
 TITLE_MAX, DESCRIPTION_MAX, COMMENT_MAX = 200, 20_000, 10_000
 COLUMN_NAME_MAX, LABEL_NAME_MAX, BOARD_NAME_MAX = 80, 40, 120
@@ -348,6 +364,39 @@ def read_export(data: Any) -> _Export:
     return _Export(name, lists, cards, labels, members, comments)
 
 
+class _ExportFileParser(JSONParser):
+    def max_bytes(self) -> int:
+        return settings.IMPORT_MAX_BYTES
+
+
+def read_upload(file: UploadedFile | None) -> Any:
+    """The JSON of an uploaded export file (the import page's form), checked as the API's
+    parser checks a body: at most IMPORT_MAX_BYTES (PayloadTooLarge), strict JSON, not nested
+    too deep, no NUL or lone surrogate in any string (InvalidInput naming where)."""
+    if file is None:
+        raise InvalidInput(
+            "Choose the Trello export's file (a .json file).", fields={"export": ["Required."]}
+        )
+    limit = settings.IMPORT_MAX_BYTES
+    if file.size > limit:
+        raise PayloadTooLarge(f"The file is larger than the limit of {limit:,} bytes.")
+    try:
+        # utf-8-sig: a byte order mark, which some editors write, is not JSON's business.
+        return _ExportFileParser().parse(file, parser_context={"encoding": "utf-8-sig"})
+    except ParseError as exc:
+        message = str(exc.detail).removeprefix("JSON parse error - ")
+        raise InvalidInput(
+            f"This file is not a JSON export: {message}", fields={"export": [message]}
+        ) from exc
+    except ValidationError as exc:  # a NUL or lone surrogate, at a path within the board
+        path, messages = next(iter(exc.detail.items()))
+        path = f"board.{path}" if path != "non_field_errors" else "board"
+        raise InvalidInput(
+            f"This is not a Trello board export we can import: {path}: {messages[0]}",
+            fields={path: [str(m) for m in messages]},
+        ) from exc
+
+
 # --- the import ------------------------------------------------------------------------------
 
 
@@ -382,94 +431,339 @@ def _label_names(labels: list[tuple[str, str, str]]) -> list[str]:
     return names
 
 
-@transaction.atomic
-def import_trello_board(*, team: Team, data: dict, actor: User, name: str | None = None) -> Board:
-    """Create a board for `team` from a Trello export (see the module's docstring for what maps
-    how). All or nothing: one transaction. The board returned carries `import_counts`:
-    columns, cards, labels, comments, archived, and skipped (cards of closed lists).
+def _board_name(name: str | None, export: _Export) -> str:
+    return ((name or "").strip() or export.name.strip() or "Imported from Trello")[:BOARD_NAME_MAX]
 
-    Raises InvalidInput (naming the faulty parts of the file) before writing anything, and
-    whatever create_board raises when `actor` may not create a board for `team`."""
+
+def _to_import(export: _Export) -> tuple[list[_List], list[_Card]]:
+    """The open lists in `pos` order, and the cards on them in `pos` order (those imported)."""
+    open_lists = sorted((x for x in export.lists if not x.closed), key=lambda x: (x.pos, x.index))
+    ids = {x.id for x in open_lists}
+    cards = sorted((c for c in export.cards if c.list_id in ids), key=lambda c: (c.pos, c.index))
+    return open_lists, cards
+
+
+@transaction.atomic
+def start_trello_import(
+    *, team: Team, data: Any, name: str | None = None, actor: User
+) -> ImportJob:
+    """Check a Trello export and queue its import into a new board for `team`. The job returned
+    is queued; the task boards.import_trello runs it once this transaction commits (in the
+    embedded default, in-process at that moment, so it comes back done).
+
+    Raises before creating anything: Forbidden or NotFound when `actor` may not create a
+    board for `team`; InvalidInput naming the faulty parts of the file (read_export), or when
+    it holds more than IMPORT_MAX_CARDS cards."""
     # The right to create the board first: a viewer learns that, not what is wrong with a file.
     services.ensure_can_write(actor, Board(organization_id=team.organization_id, team=team))
+    cards = data.get("cards") if isinstance(data, dict) else None
+    cap = settings.IMPORT_MAX_CARDS
+    if isinstance(cards, list) and len(cards) > cap:  # before reading them all
+        raise InvalidInput(
+            f"The export holds {len(cards):,} cards; an import takes at most {cap:,}.",
+            fields={"board.cards": [f"{len(cards)} cards: at most {cap}."]},
+        )
     export = read_export(data)
-    now = timezone.now()
-    open_lists = sorted((x for x in export.lists if not x.closed), key=lambda x: (x.pos, x.index))
-    stages = guess_stages([x.name for x in open_lists])
-    board = services.create_board(
+    job = ImportJob.objects.create(
+        organization_id=team.organization_id,
         team=team,
-        name=((name or "").strip() or export.name.strip() or "Imported from Trello")[
-            :BOARD_NAME_MAX
-        ],
-        description="Imported from Trello.",
-        columns=[
-            {"name": (x.name.strip() or "Untitled")[:COLUMN_NAME_MAX], "stage": stage}
-            for x, stage in zip(open_lists, stages, strict=True)
+        created_by=actor,
+        name=_board_name(name, export),
+        export=data,
+        total=len(_to_import(export)[1]),
+    )
+    transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    """Queue the job's run (after the commit that created it). With the broker down, the job
+    fails at once with a sentence saying so, rather than waiting queued for ever."""
+    from boards import tasks  # tasks import this module
+
+    try:
+        tasks.import_trello.delay(job_id)
+    except Exception:
+        logger.exception("Could not queue import %s", job_id)
+        ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
+            status=ImportStatus.FAILED,
+            error="The import could not be queued (the task queue is not answering). "
+            "Nothing was created: try again in a moment.",
+            export=None,
+            finished_at=timezone.now(),
+        )
+
+
+# --- running the import (boards.tasks.import_trello) -----------------------------------------
+
+# Cards per transaction: progress shows every CHUNK cards, and no transaction holds the new
+# board's locks for long (the whole import in one transaction took 250 s for 5,000 cards).
+CHUNK = 100
+# Runs of one job that may start: a run is restarted when its worker died half-way, but a
+# file that kills its worker every time (out of memory) must not be retried for ever.
+MAX_ATTEMPTS = 3
+
+
+class _Superseded(Exception):
+    """Another run of the job has started since this one (a redelivery): this one stops."""
+
+
+@dataclass
+class _Run:
+    job: ImportJob
+    board: Board | None = None
+    imported: int = 0  # cards committed so far
+    chunk: int = 0  # cards in the chunk under way
+
+
+def run_trello_import(job_id: int) -> ImportJob | None:
+    """Run a queued import: the board and its labels, then the cards in chunks of CHUNK, each
+    chunk (its cards, their comments, the closed ones archived, and the job's progress) in a
+    transaction of its own. All or nothing all the same: a failure deletes what was built
+    (services.delete_board) and marks the job failed with a sentence saying why.
+
+    Idempotent under redelivery: a job already done or failed is left alone; a job found
+    running was left so by a worker that died: its partial board is deleted and the job runs
+    again from the start (at most MAX_ATTEMPTS runs). Returns the job as this run left it, or
+    None when it had nothing to do."""
+    from boards import tasks  # tasks import this module
+
+    job = _claim(job_id)
+    if job is None:
+        return None
+    run = _Run(job)
+    try:
+        # No alert check or metrics refresh per chunk: one for the whole board at the end.
+        with tasks.suspended():
+            counts = _import(run)
+    except _Superseded:
+        logger.warning("Import %s: a newer run of it has started; this one stops", job_id)
+        return None
+    except Exception as exc:
+        return _fail(run, exc)
+    return _finish(run, counts)
+
+
+def _jobs():
+    # The export (up to 20 MB) is read once, by _import, never with the job.
+    return ImportJob.objects.defer("export")
+
+
+@transaction.atomic
+def _claim(job_id: int) -> ImportJob | None:
+    job = (
+        _jobs()
+        .select_for_update(of=("self",))
+        .select_related("team", "created_by")
+        .filter(pk=job_id)
+        .first()
+    )
+    if job is None or job.finished:
+        return None
+    if job.status == ImportStatus.RUNNING:  # the run before this one stopped half-way
+        _delete_partial_board(job)
+    now = timezone.now()
+    if job.attempts >= MAX_ATTEMPTS:
+        job.status, job.finished_at, job.export = ImportStatus.FAILED, now, None
+        job.error = (
+            f"The import was started {job.attempts} times and each time stopped before the "
+            "end (its worker was stopped, or ran out of memory). Nothing was kept."
+        )
+        job.save(update_fields=["status", "finished_at", "export", "error"])
+        return None
+    job.status, job.attempts, job.started_at = ImportStatus.RUNNING, job.attempts + 1, now
+    job.done, job.board, job.counts, job.error = 0, None, {}, ""
+    job.save(update_fields=["status", "attempts", "started_at", "done", "board", "counts", "error"])
+    return job
+
+
+def _delete_partial_board(job: ImportJob) -> bool:
+    board = Board.objects.filter(pk=job.board_id).first() if job.board_id else None
+    if board is None:
+        return False
+    services.delete_board(board, actor=job.created_by, partial_import=job)
+    job.board = None
+    return True
+
+
+def _hold_run(run: _Run, **changes: Any) -> None:
+    """Lock the job's row for the rest of the transaction (first, before the board's rows),
+    writing `changes`; _Superseded if another run of the job has started since this one."""
+    job = run.job
+    still_ours = _jobs().filter(pk=job.pk, status=ImportStatus.RUNNING, attempts=job.attempts)
+    # With no change to write, a write of what is there: an UPDATE locks the row either way.
+    if not still_ours.update(**(changes or {"status": ImportStatus.RUNNING})):
+        raise _Superseded
+
+
+def _import(run: _Run) -> dict[str, int]:
+    job, actor = run.job, run.job.created_by
+    if actor is None:
+        raise Forbidden("The account that started this import no longer exists.")
+    export = read_export(ImportJob.objects.values_list("export", flat=True).get(pk=job.pk))
+    now = timezone.now()
+    open_lists, todo = _to_import(export)
+    stages = guess_stages([x.name for x in open_lists])
+    with transaction.atomic():
+        _hold_run(run)
+        board = services.create_board(
+            team=job.team,
+            name=job.name,
+            description="Imported from Trello.",
+            columns=[
+                {"name": (x.name.strip() or "Untitled")[:COLUMN_NAME_MAX], "stage": stage}
+                for x, stage in zip(open_lists, stages, strict=True)
+            ],
+            actor=actor,
+        )
+        labels: dict[str, Label] = {}
+        for (label_id, _, color), label_name in zip(
+            export.labels, _label_names(export.labels), strict=True
+        ):
+            labels[label_id] = services.create_label(
+                board, name=label_name, color=label_color(color), actor=actor
+            )
+        # In the same transaction as the board: a restarted run finds it, to delete it.
+        _hold_run(run, board=board)
+        run.board = job.board = board
+    columns = dict(zip([x.id for x in open_lists], board.columns.order_by("position"), strict=True))
+    comments: dict[str, list[_Comment]] = {}
+    for comment in export.comments:
+        if comment.text.strip():
+            comments.setdefault(comment.card_id, []).append(comment)
+    counts = {
+        "columns": len(open_lists),
+        "cards": 0,
+        "labels": len(labels),
+        "comments": 0,
+        "archived": 0,
+        "skipped": len(export.cards) - len(todo),  # on closed lists
+    }
+    for start in range(0, len(todo), CHUNK):
+        chunk = todo[start : start + CHUNK]
+        run.chunk = len(chunk)
+        with transaction.atomic():
+            _hold_run(run, done=start + len(chunk))
+            _import_chunk(
+                board, chunk, columns, labels, comments, export.members, actor, now, counts
+            )
+        run.imported, run.chunk = start + len(chunk), 0
+    return counts
+
+
+def _import_chunk(
+    board: Board,
+    chunk: list[_Card],
+    columns: dict[str, Any],
+    labels: dict[str, Label],
+    comments: dict[str, list[_Comment]],
+    members: dict[str, str],
+    actor: User,
+    now: datetime,
+    counts: dict[str, int],
+) -> None:
+    """The chunk's cards, in `pos` order, then their comments (oldest first, each never before
+    its card), then the closed ones archived (never before their last comment)."""
+    created = services.create_cards(
+        board,
+        cards=[
+            services.NewCard(
+                title=(trello_card.name.strip() or "Untitled")[:TITLE_MAX],
+                column=columns[trello_card.list_id],
+                description=_description(trello_card, members),
+                labels=[labels[i] for i in dict.fromkeys(trello_card.label_ids) if i in labels],
+                due_date=trello_card.due,
+                at=created_at(trello_card.id, now),
+            )
+            for trello_card in chunk
         ],
         actor=actor,
     )
-    columns = dict(zip([x.id for x in open_lists], board.columns.order_by("position"), strict=True))
+    cards = {trello_card.id: card for trello_card, card in zip(chunk, created, strict=True)}
 
-    labels: dict[str, Label] = {}
-    for (label_id, _, color), label_name in zip(
-        export.labels, _label_names(export.labels), strict=True
-    ):
-        labels[label_id] = services.create_label(
-            board, name=label_name, color=label_color(color), actor=actor
-        )
-
-    cards: dict[str, tuple[Card, datetime]] = {}
-    skipped = 0
-    for trello_card in sorted(export.cards, key=lambda c: (c.pos, c.index)):
-        column = columns.get(trello_card.list_id)
-        if column is None:
-            skipped += 1  # on a closed list
-            continue
-        at = created_at(trello_card.id, now)
-        card = services.create_card(
-            board,
-            title=(trello_card.name.strip() or "Untitled")[:TITLE_MAX],
-            column=column,
-            description=_description(trello_card, export.members),
-            labels=[labels[i] for i in dict.fromkeys(trello_card.label_ids) if i in labels],
-            due_date=trello_card.due,
-            actor=actor,
-            at=at,
-        )
-        cards[trello_card.id] = (card, at)
-
-    comments = 0
-    last_said: dict[str, datetime] = {}
-    for comment in sorted(export.comments, key=lambda c: (c.at, -c.index)):
-        if comment.card_id not in cards or not comment.text.strip():
-            continue
-        card, card_at = cards[comment.card_id]
-        at = min(max(comment.at, card_at), now)  # never before the card itself
+    said = [comment for trello_card in chunk for comment in comments.get(trello_card.id, ())]
+    new_comments, last_said = [], {}
+    for comment in sorted(said, key=lambda c: (c.at, -c.index)):
+        card = cards[comment.card_id]
+        at = min(max(comment.at, card.created_at), now)  # never before the card itself
         body = (
-            f"**{comment.author}** on Trello:\n\n{comment.text}"
-            if comment.author
-            else (comment.text)
+            f"**{comment.author}** on Trello:\n\n{comment.text}" if comment.author else comment.text
         )
-        services.add_comment(card, body=body[:COMMENT_MAX], actor=actor, at=at)
+        new_comments.append(services.NewComment(card=card, body=body[:COMMENT_MAX], at=at))
         last_said[comment.card_id] = at
-        comments += 1
+    services.add_comments(board, comments=new_comments, actor=actor)
 
     archived = 0
-    for trello_card in export.cards:
-        if not trello_card.closed or trello_card.id not in cards:
-            continue
-        card, card_at = cards[trello_card.id]
-        earliest = max(card_at, last_said.get(trello_card.id, card_at))
-        at = min(max(trello_card.last_activity or now, earliest), now)
-        services.archive_card(card, actor=actor, at=at)
-        archived += 1
+    for trello_card in chunk:
+        if trello_card.closed:
+            card = cards[trello_card.id]
+            earliest = max(card.created_at, last_said.get(trello_card.id, card.created_at))
+            at = min(max(trello_card.last_activity or now, earliest), now)
+            services.archive_card(card, actor=actor, at=at)
+            archived += 1
+    counts["cards"] += len(created)
+    counts["comments"] += len(new_comments)
+    counts["archived"] += archived
 
-    board.import_counts = {
-        "columns": len(open_lists),
-        "cards": len(cards),
-        "labels": len(labels),
-        "comments": comments,
-        "archived": archived,
-        "skipped": skipped,
-    }
-    return board
+
+@transaction.atomic
+def _finish(run: _Run, counts: dict[str, int]) -> ImportJob | None:
+    from boards import tasks  # tasks import this module
+
+    job = run.job
+    try:
+        _hold_run(
+            run, status=ImportStatus.DONE, counts=counts, export=None, finished_at=timezone.now()
+        )
+    except _Superseded:
+        return None
+    # The new board's WIP alerts and metrics, once for the whole import (held back meanwhile).
+    tasks.after_board_change(run.board.pk)
+    job.refresh_from_db()
+    return job
+
+
+def _fail(run: _Run, exc: Exception) -> ImportJob | None:
+    """Delete what the run built and mark the job failed, with a sentence for a person."""
+    job = run.job
+    if isinstance(exc, DomainError):
+        logger.info("Import %s failed: %s", job.pk, exc)
+    else:
+        logger.error("Import %s failed", job.pk, exc_info=exc)
+    with transaction.atomic():
+        locked = (
+            _jobs()
+            .select_for_update()
+            .filter(pk=job.pk, status=ImportStatus.RUNNING, attempts=job.attempts)
+            .first()
+        )
+        if locked is None:
+            return None  # superseded: the newer run deals with the board
+        deleted = _delete_partial_board(locked)
+        locked.status, locked.finished_at, locked.export = ImportStatus.FAILED, timezone.now(), None
+        locked.board, locked.counts = None, {}
+        locked.error = _failure_sentence(run, exc, deleted=deleted)
+        locked.save(update_fields=["status", "finished_at", "export", "board", "counts", "error"])
+    return locked
+
+
+def _failure_sentence(run: _Run, exc: Exception, *, deleted: bool) -> str:
+    total = run.job.total
+    if run.chunk:
+        first, last = run.imported + 1, run.imported + run.chunk
+        where = f"while importing cards {first:,} to {last:,} of {total:,}"
+    elif run.board is None:
+        where = "before its first card"
+    else:
+        where = f"after {run.imported:,} of {total:,} cards"
+    if isinstance(exc, SoftTimeLimitExceeded | TimeLimitExceeded):
+        minutes = settings.IMPORT_TIME_LIMIT // 60
+        reason = f"It ran longer than an import may ({minutes} minutes)."
+    elif isinstance(exc, NotFound):
+        reason = "The board being imported, or your access to the organisation, was removed."
+    elif isinstance(exc, DomainError):
+        reason = exc.detail
+    else:
+        reason = "Something went wrong on our side (the details are in the server's log)."
+    kept = "Nothing was kept: the partial board was deleted." if deleted else "Nothing was kept."
+    return f"The import stopped {where}. {reason} {kept}"
