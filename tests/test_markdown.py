@@ -11,6 +11,7 @@ from django.db import connection
 from boards import markdown as rendering
 from boards import services
 from boards.models import Card, Comment, Event
+from boards.services import rules
 from kanban.exceptions import InvalidInput
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +91,7 @@ def render_spy(monkeypatch):
             seen.append(cursor.fetchone()[0])
         return render(text)
 
-    monkeypatch.setattr(services, "render_markdown", spy)
+    monkeypatch.setattr(rules, "render_markdown", spy)
     return seen
 
 

@@ -29,7 +29,7 @@ CARD_PAGE_QUERIES = 6  # token, count, page of ids, cards, assignees, labels
 BOARD_LIST_QUERIES = 3  # token, count, page of boards with access and card counts
 # A move through the API, measured 9 inside the test's transaction (7 in production, where the
 # service's atomic block is the transaction, not a savepoint): the token and its user; savepoint;
-# both columns locked, with the actor's access (boards.services._move_sql); the card locked, with
+# both columns locked, with the actor's access (services.moves._move_sql); the card locked, with
 # the three counts and its assignees and labels; the cells shifted; the history row; the card
 # placed; seq and event in one; release. A card that is last in its cell and goes to the end of
 # another skips the shift.

@@ -35,6 +35,7 @@ from boards.models import (
     Label,
     Stage,
 )
+from boards.selectors.cards import _relations as relations
 
 STAGES = (Stage.BACKLOG, Stage.WAIT, Stage.ACTIVE, Stage.DONE)
 IN_PROGRESS = (Stage.WAIT, Stage.ACTIVE)
@@ -193,7 +194,7 @@ def global_board(
         .values(*selectors.CARD_FIELDS, "column__stage", "column__name")
     )
     ids = [row["id"] for row in rows]
-    assignees, labels_of = selectors._relations(Q(card_id__in=ids))
+    assignees, labels_of = relations(Q(card_id__in=ids))
     people = [
         selectors.user_dict(u)
         for u in User.objects.filter(memberships__organization=organization).order_by(

@@ -1,0 +1,210 @@
+"""Cards, columns, lanes and labels as the API's plain dicts (one shape each)."""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db.models import (
+    Q,
+    QuerySet,
+)
+from django.utils import timezone
+
+from accounts.models import User
+from boards.flow.metrics import DAY
+from boards.models import (
+    Board,
+    Card,
+    Column,
+    Label,
+    Swimlane,
+)
+from kanban import sql
+from kanban.exceptions import NotFound
+
+CARD_FIELDS = (
+    "id",
+    "board_id",
+    "column_id",
+    "swimlane_id",
+    "position",
+    "title",
+    "description",
+    "description_html",
+    "value",
+    "customer",
+    "class_of_service",
+    "due_date",
+    "blocked",
+    "block_reason",
+    "archived",
+    "created_at",
+    "updated_at",
+    "committed_at",
+    "started_at",
+    "finished_at",
+)
+
+
+# --- plain dicts -----------------------------------------------------------------------------
+
+
+def age_days(row: dict[str, Any], now: datetime) -> float:
+    """Days since the card was committed to (created, if still in the backlog); a finished card's
+    age stops at its finish."""
+    start = row["committed_at"] or row["created_at"]
+    end = row["finished_at"] or now
+    return round(max((end - start).total_seconds(), 0) / DAY, 2)
+
+
+def card_dict(
+    row: dict[str, Any], assignees: Sequence[int], labels: Sequence[int], now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "board": row["board_id"],
+        "column": row["column_id"],
+        "swimlane": row["swimlane_id"],
+        "position": row["position"],
+        "title": row["title"],
+        "description": row["description"],
+        "description_html": row["description_html"],
+        "assignees": list(assignees),
+        "labels": list(labels),
+        "value": row["value"],
+        "customer": row["customer"],
+        "class_of_service": row["class_of_service"],
+        "due_date": row["due_date"].isoformat() if row["due_date"] else None,
+        "blocked": row["blocked"],
+        "block_reason": row["block_reason"],
+        "archived": row["archived"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+        "committed_at": _iso(row["committed_at"]),
+        "started_at": _iso(row["started_at"]),
+        "finished_at": _iso(row["finished_at"]),
+        "age_days": age_days(row, now),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _relations(card_filter: Q) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """Assignee and label ids per card, two queries over the through tables."""
+    assignees: dict[int, list[int]] = defaultdict(list)
+    for card_id, user_id in (
+        Card.assignees.through.objects.filter(card_filter)
+        .order_by("card_id", "user_id")
+        .values_list("card_id", "user_id")
+    ):
+        assignees[card_id].append(user_id)
+    labels: dict[int, list[int]] = defaultdict(list)
+    for card_id, label_id in (
+        Card.labels.through.objects.filter(card_filter)
+        .order_by("card_id", "label_id")
+        .values_list("card_id", "label_id")
+    ):
+        labels[card_id].append(label_id)
+    return assignees, labels
+
+
+def cards_as_dicts(cards: QuerySet[Card] | Iterable[int]) -> list[dict[str, Any]]:
+    """Cards (a queryset, or ids) as API dicts, in the queryset's order: three queries."""
+    if not isinstance(cards, QuerySet):
+        cards = Card.objects.filter(pk__in=list(cards))
+    rows = list(cards.values(*CARD_FIELDS))
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    assignees, labels = _relations(Q(card_id__in=ids))
+    now = timezone.now()
+    return [card_dict(row, assignees[row["id"]], labels[row["id"]], now) for row in rows]
+
+
+def relation_ids_sql(card: str) -> str:
+    """Two columns: the assignee ids and the label ids of the card whose id is the SQL `card`,
+    each aggregated into one string (read back with kanban.sql.ids)."""
+    assignees, labels = Card.assignees.through._meta.db_table, Card.labels.through._meta.db_table
+    return (
+        f"(SELECT {sql.id_list('user_id')} FROM {assignees} WHERE card_id = {card}), "
+        f"(SELECT {sql.id_list('label_id')} FROM {labels} WHERE card_id = {card})"
+    )
+
+
+def card_as_dict(card_id: int) -> dict[str, Any]:
+    """One card, for the answers of card writes and reads: one plain statement (kanban/sql.py)."""
+    row = sql.fetch_one(
+        f"SELECT {sql.columns(Card, CARD_FIELDS, alias='c')}, {relation_ids_sql('c.id')} "
+        f"FROM {Card._meta.db_table} c WHERE c.id = %s",
+        [card_id],
+    )
+    if row is None:
+        raise NotFound("Card not found.")
+    n = len(CARD_FIELDS)
+    card = sql.instance(Card, CARD_FIELDS, row[:n])
+    return card_dict_of(card, sql.ids(row[n]), sql.ids(row[n + 1]))
+
+
+def card_dict_of(card: Card, assignees: Iterable[int], labels: Iterable[int]) -> dict[str, Any]:
+    """A card read with CARD_FIELDS, and its assignee and label ids, as an API dict."""
+    row = {field: getattr(card, field) for field in CARD_FIELDS}
+    return card_dict(row, list(assignees), list(labels), timezone.now())
+
+
+def user_dict(user: User) -> dict[str, Any]:
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "name": user.display_name,
+        "initials": user.initials,
+    }
+
+
+def board_summary(board: Board) -> dict[str, Any]:
+    return {
+        "id": board.pk,
+        "organization": board.organization.slug,
+        "team": board.team_id,
+        "team_name": board.team.name,
+        "name": board.name,
+        "description": board.description,
+        "seq": board.last_seq,
+        "created_at": board.created_at.isoformat(),
+        "updated_at": board.updated_at.isoformat(),
+    }
+
+
+def column_dict(column: Column, wip: int) -> dict[str, Any]:
+    return {
+        "id": column.pk,
+        "board": column.board_id,
+        "name": column.name,
+        "stage": column.stage,
+        "position": column.position,
+        "wip": wip,
+        "wip_limit": column.wip_limit,
+        "wip_policy": column.wip_policy,
+        "policy": column.policy,
+    }
+
+
+def column_as_dict(column: Column) -> dict[str, Any]:
+    wip = Card.objects.filter(column=column, archived=False).count()
+    return column_dict(column, wip)
+
+
+def swimlane_dict(swimlane: Swimlane) -> dict[str, Any]:
+    return {
+        "id": swimlane.pk,
+        "board": swimlane.board_id,
+        "name": swimlane.name,
+        "position": swimlane.position,
+        "wip_limit": swimlane.wip_limit,
+    }
+
+
+def label_dict(label: Label) -> dict[str, Any]:
+    return {"id": label.pk, "board": label.board_id, "name": label.name, "color": label.color}

@@ -1,0 +1,430 @@
+"""Boards, their columns, swimlanes and labels."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Team, User
+from boards.live.events import append_event
+from boards.models import (
+    Board,
+    Card,
+    Column,
+    ImportJob,
+    ImportStatus,
+    Label,
+    Stage,
+    Swimlane,
+    WipPolicy,
+)
+from boards.selectors import (
+    column_as_dict,
+    label_dict,
+    swimlane_dict,
+)
+from boards.services.access import ensure_can_write, ensure_manager
+from boards.services.rules import _after_change, _hold_board, _lock_columns
+from kanban.exceptions import Conflict, Forbidden, InvalidInput, NotFound
+from kanban.sentinels import UNSET
+
+DEFAULT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Backlog", Stage.BACKLOG),
+    ("Ready", Stage.WAIT),
+    ("Doing", Stage.ACTIVE),
+    ("Review", Stage.WAIT),
+    ("Done", Stage.DONE),
+)
+
+
+# --- boards ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_board(
+    *,
+    team: Team,
+    name: str,
+    description: str = "",
+    columns: Sequence[dict[str, Any]] | None = None,
+    swimlanes: Sequence[str] = ("Default",),
+    actor: User,
+    at: datetime | None = None,
+) -> Board:
+    """Create a board for `team`. With no `columns`, the five default ones (Backlog, Ready,
+    Doing, Review, Done); every board has at least one swimlane."""
+    board = Board(
+        organization_id=team.organization_id,
+        team=team,
+        name=name,
+        description=description,
+        created_at=at or timezone.now(),
+    )
+    ensure_can_write(actor, board)
+    board.save()
+    specs = columns or [{"name": n, "stage": s} for n, s in DEFAULT_COLUMNS]
+    for spec in specs:
+        _validate_column_fields(
+            stage=spec.get("stage", Stage.WAIT),
+            wip_policy=spec.get("wip_policy", WipPolicy.SOFT),
+            wip_limit=spec.get("wip_limit"),
+        )
+    Column.objects.bulk_create(
+        Column(
+            board=board,
+            position=i,
+            name=spec["name"],
+            stage=spec.get("stage", Stage.WAIT),
+            wip_limit=spec.get("wip_limit"),
+            wip_policy=spec.get("wip_policy", WipPolicy.SOFT),
+            policy=spec.get("policy", ""),
+        )
+        for i, spec in enumerate(specs)
+    )
+    Swimlane.objects.bulk_create(
+        Swimlane(board=board, name=lane, position=i)
+        for i, lane in enumerate(swimlanes or ["Default"])
+    )
+    append_event(
+        board.pk,
+        type="board.created",
+        data={"board": {"id": board.pk, "name": name}},
+        actor=actor,
+        at=at,
+    )
+    return board
+
+
+@transaction.atomic
+def update_board(
+    board: Board,
+    *,
+    name: str = UNSET,
+    description: str = UNSET,
+    team: Team = UNSET,
+    actor: User,
+) -> Board:
+    ensure_can_write(actor, board)
+    _hold_board(board.pk)
+    changed = []
+    if name is not UNSET:
+        board.name = name
+        changed.append("name")
+    if description is not UNSET:
+        board.description = description
+        changed.append("description")
+    if team is not UNSET and team.pk != board.team_id:
+        if team.organization_id != board.organization_id:
+            raise InvalidInput(
+                "The team is not in this organisation.",
+                fields={"team": ["Not in this organisation."]},
+            )
+        ensure_manager(actor, board)  # handing a board to another team is a manager's call
+        board.team = team
+        changed.append("team")
+    if changed:
+        board.save(update_fields=[*changed, "updated_at"])
+        append_event(
+            board.pk,
+            type="board.updated",
+            data={
+                "board": {
+                    "id": board.pk,
+                    "name": board.name,
+                    "description": board.description,
+                    "team": board.team_id,
+                },
+                "changed": changed,
+            },
+            actor=actor,
+        )
+    return board
+
+
+@transaction.atomic
+def delete_board(
+    board: Board, *, actor: User | None, partial_import: ImportJob | None = None
+) -> None:
+    """Delete a board and everything on it. Owners and admins only: it cannot be undone.
+
+    With `partial_import`, the board is what that import (running, its row locked by the
+    caller) has built so far: deleting it is the import's own clean-up, so that a failed
+    import leaves nothing behind, and needs no right of the actor's (the member who started
+    it, who may have lost their rights meanwhile, or whose account is gone: None).
+
+    Locks every column (FOR UPDATE, in id order), then the board row, as every writer locks:
+    a move or a new card holds a column, every other writer holds the board row (KEY SHARE,
+    _hold_board) before anything else. So the delete waits for the writes in flight, and
+    writes that come after it find the board gone (404) instead of failing on a foreign key
+    or deadlocking with the cascade."""
+    if partial_import is None:
+        ensure_manager(actor, board)
+    elif partial_import.board_id != board.pk or partial_import.status != ImportStatus.RUNNING:
+        raise Forbidden("Only the running import that built a board may delete it this way.")
+    list(Column.objects.select_for_update().filter(board=board).order_by("pk").values("pk"))
+    if Board.objects.select_for_update().filter(pk=board.pk).values_list("pk").first() is None:
+        raise NotFound("Board not found.")
+    # Cards protect their columns and swimlanes; remove the cards first.
+    Card.objects.filter(board=board).delete()
+    board.delete()
+
+
+# --- columns ---------------------------------------------------------------------------------
+
+
+def _lock_board_columns(board: Board) -> dict[int, Column]:
+    """Lock every column of the board, in id order: renumbering writes them all, and a move
+    waiting on one of them while we hold another would otherwise deadlock."""
+    return _lock_columns(Column.objects.filter(board=board).values_list("pk", flat=True))
+
+
+def _renumber_columns(board: Board, moving: Column | None, position: int | None) -> None:
+    """Positions 0..n-1 in order, `moving` at `position`. The caller holds every column lock
+    (_lock_board_columns)."""
+    columns = [
+        c
+        for c in Column.objects.filter(board=board).order_by("position", "id")
+        if moving is None or c.pk != moving.pk
+    ]
+    if moving is not None:
+        index = len(columns) if position is None else min(max(position, 0), len(columns))
+        columns.insert(index, moving)
+    for i, column in enumerate(columns):
+        column.position = i
+    Column.objects.bulk_update(columns, ["position"])
+
+
+def _validate_column_fields(*, stage: Any, wip_policy: Any, wip_limit: Any) -> None:
+    if stage is not UNSET and stage not in Stage.values:
+        raise InvalidInput(
+            "Unknown stage.", fields={"stage": [f"One of {', '.join(Stage.values)}."]}
+        )
+    if wip_policy is not UNSET and wip_policy not in WipPolicy.values:
+        raise InvalidInput("Unknown WIP policy.", fields={"wip_policy": ["soft or hard."]})
+    if wip_limit not in (UNSET, None) and wip_limit < 1:
+        raise InvalidInput(
+            "A WIP limit is at least 1 (or null for none).", fields={"wip_limit": ["Min 1."]}
+        )
+
+
+@transaction.atomic
+def create_column(
+    board: Board,
+    *,
+    name: str,
+    stage: str = Stage.WAIT,
+    position: int | None = None,
+    wip_limit: int | None = None,
+    wip_policy: str = WipPolicy.SOFT,
+    policy: str = "",
+    actor: User,
+) -> Column:
+    ensure_can_write(actor, board)
+    _validate_column_fields(stage=stage, wip_policy=wip_policy, wip_limit=wip_limit)
+    _lock_board_columns(board)
+    column = Column.objects.create(
+        board=board,
+        name=name,
+        stage=stage,
+        wip_limit=wip_limit,
+        wip_policy=wip_policy,
+        policy=policy,
+        position=10_000,
+    )
+    _renumber_columns(board, column, position)
+    append_event(
+        board.pk, type="column.created", data={"column": column_as_dict(column)}, actor=actor
+    )
+    return column
+
+
+@transaction.atomic
+def update_column(
+    column: Column,
+    *,
+    name: str = UNSET,
+    stage: str = UNSET,
+    position: int = UNSET,
+    wip_limit: int | None = UNSET,
+    wip_policy: str = UNSET,
+    policy: str = UNSET,
+    actor: User,
+    at: datetime | None = None,
+) -> Column:
+    board = column.board
+    ensure_can_write(actor, board)
+    _validate_column_fields(stage=stage, wip_policy=wip_policy, wip_limit=wip_limit)
+    if position is UNSET:
+        column = _lock_columns([column.pk])[column.pk]
+    else:
+        column = _lock_board_columns(board)[column.pk]
+    changed = []
+    for field, value in (
+        ("name", name),
+        ("stage", stage),
+        ("wip_limit", wip_limit),
+        ("wip_policy", wip_policy),
+        ("policy", policy),
+    ):
+        if value is not UNSET and getattr(column, field) != value:
+            setattr(column, field, value)
+            changed.append(field)
+    if changed:
+        column.save(update_fields=changed)
+    if position is not UNSET and position != column.position:
+        _renumber_columns(board, column, position)
+        changed.append("position")
+        column.refresh_from_db(fields=["position"])
+    if changed:
+        append_event(
+            board.pk,
+            type="column.updated",
+            data={"column": column_as_dict(column), "changed": changed},
+            actor=actor,
+            at=at,
+        )
+        _after_change(board.pk)  # a limit or a stage may have changed what is breached
+    return column
+
+
+@transaction.atomic
+def delete_column(column: Column, *, actor: User) -> None:
+    board = column.board
+    ensure_can_write(actor, board)
+    column = _lock_board_columns(board)[column.pk]
+    if Card.objects.filter(column=column).exists():
+        raise Conflict(
+            f"{column.name} still holds cards (archived ones count): move or delete them first."
+        )
+    if Column.objects.filter(board=board).count() <= 1:
+        raise Conflict("A board needs at least one column.")
+    data = {"column": {"id": column.pk, "name": column.name}}
+    column.delete()
+    _renumber_columns(board, None, None)
+    append_event(board.pk, type="column.deleted", data=data, actor=actor)
+
+
+# --- swimlanes -------------------------------------------------------------------------------
+
+
+def _renumber_swimlanes(board: Board, moving: Swimlane | None, position: int | None) -> None:
+    lanes = [
+        s
+        for s in Swimlane.objects.filter(board=board).order_by("position", "id")
+        if moving is None or s.pk != moving.pk
+    ]
+    if moving is not None:
+        index = len(lanes) if position is None else min(max(position, 0), len(lanes))
+        lanes.insert(index, moving)
+    for i, lane in enumerate(lanes):
+        lane.position = i
+    Swimlane.objects.bulk_update(lanes, ["position"])
+
+
+def _lock_swimlane(swimlane_id: int) -> Swimlane:
+    """The swimlane as it is now, locked (the caller may hold a stale copy)."""
+    swimlane = Swimlane.objects.select_for_update(no_key=True).filter(pk=swimlane_id).first()
+    if swimlane is None:
+        raise NotFound("Swimlane not found.")
+    return swimlane
+
+
+@transaction.atomic
+def create_swimlane(
+    board: Board,
+    *,
+    name: str,
+    position: int | None = None,
+    wip_limit: int | None = None,
+    actor: User,
+) -> Swimlane:
+    ensure_can_write(actor, board)
+    if wip_limit is not None and wip_limit < 1:
+        raise InvalidInput("A WIP limit is at least 1.", fields={"wip_limit": ["Min 1."]})
+    _hold_board(board.pk)
+    lane = Swimlane.objects.create(board=board, name=name, wip_limit=wip_limit, position=10_000)
+    _renumber_swimlanes(board, lane, position)
+    lane.refresh_from_db(fields=["position"])
+    append_event(
+        board.pk, type="swimlane.created", data={"swimlane": swimlane_dict(lane)}, actor=actor
+    )
+    return lane
+
+
+@transaction.atomic
+def update_swimlane(
+    swimlane: Swimlane,
+    *,
+    name: str = UNSET,
+    position: int = UNSET,
+    wip_limit: int | None = UNSET,
+    actor: User,
+) -> Swimlane:
+    board = swimlane.board
+    ensure_can_write(actor, board)
+    if wip_limit not in (UNSET, None) and wip_limit < 1:
+        raise InvalidInput("A WIP limit is at least 1.", fields={"wip_limit": ["Min 1."]})
+    _hold_board(board.pk)
+    swimlane = _lock_swimlane(swimlane.pk)
+    changed = []
+    if name is not UNSET and name != swimlane.name:
+        swimlane.name = name
+        changed.append("name")
+    if wip_limit is not UNSET and wip_limit != swimlane.wip_limit:
+        swimlane.wip_limit = wip_limit
+        changed.append("wip_limit")
+    if changed:
+        swimlane.save(update_fields=changed)
+    if position is not UNSET and position != swimlane.position:
+        _renumber_swimlanes(board, swimlane, position)
+        swimlane.refresh_from_db(fields=["position"])
+        changed.append("position")
+    if changed:
+        append_event(
+            board.pk,
+            type="swimlane.updated",
+            data={"swimlane": swimlane_dict(swimlane), "changed": changed},
+            actor=actor,
+        )
+    return swimlane
+
+
+@transaction.atomic
+def delete_swimlane(swimlane: Swimlane, *, actor: User) -> None:
+    board = swimlane.board
+    ensure_can_write(actor, board)
+    _hold_board(board.pk)
+    swimlane = _lock_swimlane(swimlane.pk)
+    if Card.objects.filter(swimlane=swimlane).exists():
+        raise Conflict(f"{swimlane.name} still holds cards: move or delete them first.")
+    if Swimlane.objects.filter(board=board).count() <= 1:
+        raise Conflict("A board needs at least one swimlane.")
+    data = {"swimlane": {"id": swimlane.pk, "name": swimlane.name}}
+    swimlane.delete()
+    _renumber_swimlanes(board, None, None)
+    append_event(board.pk, type="swimlane.deleted", data=data, actor=actor)
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_label(
+    board: Board,
+    *,
+    name: str,
+    color: str = "#64748b",
+    actor: User,
+    at: datetime | None = None,
+) -> Label:
+    ensure_can_write(actor, board)
+    _hold_board(board.pk)
+    if Label.objects.filter(board=board, name=name).exists():
+        raise Conflict(f"The board already has a label {name!r}.", fields={"name": ["Taken."]})
+    label = Label.objects.create(board=board, name=name, color=color)
+    append_event(
+        board.pk, type="label.created", data={"label": label_dict(label)}, actor=actor, at=at
+    )
+    return label

@@ -1,0 +1,327 @@
+"""The move: the hot path, in plain SQL (kanban/sql.py)."""
+
+import functools
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import MANAGER_ROLES, Membership, Role, TeamMembership, User
+from accounts.selectors import Access
+from boards.flow.metrics import card_active_seconds
+from boards.live.events import append_event
+from boards.models import (
+    Board,
+    Card,
+    CardMove,
+    Column,
+    Stage,
+    Swimlane,
+    WipPolicy,
+)
+from boards.selectors import (
+    CARD_FIELDS,
+    card_dict_of,
+    get_card_for_user,
+    not_on_board,
+    relation_ids_sql,
+    resolve_column,
+    resolve_swimlane,
+)
+from boards.services.access import ensure_can_write
+from boards.services.rules import (
+    _after_change,
+    _CardChangedColumn,
+    _check_wip,
+    _clamp_position,
+    _flow_times,
+)
+from kanban import sql
+from kanban.exceptions import Conflict, Forbidden, NotFound
+
+# --- the move: the hot path, in plain SQL (kanban/sql.py) -----------------------------------
+# A move is the write every viewer and script makes all day; it is written as a handful of
+# portable statements so that the locks it holds are held for as short a time as possible.
+
+_CARD, _COLUMN, _SWIMLANE = Card._meta.db_table, Column._meta.db_table, Swimlane._meta.db_table
+_BOARD = Board._meta.db_table
+_MEMBERSHIP, _TEAM_MEMBERSHIP = Membership._meta.db_table, TeamMembership._meta.db_table
+_LOCKED_CARD_FIELDS = (*CARD_FIELDS, "flow_active_seconds")
+_LOCKED_COLUMN_FIELDS = ("id", "board_id", "name", "stage", "wip_limit", "wip_policy")
+
+
+@functools.cache
+def _move_sql(vendor: str) -> tuple[str, str, str]:
+    """The move's locking statements and the card's own UPDATE, built once per database vendor
+    (they lock rows and aggregate ids, which the vendors spell differently)."""
+    managers = ", ".join(f"'{role}'" for role in sorted(MANAGER_ROLES))
+    # Both columns, locked in id order, only for an actor who may change the board (the rule
+    # of accounts.selectors.Access.can_write; no row otherwise, and _why_not_movable says why).
+    lock_columns = f"""
+        SELECT {sql.columns(Column, _LOCKED_COLUMN_FIELDS, alias="k")}, m.role,
+            EXISTS (SELECT 1 FROM {_SWIMLANE} s WHERE s.id = %(lane)s AND s.board_id = c.board_id)
+        FROM {_CARD} c
+        JOIN {_BOARD} b ON b.id = c.board_id
+        JOIN {_MEMBERSHIP} m ON m.organization_id = b.organization_id AND m.user_id = %(actor)s
+        JOIN {_COLUMN} k ON k.board_id = c.board_id AND k.id IN (c.column_id, %(column)s)
+        WHERE c.id = %(card)s AND (
+            m.role IN ({managers})
+            OR (m.role = '{Role.MEMBER}' AND EXISTS (
+                SELECT 1 FROM {_TEAM_MEMBERSHIP} t
+                WHERE t.team_id = b.team_id AND t.user_id = %(actor)s)))
+        ORDER BY k.id{sql.lock_clause(of="k")}
+    """
+    # Counted in the card's own statement: the caller holds both columns' locks, and every
+    # change to the cards of a column takes its lock first, so these counts cannot change
+    # until it commits, whatever the card's own lock waits for.
+    lock_card = f"""
+        SELECT {sql.columns(Card, _LOCKED_CARD_FIELDS, alias="c")},
+            (SELECT COUNT(*) FROM {_CARD} x
+             WHERE x.column_id = %(to_column)s AND NOT x.archived),
+            (SELECT COUNT(*) FROM {_CARD} x
+             WHERE x.column_id = %(to_column)s AND NOT x.archived
+             AND x.swimlane_id = COALESCE(%(to_lane)s, c.swimlane_id)),
+            (SELECT COUNT(*) FROM {_CARD} x
+             WHERE x.column_id = c.column_id AND x.swimlane_id = c.swimlane_id
+             AND NOT x.archived)
+        FROM {_CARD} c WHERE c.id = %(card)s{sql.lock_clause(of="c")}
+    """
+    # The card's assignees and labels come back from its own UPDATE: a statement begun after
+    # the card's lock sees the last change another service made to them (not so a subquery of
+    # the locking statement, whose snapshot predates the wait for the lock).
+    place_card = f"""
+        UPDATE {_CARD} SET column_id = %(column)s, swimlane_id = %(lane)s,
+            position = %(position)s, committed_at = %(committed_at)s,
+            started_at = %(started_at)s, finished_at = %(finished_at)s,
+            flow_active_seconds = %(active)s, updated_at = %(at)s
+        WHERE id = %(card)s
+        RETURNING {relation_ids_sql("%(card)s")}
+    """
+    return lock_columns, lock_card, place_card
+
+
+def _why_not_movable(
+    card_id: int, *, to_column_id: int, swimlane_id: int | None, actor: User
+) -> None:
+    """Raise what the API answers when the locking statement found nothing: the card not found,
+    then a column or swimlane not on its board, then no right to change the board."""
+    card = get_card_for_user(actor, card_id)
+    resolve_column(card.board, to_column_id)
+    resolve_swimlane(card.board, swimlane_id)
+    ensure_can_write(actor, card.board)
+    raise _CardChangedColumn  # nothing wrong any more: it changed meanwhile, so again
+
+
+# The cards that make way for a move: at most two ranges of positions, each in one cell, each
+# shifted by -1 or +1, in one UPDATE (positions are unique per cell at commit: see _shift).
+_SHIFT_SQL = f"""
+    UPDATE {_CARD} SET position = position +
+        CASE WHEN column_id = %(column_a)s AND swimlane_id = %(lane_a)s
+             THEN %(delta_a)s ELSE %(delta_b)s END
+    WHERE NOT archived AND (
+        (column_id = %(column_a)s AND swimlane_id = %(lane_a)s
+         AND position BETWEEN %(low_a)s AND %(high_a)s)
+        OR (column_id = %(column_b)s AND swimlane_id = %(lane_b)s
+            AND position BETWEEN %(low_b)s AND %(high_b)s))
+"""
+
+
+def _range_params(
+    name: str, cell: tuple[int, int], low: int, high: int, delta: int
+) -> dict[str, int]:
+    column, lane = cell
+    return {
+        f"column_{name}": column,
+        f"lane_{name}": lane,
+        f"low_{name}": low,
+        f"high_{name}": high,
+        f"delta_{name}": delta,
+    }
+
+
+def _pk(obj: Any) -> int:
+    return obj if isinstance(obj, int) else obj.pk
+
+
+def move_card(
+    card: Card | int,
+    *,
+    to_column: Column | int,
+    position: int | None = None,
+    swimlane: Swimlane | int | None = None,
+    override_reason: str = "",
+    actor: User,
+    at: datetime | None = None,
+) -> CardMove | None:
+    """Move a card to `position` (default: the end) of (to_column, swimlane).
+
+    Locks both columns in id order, then the card, so that a hard WIP limit holds however many
+    moves race for the last slot, and positions stay dense and unique in every cell. Writes the
+    history row and the board's `card.moved` event in the same transaction. Returns the history
+    row, or None when the card already sits exactly there (nothing changes, no event).
+
+    `card`, `to_column` and `swimlane` may be instances or ids: only their ids are used, and
+    everything about them is read afresh (the API passes the ids of the request as they are).
+    """
+    while True:
+        try:
+            return _move_card(
+                _pk(card),
+                to_column_id=_pk(to_column),
+                position=position,
+                swimlane_id=None if swimlane is None else _pk(swimlane),
+                override_reason=override_reason,
+                actor=actor,
+                at=at or timezone.now(),
+            )
+        except _CardChangedColumn:
+            # Another move took the card to another column between the read of its column and
+            # its lock: the transaction was rolled back (releasing the locks in order). Again.
+            continue
+
+
+@transaction.atomic
+def _move_card(
+    card_id: int,
+    *,
+    to_column_id: int,
+    position: int | None,
+    swimlane_id: int | None,
+    override_reason: str,
+    actor: User,
+    at: datetime,
+) -> CardMove | None:
+    lock_columns, lock_card, place_card = _move_sql(connection.vendor)
+    params = {"actor": actor.pk, "column": to_column_id, "lane": swimlane_id, "card": card_id}
+    # The card's column and the target column, locked in id order.
+    rows = sql.fetch_all(lock_columns, params)
+    if not rows:
+        _why_not_movable(card_id, to_column_id=to_column_id, swimlane_id=swimlane_id, actor=actor)
+    n = len(_LOCKED_COLUMN_FIELDS)
+    columns = {
+        column.pk: column
+        for column in (sql.instance(Column, _LOCKED_COLUMN_FIELDS, row[:n]) for row in rows)
+    }
+    role, swimlane_on_board = rows[0][n:]
+    if to_column_id not in columns:
+        raise not_on_board("column", to_column_id)
+    if swimlane_id is not None and not swimlane_on_board:
+        raise not_on_board("swimlane", swimlane_id)
+    access = Access(role=role, on_team=True)  # a member found here is on the board's team
+    if override_reason and not access.is_manager:
+        raise Forbidden("Only an owner or admin can override a hard WIP limit.")
+
+    row = sql.fetch_one(lock_card, {"to_column": to_column_id, "to_lane": swimlane_id, **params})
+    if row is None:
+        raise NotFound("Card not found.")  # deleted meanwhile
+    card = sql.instance(Card, _LOCKED_CARD_FIELDS, row[: len(_LOCKED_CARD_FIELDS)])
+    counts = dict(zip(("column", "cell", "source"), row[len(_LOCKED_CARD_FIELDS) :], strict=True))
+    if card.column_id not in columns:
+        raise _CardChangedColumn
+    if card.archived:
+        raise Conflict("The card is archived: restore it before moving it.")
+    board_id = card.board_id
+    from_column, to_column = columns[card.column_id], columns[to_column_id]
+    to_swimlane_id = swimlane_id if swimlane_id is not None else card.swimlane_id
+    same_cell = (card.column_id, card.swimlane_id) == (to_column_id, to_swimlane_id)
+
+    over_limit = False
+    if to_column_id != from_column.pk:
+        over_limit = _check_wip(
+            to_column,
+            incoming=1,
+            access=access,
+            override_reason=override_reason,
+            wip=counts["column"],
+        )
+    size = counts["cell"] - (1 if same_cell else 0)
+    new_position = _clamp_position(position, size)
+    if same_cell and new_position == card.position:
+        return None
+
+    old = {"column": card.column_id, "swimlane": card.swimlane_id, "position": card.position}
+    source, target = (card.column_id, card.swimlane_id), (to_column_id, to_swimlane_id)
+    if same_cell:  # the cards between the two places make way, one step towards the old place
+        if new_position > card.position:
+            ranges = [(source, card.position + 1, new_position, -1)] * 2
+        else:
+            ranges = [(source, new_position, card.position - 1, +1)] * 2
+    else:  # the cards below close the gap it leaves, and those from its new place make room
+        ranges = [
+            (source, card.position + 1, counts["source"] - 1, -1),
+            (target, new_position, size - 1, +1),
+        ]
+    ranges = [r for r in ranges if r[1] <= r[2]]  # none when it was last and goes to the end
+    if ranges:
+        a, b = (ranges * 2)[:2]  # the statement takes two ranges: a lone one is given twice
+        sql.execute(_SHIFT_SQL, {**_range_params("a", *a), **_range_params("b", *b)})
+    card.column_id, card.swimlane_id, card.position = to_column_id, to_swimlane_id, new_position
+    _flow_times(card, from_stage=from_column.stage, to_stage=to_column.stage, at=at)
+    card.updated_at = at
+    history = {
+        "card_id": card_id,
+        "board_id": board_id,
+        "from_column_id": from_column.pk,
+        "to_column_id": to_column_id,
+        "from_swimlane_id": old["swimlane"],
+        "to_swimlane_id": to_swimlane_id,
+        "from_stage": from_column.stage,
+        "to_stage": to_column.stage,
+        "position": new_position,
+        "at": at,
+        "actor_id": actor.pk,
+        "override_reason": override_reason,
+    }
+    move = CardMove(id=sql.insert(CardMove, history), **history)
+    if to_column.stage == Stage.DONE:
+        # Flow efficiency's numerator, read from the history (with this move) once, here.
+        card.flow_active_seconds = card_active_seconds(card)
+    dt = connection.ops.adapt_datetimefield_value
+    assignees, labels = sql.fetch_one(
+        place_card,
+        {
+            "column": to_column_id,
+            "lane": to_swimlane_id,
+            "position": new_position,
+            "committed_at": dt(card.committed_at),
+            "started_at": dt(card.started_at),
+            "finished_at": dt(card.finished_at),
+            "active": card.flow_active_seconds,
+            "at": dt(at),
+            "card": card_id,
+        },
+    )
+    card_data = card_dict_of(card, sql.ids(assignees), sql.ids(labels))
+    event = append_event(
+        board_id,
+        type="card.moved",
+        data={
+            "card": card_data,
+            "from_column": old["column"],
+            "to_column": to_column_id,
+            "from_swimlane": old["swimlane"],
+            "to_swimlane": to_swimlane_id,
+            "from_position": old["position"],
+            "position": new_position,
+            "wip_exceeded": over_limit,
+            "override_reason": override_reason,
+        },
+        actor=actor,
+        at=at,
+    )
+    if override_reason and over_limit and to_column.wip_policy == WipPolicy.HARD:
+        from boards.flow.alerts import raise_override_alert
+
+        raise_override_alert(
+            Board.objects.get(pk=board_id),
+            column=to_column,
+            wip=counts["column"] + 1,  # counted under the lock, before this card came in
+            reason=override_reason,
+            actor=actor,
+            at=at,
+        )
+    # Handy for the API's answer (not columns): the event's seq and the card as it now is.
+    move.seq, move.card_data = event.seq, card_data
+    _after_change(board_id)
+    return move
