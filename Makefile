@@ -43,6 +43,7 @@ test: install $(NODE_STAMP)
 	@$(BIN)/python scripts/check_services.py
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	# No pool: the check would wait 10 s for a pooled connection to a database it only peeks at.
 	DB_POOL=0 DJANGO_SETTINGS_MODULE=kanban.test_settings $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
@@ -50,6 +51,7 @@ test: install $(NODE_STAMP)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -14,8 +14,8 @@ from accounts.models import (
     TeamMembership,
     User,
 )
-from boards.live.events import close_sockets
 from kanban.exceptions import DomainError
+from kanban.publisher import close_sockets
 
 
 class MembershipInline(admin.TabularInline):

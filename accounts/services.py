@@ -27,6 +27,7 @@ from accounts.models import (
 )
 from accounts.selectors import Access, org_access
 from kanban.exceptions import Conflict, Forbidden, InvalidInput, InvitationNotValid, NotFound
+from kanban.publisher import close_sockets
 from kanban.sentinels import UNSET
 
 
@@ -175,8 +176,6 @@ def remove_member(membership: Membership, *, actor: User) -> None:
     an owner removes an owner, and the last owner can neither leave nor be removed. Their team
     memberships in the organisation go too, and once this commits their open websockets on its
     boards close (access is checked when a socket opens; this stops one already open)."""
-    from boards.live.events import close_sockets  # the one publisher; boards depends on accounts
-
     leaving = membership.user_id == actor.pk
     actor_role = (
         None
@@ -390,8 +389,6 @@ def create_api_token(
 def revoke_api_token(token: ApiToken, *, actor: User) -> None:
     """Delete the token: requests with it fail from the commit on, and its open websockets
     close then."""
-    from boards.live.events import close_sockets  # the one publisher; boards depends on accounts
-
     if token.user_id != actor.pk and not actor.is_staff:
         raise Forbidden("You can only revoke your own tokens.")
     close_sockets(token_id=token.pk)
@@ -403,8 +400,6 @@ def set_user_active(user: User, *, active: bool, actor: User) -> User:
     """Deactivate (or reactivate) a user. A deactivated user's sessions and tokens stop
     working at once (both check `is_active`), and their open websockets close on commit.
     Only staff (the admin site) decide this: a user may belong to several organisations."""
-    from boards.live.events import close_sockets
-
     if not actor.is_staff:
         raise Forbidden("Only staff can deactivate or reactivate a user.")
     if user.is_active != active:

@@ -16,6 +16,7 @@ from accounts import selectors, services
 from accounts.forms import InvitationSignUpForm
 from accounts.selectors import org_access
 from kanban.exceptions import DomainError, InvalidInput, InvitationNotValid, NotFound
+from kanban.publisher import send_message, user_group
 
 
 class LoginView(auth_views.LoginView):
@@ -47,9 +48,6 @@ class LogoutView(auth_views.LogoutView):
         user_id = request.user.pk if request.user.is_authenticated else None
         response = super().post(request, *args, **kwargs)
         if user_id is not None:
-            from boards.live.events import user_group
-            from kanban.publisher import send_message
-
             send_message(user_group(user_id), {"type": "session.closed"})
         return response
 

@@ -13,9 +13,12 @@ from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from kanban.exceptions import DomainError
 
@@ -186,3 +189,37 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     if is_api_request(request):
         return error_json("csrf_failed", CSRF_DETAIL.format(reason=reason.rstrip(".")), 403)
     return csrf.csrf_failure(request, reason)
+
+
+# --- shared by every API view: the error shape in the schema, validation, pagination ---------
+
+
+class ErrorOut(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(required=False)
+
+
+ERRORS = {
+    400: OpenApiResponse(ErrorOut, description="Invalid input (`code`: invalid)."),
+    401: OpenApiResponse(ErrorOut, description="No or bad credentials."),
+    403: OpenApiResponse(ErrorOut, description="Read-only for you (viewer, not on the team)."),
+    404: OpenApiResponse(ErrorOut, description="Not found, or of another organisation."),
+}
+CONFLICT = {409: OpenApiResponse(ErrorOut, description="`wip_limit_exceeded` or `conflict`.")}
+
+
+def validated(serializer_class, request: Request, *, partial: bool = False) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def paginated(view: APIView, request: Request, queryset, to_dicts) -> Response:
+    """A page of `queryset` as `{"count", "next", "previous", "results"}`, through the view's
+    `pagination_class`: the attribute drf-spectacular reads to document the GET as paginated
+    (a Paginated<X>List body and the `page` and `page_size` parameters), so a view cannot
+    paginate without saying so in the schema."""
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(to_dicts(page))

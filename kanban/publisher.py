@@ -21,6 +21,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -156,3 +157,33 @@ def send_message(group: str, message: dict[str, Any]) -> None:
 
 def flush() -> None:
     _publisher.flush()
+
+
+# --- the groups of a person's sockets (for accounts, which must not import boards) -----------
+
+
+def user_group(user_id: int) -> str:
+    """Every websocket of one user: closed together when they log out."""
+    return f"user.{user_id}"
+
+
+def token_group(token_id: int) -> str:
+    """Every websocket opened with one API token: closed when it is revoked."""
+    return f"token.{token_id}"
+
+
+def close_sockets(
+    *, user_id: int | None = None, token_id: int | None = None, organization_id: int | None = None
+) -> None:
+    """Once the current transaction commits, close the websockets that lost their access: those
+    of a user (all of them, or only on boards of `organization_id`), or those opened with a
+    token. Access is checked when a socket opens; this is what stops one that is already open
+    (a revoked token, a deactivated user, a removed membership)."""
+    message = {"type": "access.revoked", "organization": organization_id}
+    groups = []
+    if user_id is not None:
+        groups.append(user_group(user_id))
+    if token_id is not None:
+        groups.append(token_group(token_id))
+    for group in groups:
+        transaction.on_commit(lambda group=group: send_message(group, message))

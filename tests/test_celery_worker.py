@@ -13,7 +13,8 @@ import pytest
 import redis
 from django.core.cache import cache
 
-from boards import services, tasks
+from boards import services
+from boards.flow import followups
 from boards.models import Alert, AlertKind, ImportJob, MetricsSnapshot
 from kanban.celery import app as celery_app
 from tests.servers import celery_worker
@@ -133,9 +134,9 @@ def test_under_a_steady_stream_a_boards_run_starts_at_most_once_a_second(world, 
     # given: a run of the board's task has just started (as a worker does: the pending key
     # removed, its start time noted)
     broker.delete(queue)
-    cache.delete(tasks._pending_key(world.board.pk))
+    cache.delete(followups._pending_key(world.board.pk))
     started = time.time()
-    cache.set(tasks._started_key(world.board.pk), started)
+    cache.set(followups._started_key(world.board.pk), started)
 
     # when: the next change comes at once
     services.move_card(card, to_column=doing, actor=world.bob)
@@ -143,7 +144,7 @@ def test_under_a_steady_stream_a_boards_run_starts_at_most_once_a_second(world, 
     # then: its run is queued to start a second after the last one, not now
     (message,) = [json.loads(m) for m in broker.lrange(queue, 0, -1)]
     eta = datetime.fromisoformat(message["headers"]["eta"]).timestamp()
-    assert started + 0.9 <= eta <= started + tasks.BOARD_CHANGED_EVERY_SECONDS + 0.05
+    assert started + 0.9 <= eta <= started + followups.BOARD_CHANGED_EVERY_SECONDS + 0.05
 
 
 def test_a_real_worker_runs_a_trello_import_job_end_to_end(world, queue, api):

@@ -409,7 +409,7 @@ def member_url(world, user, slug: str = "acme") -> str:
 def published(monkeypatch):
     """Channel-layer messages published on commit, as (group, message)."""
     sent = []
-    monkeypatch.setattr("boards.live.events.send_message", lambda g, m: sent.append((g, m)))
+    monkeypatch.setattr("kanban.publisher.send_message", lambda g, m: sent.append((g, m)))
     return sent
 
 

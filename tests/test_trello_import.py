@@ -603,7 +603,7 @@ def test_a_broker_that_does_not_answer_fails_the_job_at_once(world, api, export,
     def down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.import_trello, "delay", down)
+    monkeypatch.setattr(tasks.import_trello, "apply_async", down)
 
     trello._enqueue(queued_job(world, export).pk)
 

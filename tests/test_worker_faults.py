@@ -17,7 +17,8 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from accounts.services import create_api_token
-from boards import services, tasks
+from boards import services
+from boards.flow import followups
 from boards.models import Alert, AlertKind, MetricsSnapshot
 from tests.servers import RedisServer, asgi_server, celery_worker, wait_until
 
@@ -143,7 +144,7 @@ def test_a_board_over_its_limit_gets_its_alert_soon_after_a_killed_worker_is_rep
             # (ready once it has run the check of a first move)
             assert api(base, "POST", f"/api/v1/cards/{card.pk}/move/", token,
                        {"column": world.column("Review").pk}) == 200  # fmt: skip
-            started_key = tasks._started_key(world.board.pk)
+            started_key = followups._started_key(world.board.pk)
             wait_until(lambda: cache.get(started_key) is not None and broker_idle(redis, queue),
                        timeout=30, what="the first worker to run its tasks")  # fmt: skip
             # given: the board's check is due to start later (a run has just started, as

@@ -14,9 +14,7 @@ from accounts import selectors, services
 from accounts.api import schema  # noqa: F401  (registers the token scheme for the OpenAPI schema)
 from accounts.api import serializers as s
 from accounts.models import User
-from boards.api.serializers import ErrorOut
-from boards.api.views import ERRORS, paginated, validated
-from kanban.api import Pagination
+from kanban.api import ERRORS, ErrorOut, Pagination, paginated, validated
 from kanban.exceptions import DomainError, InvalidInput
 from kanban.ratelimit import LoginRateThrottle
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
@@ -19,32 +19,8 @@ from boards.flow import metrics
 from boards.flow.alerts import alert_dict
 from boards.live.events import actor_dict, event_payload, events_since
 from boards.selectors import access_of
-from kanban.api import Pagination
+from kanban.api import CONFLICT, ERRORS, Pagination, paginated, validated
 from kanban.exceptions import InvalidInput
-
-ERRORS = {
-    400: OpenApiResponse(s.ErrorOut, description="Invalid input (`code`: invalid)."),
-    401: OpenApiResponse(s.ErrorOut, description="No or bad credentials."),
-    403: OpenApiResponse(s.ErrorOut, description="Read-only for you (viewer, not on the team)."),
-    404: OpenApiResponse(s.ErrorOut, description="Not found, or of another organisation."),
-}
-CONFLICT = {409: OpenApiResponse(s.ErrorOut, description="`wip_limit_exceeded` or `conflict`.")}
-
-
-def validated(serializer_class, request: Request, *, partial: bool = False) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data, partial=partial)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def paginated(view: APIView, request: Request, queryset, to_dicts) -> Response:
-    """A page of `queryset` as `{"count", "next", "previous", "results"}`, through the view's
-    `pagination_class`: the attribute drf-spectacular reads to document the GET as paginated
-    (a Paginated<X>List body and the `page` and `page_size` parameters), so a view cannot
-    paginate without saying so in the schema."""
-    paginator = view.pagination_class()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(to_dicts(page))
 
 
 def board_list_dict(board) -> dict[str, Any]:

@@ -29,8 +29,8 @@ from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.models import Membership, Organization, Role, Team, User
-from boards import services, tasks
-from boards.flow import alerts
+from boards import services
+from boards.flow import alerts, followups
 from boards.models import (
     Block,
     Board,
@@ -1382,7 +1382,7 @@ class DemoLoader:
     def after_load(self) -> None:
         """What the services ask for after a change, once per board now that it is loaded."""
         for b in self.boards:
-            tasks.after_board_change(b.board.pk)
+            followups.after_board_change(b.board.pk)
 
     def check_wip(self) -> None:
         """The simulation's own counts must be the database's: it pulls on them."""
@@ -1481,7 +1481,7 @@ def load_demo(*, reset: bool = False, seed: int = SEED) -> list[str] | None:
         # replayed: it would check today's boards against a clock of months ago, and recompute
         # metrics some 2,000 times. The loader checks alerts itself, on its clock, and asks for
         # that work once per board at the end (after_load).
-        with tasks.suspended(), fast_commits():
+        with followups.suspended(), fast_commits():
             loader.run()
         loader.after_load()
     except BaseException:

@@ -17,9 +17,10 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from boards.live import presence
-from boards.live.events import board_group, token_group, user_group
+from boards.live.events import board_group
 from boards.selectors import board_replay, board_seq, get_board_for_user
 from kanban.exceptions import NotFound
+from kanban.publisher import token_group, user_group
 
 logger = logging.getLogger(__name__)
 

@@ -19,38 +19,11 @@ from django.utils import timezone
 from boards.models import Board, Event
 from kanban import sql
 from kanban.exceptions import NotFound
-from kanban.publisher import send_message, send_to_group
+from kanban.publisher import send_to_group
 
 
 def board_group(board_id: int) -> str:
     return f"board.{board_id}"
-
-
-def user_group(user_id: int) -> str:
-    """Every websocket of one user: closed together when they log out."""
-    return f"user.{user_id}"
-
-
-def token_group(token_id: int) -> str:
-    """Every websocket opened with one API token: closed when it is revoked."""
-    return f"token.{token_id}"
-
-
-def close_sockets(
-    *, user_id: int | None = None, token_id: int | None = None, organization_id: int | None = None
-) -> None:
-    """Once the current transaction commits, close the websockets that lost their access: those
-    of a user (all of them, or only on boards of `organization_id`), or those opened with a
-    token. Access is checked when a socket opens; this is what stops one that is already open
-    (a revoked token, a deactivated user, a removed membership)."""
-    message = {"type": "access.revoked", "organization": organization_id}
-    groups = []
-    if user_id is not None:
-        groups.append(user_group(user_id))
-    if token_id is not None:
-        groups.append(token_group(token_id))
-    for group in groups:
-        transaction.on_commit(lambda group=group: send_message(group, message))
 
 
 def actor_dict(user) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from django.db.models import F, Q
 
 from accounts.models import Membership, User
 from accounts.selectors import Access
+from boards.flow import followups
 from boards.flow.metrics import card_active_seconds
 from boards.markdown import render_markdown
 from boards.models import (
@@ -240,6 +241,4 @@ def _rendered(text: str, *, limit: int, field: str) -> str:
 def _after_change(board_id: int) -> None:
     """Once this transaction commits: check the board's WIP alerts, and (debounced) recompute
     its metrics (boards.tasks.board_changed; the alerts' clock is the board's last change)."""
-    from boards import tasks  # tasks import the services' modules: import late
-
-    tasks.after_board_change(board_id)
+    followups.after_board_change(board_id)

@@ -43,6 +43,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 
 from accounts.models import Team, User
 from boards import services
+from boards.flow import followups
 from boards.models import Board, ImportJob, ImportStatus, Label, Stage
 from kanban.exceptions import DomainError, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from kanban.parsers import JSONParser
@@ -479,10 +480,8 @@ def start_trello_import(
 def _enqueue(job_id: int) -> None:
     """Queue the job's run (after the commit that created it). With the broker down, the job
     fails at once with a sentence saying so, rather than waiting queued for ever."""
-    from boards import tasks  # tasks import this module
-
     try:
-        tasks.import_trello.delay(job_id)
+        followups.queue("boards.import_trello", job_id)
     except Exception:
         logger.exception("Could not queue import %s", job_id)
         ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
@@ -526,15 +525,13 @@ def run_trello_import(job_id: int) -> ImportJob | None:
     running was left so by a worker that died: its partial board is deleted and the job runs
     again from the start (at most MAX_ATTEMPTS runs). Returns the job as this run left it, or
     None when it had nothing to do."""
-    from boards import tasks  # tasks import this module
-
     job = _claim(job_id)
     if job is None:
         return None
     run = _Run(job)
     try:
         # No alert check or metrics refresh per chunk: one for the whole board at the end.
-        with tasks.suspended():
+        with followups.suspended():
             counts = _import(run)
     except _Superseded:
         logger.warning("Import %s: a newer run of it has started; this one stops", job_id)
@@ -708,8 +705,6 @@ def _import_chunk(
 
 @transaction.atomic
 def _finish(run: _Run, counts: dict[str, int]) -> ImportJob | None:
-    from boards import tasks  # tasks import this module
-
     job = run.job
     try:
         _hold_run(
@@ -718,7 +713,7 @@ def _finish(run: _Run, counts: dict[str, int]) -> ImportJob | None:
     except _Superseded:
         return None
     # The new board's WIP alerts and metrics, once for the whole import (held back meanwhile).
-    tasks.after_board_change(run.board.pk)
+    followups.after_board_change(run.board.pk)
     job.refresh_from_db()
     return job
 

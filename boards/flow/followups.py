@@ -1,0 +1,87 @@
+"""What follows a change to a board: its WIP alerts checked, its metrics refreshed, by Celery
+once the change has committed (boards.tasks runs them).
+
+The services call `after_board_change` inside their transaction; it queues `board_changed`
+after the commit, unless a run of it already waits to start (which will see this change): a
+burst of moves costs one task, not one per move, and a steady stream one a second. The tasks
+are queued by name through the Celery app, so that this module (below the services) does not
+import the task module (the edge above them).
+"""
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+
+from celery import current_app
+from django.core.cache import cache
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+# At most one metrics recompute per board in this many seconds, however many moves.
+METRICS_DEBOUNCE_SECONDS = 5
+
+
+def queue(task_name: str, *args, **options) -> None:
+    """Queue a task by name (eagerly run where the settings say tasks run in-process)."""
+    current_app.tasks[task_name].apply_async(args, **options)
+
+
+def _debounce_key(board_id: int) -> str:
+    return f"metrics-scheduled:{board_id}"
+
+
+def _pending_key(board_id: int) -> str:
+    return f"board-changed-pending:{board_id}"
+
+
+def _started_key(board_id: int) -> str:
+    return f"board-changed-started:{board_id}"
+
+
+# A queued run that never started (its worker's queue lost) holds back no others for longer.
+PENDING_SECONDS = 60
+# Under a steady stream of changes a board's run starts at most this often (each reads the
+# whole board), instead of back to back for as long as the worker can keep up; after a quiet
+# spell the next change's run starts at once.
+BOARD_CHANGED_EVERY_SECONDS = 1.0
+
+
+_suspended = threading.local()
+
+
+@contextmanager
+def suspended():
+    """Hold back the checks that changes schedule (for a replay of history, such as the demo
+    loader's, which checks alerts on its own clock and asks once per board at the end)."""
+    _suspended.active = True
+    try:
+        yield
+    finally:
+        _suspended.active = False
+
+
+def after_board_change(board_id: int) -> None:
+    """Called by the services inside their transaction. Once it commits, queue `board_changed`
+    unless a run of it is already waiting to start (which will see this change): a burst of
+    moves costs one task, not one per move, and a steady stream one a second. Scheduling
+    never fails the change: the broker or cache being down is logged, and the periodic tasks
+    catch up."""
+    if getattr(_suspended, "active", False):
+        return
+    transaction.on_commit(lambda: _schedule(board_id))
+
+
+def _schedule(board_id: int) -> None:
+    try:
+        if cache.add(_pending_key(board_id), 1, timeout=PENDING_SECONDS):
+            last = cache.get(_started_key(board_id)) or 0.0
+            wait = max(0.0, last + BOARD_CHANGED_EVERY_SECONDS - time.time())
+            try:
+                queue("boards.board_changed", board_id, countdown=wait)
+            except Exception:
+                cache.delete(_pending_key(board_id))  # none queued: the next change asks again
+                raise
+    except Exception as exc:
+        logger.warning("Could not schedule the checks of board %s: %s", board_id, exc)
