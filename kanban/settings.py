@@ -119,6 +119,8 @@ else:
     }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with psycopg's C loader for timestamps (kanban/postgres/base.py).
+    DATABASES["default"]["ENGINE"] = "kanban.postgres"
     # Django's psycopg pool: measured to double the move endpoint's throughput (PITFALLS.md).
     # The pool requires CONN_MAX_AGE = 0.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -216,6 +218,10 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# How long a board's encoded snapshot may be served again while its seq stays (0: rebuilt for
+# every read; boards.selectors.snapshot.board_snapshot_json).
+SNAPSHOT_CACHE_SECONDS = float(os.environ.get("SNAPSHOT_CACHE_SECONDS", "60"))
+
 # Broadcasting of committed events to viewers. Only benchmarks turn it off, to measure its cost.
 PUBLISH_EVENTS = env_bool("PUBLISH_EVENTS", default=True)
 
@@ -272,7 +278,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "kanban.api.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["kanban.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["kanban.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "kanban.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

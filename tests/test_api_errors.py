@@ -60,7 +60,7 @@ def test_an_unhandled_exception_in_an_api_view_answers_a_json_500_and_is_logged(
     world, api, monkeypatch, caplog
 ):
     # given: a read path with a bug
-    monkeypatch.setattr(selectors, "board_snapshot", boom)
+    monkeypatch.setattr(selectors, "board_snapshot_json", boom)
     client = api(world.alice)
     client.raise_request_exception = False
 

@@ -67,7 +67,7 @@ def test_production_shape_reads_postgres_redis_and_hosts_from_the_environment():
     result = run_settings(env, code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.postgresql",
+        "kanban.postgres",
         "prod",
         "channels_redis.pubsub.RedisPubSubChannelLayer",
         "redis://cache.example:6379/1",

@@ -65,6 +65,7 @@ from boards.selectors.snapshot import (
     board_replay,
     board_seq,
     board_snapshot,
+    board_snapshot_json,
 )
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "board_replay",
     "board_seq",
     "board_snapshot",
+    "board_snapshot_json",
     "board_summary",
     "boards_for_user",
     "card_as_dict",
