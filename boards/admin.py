@@ -3,7 +3,7 @@ so an edit made here is checked, recorded in the history and published like any 
 
 from django.contrib import admin, messages
 
-from boards import services
+from boards import selectors, services
 from boards.models import Block, Board, Card, CardMove, Column, Comment, Event, Label, Swimlane
 from kanban.exceptions import DomainError
 
@@ -107,7 +107,6 @@ class CardAdmin(ServiceAdmin):
         "board",
         "column",
         "swimlane",
-        "position",
         "class_of_service",
         "value",
         "blocked",
@@ -158,6 +157,12 @@ class CardAdmin(ServiceAdmin):
         "finished_at",
     ]
     service_fields = ("title", "description", "value", "customer", "class_of_service", "due_date")
+
+    @admin.display(description="position")
+    def position(self, obj: Card) -> int | None:
+        """Its index in its cell (the API's position; the card keeps a rank)."""
+        return selectors.card_position(obj.pk)
+
     actions = ["archive_cards", "unblock_cards"]
 
     def call_service(self, obj, changes, *, actor):

@@ -123,8 +123,11 @@ class Card(models.Model):
     # message first); deleting the board takes all three.
     column = models.ForeignKey(Column, on_delete=models.RESTRICT, related_name="cards")
     swimlane = models.ForeignKey(Swimlane, on_delete=models.RESTRICT, related_name="cards")
-    # 0-based, dense and unique within (column, swimlane) among live cards; NULL once archived.
-    position = models.PositiveIntegerField(null=True)
+    # The card's place in its (column, swimlane): live cards sort by rank, which leaves gaps
+    # (RANK_GAP) so that a card placed between two others takes a rank between theirs and no
+    # other card is renumbered. NULL once archived. The API's `position` is the card's index in
+    # that order (boards.selectors.cards); `Cell` counts the live cards of each cell.
+    rank = models.BigIntegerField(null=True)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=20_000)
     # Rendered and sanitised once, on write, so that reading a board never renders markdown.
@@ -157,21 +160,22 @@ class Card(models.Model):
     flow_active_seconds = models.FloatField(null=True, blank=True, editable=False)
 
     class Meta:
-        ordering = ["board_id", "column_id", "swimlane_id", "position"]
+        ordering = ["board_id", "column_id", "swimlane_id", "rank"]
         constraints = [
-            # Archived cards have no position (NULLs never collide), so this covers live cards.
-            # Deferred to commit: shifting a cell is then one UPDATE, whose rows pass through
-            # each other's positions on the way (services._shift). SQLite has no deferrable
-            # constraints: there, the services alone keep positions unique.
+            # Archived cards have no rank (NULLs never collide), so this covers live cards.
+            # Deferred to commit: respacing a cell's ranks (services.rules._respace) is then one
+            # UPDATE, whose rows pass through each other's ranks on the way. SQLite has no
+            # deferrable constraints: there, the services alone keep ranks unique. The index
+            # also serves every look-up of a place in a cell (ORDER BY rank within the cell).
             models.UniqueConstraint(
-                fields=["column", "swimlane", "position"],
-                name="card_position_unique_in_cell",
+                fields=["column", "swimlane", "rank"],
+                name="card_rank_unique_in_cell",
                 deferrable=models.Deferrable.DEFERRED,
             ),
             models.CheckConstraint(
-                condition=Q(archived=True, position__isnull=True)
-                | Q(archived=False, position__isnull=False),
-                name="card_position_iff_live",
+                condition=Q(archived=True, rank__isnull=True)
+                | Q(archived=False, rank__isnull=False),
+                name="card_rank_iff_live",
             ),
             models.CheckConstraint(condition=Q(value__lte=100), name="card_value_0_100"),
             models.CheckConstraint(
@@ -190,6 +194,31 @@ class Card(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# Ranks of a cell's cards start RANK_GAP apart: 2**32 leaves room for 32 cards placed one after
+# another between the same two neighbours before the cell is respaced, and for 2**31 cards
+# appended to one cell.
+RANK_GAP = 2**32
+
+
+class Cell(models.Model):
+    """How many live cards a (column, swimlane) holds, kept by the services in the transaction
+    that changes it, under the column's lock: the index of a card placed at the end, and a
+    column's WIP, are then read from a row or two, not counted over 50,000 cards."""
+
+    column = models.ForeignKey(Column, on_delete=models.CASCADE, related_name="cells")
+    swimlane = models.ForeignKey(Swimlane, on_delete=models.CASCADE, related_name="cells")
+    size = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["column", "swimlane"], name="cell_unique"),
+            models.CheckConstraint(condition=Q(size__gte=0), name="cell_size_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.column_id}/{self.swimlane_id}: {self.size}"
 
 
 class CardMove(models.Model):

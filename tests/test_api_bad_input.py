@@ -8,6 +8,7 @@ import pytest
 
 from boards import services
 from boards.models import Board, Card, CardMove, Column, Event, Label, WipPolicy
+from tests.factories import position_of
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def state(board: Board) -> tuple:
         board.last_seq,
         list(
             Card.objects.order_by("pk").values_list(
-                "pk", "column_id", "swimlane_id", "position", "title", "value", "archived"
+                "pk", "column_id", "swimlane_id", "rank", "title", "value", "archived"
             )
         ),
         CardMove.objects.count(),
@@ -288,9 +289,9 @@ def test_a_position_past_the_end_is_clamped_to_the_end_on_create(world, api):
     assert response.status_code == 201
     assert response.json()["position"] == 2
     card = Card.objects.get(pk=response.json()["id"])
-    assert card.position == 2
+    assert position_of(card) == 2
     assert list(
-        Card.objects.filter(column=ready).order_by("position").values_list("pk", flat=True)
+        Card.objects.filter(column=ready).order_by("rank").values_list("pk", flat=True)
     ) == [first.pk, second.pk, card.pk]
 
 
@@ -308,7 +309,7 @@ def test_a_position_past_the_end_is_clamped_to_the_end_on_move(world, api, posit
     assert response.status_code == 200, response.content
     assert response.json()["card"]["position"] == 2
     card.refresh_from_db()
-    assert (card.column_id, card.position) == (doing.pk, 2)
+    assert (card.column_id, position_of(card)) == (doing.pk, 2)
     assert CardMove.objects.filter(card=card).last().position == 2
 
 

@@ -58,7 +58,7 @@ def db_state() -> tuple:
         list(Swimlane.objects.order_by("pk").values_list("pk", "name", "position", "wip_limit")),
         list(
             Card.objects.order_by("pk").values_list(
-                "pk", "column_id", "swimlane_id", "position", "title", "blocked", "archived"
+                "pk", "column_id", "swimlane_id", "rank", "title", "blocked", "archived"
             )
         ),
         list(Label.objects.order_by("pk").values_list("pk", "name")),

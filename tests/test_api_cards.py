@@ -5,6 +5,7 @@ import pytest
 
 from boards import services
 from boards.models import Block, Board, Card, CardMove, Comment, Event, WipPolicy
+from tests.factories import position_of
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ def make_cards(world, column, n, **kwargs) -> list[Card]:
 
 def place(card: Card) -> tuple:
     card.refresh_from_db()
-    return card.column_id, card.swimlane_id, card.position, card.archived
+    return card.column_id, card.swimlane_id, position_of(card), card.archived
 
 
 def board_log(board: Board) -> tuple[int, int, int]:
@@ -124,7 +125,7 @@ def test_creating_a_card_answers_it_and_records_its_creation(world, api):
     assert body["committed_at"] == body["created_at"] and body["started_at"] is None
     assert isinstance(body["age_days"], float)
 
-    assert (card.title, card.column_id, card.position, card.created_by_id) == (
+    assert (card.title, card.column_id, position_of(card), card.created_by_id) == (
         "Quote for Initech",
         ready.pk,
         0,
@@ -523,7 +524,7 @@ def test_a_soft_limit_lets_the_move_through_and_flags_it(world, api):
 
 def test_reordering_inside_a_full_hard_column_is_allowed(world, api):
     doing = full_hard_column(world, limit=2)
-    first, second = Card.objects.filter(column=doing).order_by("position")
+    first, second = Card.objects.filter(column=doing).order_by("rank")
     response = api(world.bob).post(
         f"{API}/cards/{second.pk}/move/", {"column": doing.pk, "position": 0}, format="json"
     )

@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from boards import services
+from boards import selectors, services
 from boards.models import Board, Card, CardMove, Comment, Event, WipPolicy
 from kanban.exceptions import Forbidden, InvalidInput, NotFound, WipLimitExceeded
+from tests.factories import position_of
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,7 @@ def comparable(board: Board) -> dict:
     cards = [
         (
             names[c.column_id],
-            c.position,
+            position_of(c),
             c.title,
             c.description,
             c.description_html,
@@ -98,8 +99,8 @@ def test_create_cards_appends_after_the_cards_already_there(world):
         actor=world.alice,
     )
 
-    cards = Card.objects.filter(column=ready).order_by("position")
-    assert list(cards.values_list("title", "position")) == [
+    cards = selectors.cards_as_dicts(Card.objects.filter(column=ready).order_by("rank"))
+    assert [(c["title"], c["position"]) for c in cards] == [
         ("first", 0),
         ("second", 1),
         ("third", 2),

@@ -2,18 +2,17 @@
 cards, the one card template, organisation scoping, read-only markup and the URL's filters."""
 
 import re
-from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from boards import selectors, services
 from boards.flow import metrics
 from boards.models import Card, ClassOfService, Stage, WipPolicy
+from tests.factories import bulk_add_cards, position_of
 
 # Session and user (2), the board with the reader's access (1), the snapshot (8), the typical
 # cycle time (1): a bound that holds for any number of cards.
@@ -42,27 +41,17 @@ def add_cards(board, n: int, *, people=(), labels=()) -> None:
     """Add `n` live cards to `board`, spread over its cells, as rows in bulk.
 
     A thousand cards through services.create_card take ~20 s; this page only reads, so the rows
-    are written in one statement in the shape the services leave them: dense positions after
-    the cells' existing cards, flow timestamps that match the column's stage, some blocked,
+    are written in bulk in the shape the services leave them: ranked after the cells' existing
+    cards and counted, flow timestamps that match the column's stage, some blocked,
     assignees and labels. The interaction tests (tests/browser/) use the services throughout.
     """
     columns = list(board.columns.order_by("position"))
     lanes = list(board.swimlanes.order_by("position"))
-    sizes = Counter(
-        {
-            (row["column_id"], row["swimlane_id"]): row["n"]
-            for row in Card.objects.filter(board=board, archived=False)
-            .values("column_id", "swimlane_id")
-            .annotate(n=Count("id"))
-        }
-    )
     now = timezone.now()
     cards = []
     for i in range(n):
         column = columns[i % len(columns)]
         lane = lanes[(i // len(columns)) % len(lanes)]
-        position = sizes[(column.pk, lane.pk)]
-        sizes[(column.pk, lane.pk)] += 1
         created = now - timedelta(days=1 + i % 40)
         committed = created + timedelta(hours=6) if column.stage != Stage.BACKLOG else None
         started = (
@@ -74,7 +63,6 @@ def add_cards(board, n: int, *, people=(), labels=()) -> None:
                 board=board,
                 column=column,
                 swimlane=lane,
-                position=position,
                 title=f"Card {i}: onboard customer {i % 97}",
                 description="Some *markdown*.",
                 description_html="<p>Some <em>markdown</em>.</p>",
@@ -93,7 +81,7 @@ def add_cards(board, n: int, *, people=(), labels=()) -> None:
                 else None,
             )
         )  # fmt: skip
-    cards = Card.objects.bulk_create(cards)
+    cards = bulk_add_cards(cards)
     Card.assignees.through.objects.bulk_create(
         Card.assignees.through(card_id=card.pk, user_id=people[i % len(people)].pk)
         for i, card in enumerate(cards)
@@ -202,7 +190,7 @@ def test_the_fragment_is_the_card_exactly_as_the_board_draws_it(world, client, b
     assert fragment in client.get(page_url(busy_board)).content.decode()
     assert response["X-Card-Column"] == str(card.column_id)
     assert response["X-Card-Swimlane"] == str(card.swimlane_id)
-    assert response["X-Card-Position"] == str(card.position)
+    assert response["X-Card-Position"] == str(position_of(card))
 
 
 def test_the_fragment_is_404_across_organisations_boards_and_for_archived_cards(

@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from boards import services
 from boards.models import Board, Card, CardMove, Event, WipPolicy
 from kanban.exceptions import WipLimitExceeded
+from tests.factories import assert_cells_consistent
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
@@ -95,7 +96,7 @@ def cells(board: Board) -> dict[tuple[int, int], list[int]]:
     result: dict[tuple[int, int], list[int]] = {}
     for card_id, column_id, swimlane_id in (
         Card.objects.filter(board=board, archived=False)
-        .order_by("column_id", "swimlane_id", "position")
+        .order_by("column_id", "swimlane_id", "rank")
         .values_list("id", "column_id", "swimlane_id")
     ):
         result.setdefault((column_id, swimlane_id), []).append(card_id)
@@ -103,15 +104,8 @@ def cells(board: Board) -> dict[tuple[int, int], list[int]]:
 
 
 def assert_every_cell_dense(board: Board) -> None:
-    positions: dict[tuple[int, int], list[int]] = {}
-    for column_id, swimlane_id, position in (
-        Card.objects.filter(board=board, archived=False)
-        .order_by("position")
-        .values_list("column_id", "swimlane_id", "position")
-    ):
-        positions.setdefault((column_id, swimlane_id), []).append(position)
-    for cell, found in positions.items():
-        assert found == list(range(len(found))), (cell, found)
+    """Counts, distinct ranks and the API's positions 0..n-1 in every cell."""
+    assert_cells_consistent(board)
 
 
 def assert_log_gap_free(board: Board) -> list[Event]:
@@ -320,7 +314,7 @@ def test_random_concurrent_moves_keep_cells_dense_history_complete_and_log_gap_f
     live = Card.objects.filter(board=world.board)
     assert live.count() == 40
     assert not live.filter(archived=True).exists()
-    assert not live.filter(position__isnull=True).exists()
+    assert not live.filter(rank__isnull=True).exists()
     assert_every_cell_dense(world.board)
     board_cells = cells(world.board)
     assert sorted(i for ids in board_cells.values() for i in ids) == sorted(card_ids)

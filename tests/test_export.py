@@ -16,6 +16,7 @@ from accounts.services import create_api_token
 from boards import services
 from boards.models import Card, Column
 from boards.selectors import exports
+from tests.factories import bulk_add_cards
 from tests.servers import asgi_server, raw_request
 
 pytestmark = pytest.mark.django_db
@@ -180,7 +181,6 @@ def bulk_fill(world, n: int) -> None:
         board, name="bulk", actor=world.alice
     )
     now = timezone.now()
-    position = {c.pk: c.cards.filter(archived=False).count() for c in columns}
     cards = []
     for i in range(n):
         column = columns[i % len(columns)]
@@ -189,7 +189,6 @@ def bulk_fill(world, n: int) -> None:
                 board=board,
                 column=column,
                 swimlane=lane,
-                position=position[column.pk],
                 title=f"Card number {i} with a title of ordinary length",
                 description="Some description " * 5,
                 customer="A customer",
@@ -198,8 +197,7 @@ def bulk_fill(world, n: int) -> None:
                 committed_at=now if column.stage != "backlog" else None,
             )
         )
-        position[column.pk] += 1
-    made = Card.objects.bulk_create(cards, batch_size=2_000)
+    made = bulk_add_cards(cards)
     Card.assignees.through.objects.bulk_create(
         Card.assignees.through(card_id=c.pk, user_id=world.bob.pk) for c in made[::10]
     )

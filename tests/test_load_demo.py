@@ -29,7 +29,7 @@ from boards.models import (
     Stage,
     WipPolicy,
 )
-from tests.factories import OrganizationFactory, UserFactory, member
+from tests.factories import OrganizationFactory, UserFactory, assert_cells_consistent, member
 
 pytestmark = pytest.mark.django_db
 
@@ -179,18 +179,11 @@ def test_no_hard_wip_limit_is_exceeded(demo):
         assert column.wip <= column.wip_limit, (column.name, column.wip, column.wip_limit)
 
 
-def test_positions_are_dense_in_every_cell(demo):
-    cells: dict[tuple[int, int], list[int]] = {}
-    for column_id, swimlane_id, position in (
-        acme_cards()
-        .filter(archived=False)
-        .order_by("position")
-        .values_list("column_id", "swimlane_id", "position")
-    ):
-        cells.setdefault((column_id, swimlane_id), []).append(position)
-    assert cells
-    for cell, positions in cells.items():
-        assert positions == list(range(len(positions))), cell
+def test_every_cell_is_counted_ranked_and_numbered_densely(demo):
+    boards = Board.objects.filter(organization__slug="acme")
+    assert boards.exists()
+    for board in boards:
+        assert_cells_consistent(board)
 
 
 def test_every_board_log_is_gap_free_and_in_time_order(demo):

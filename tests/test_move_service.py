@@ -8,6 +8,7 @@ from django.utils import timezone
 from boards import services
 from boards.models import Card, CardMove, Column, Event, WipPolicy
 from kanban.exceptions import Forbidden, InvalidInput, WipLimitExceeded
+from tests.factories import assert_cells_consistent, position_of
 
 pytestmark = pytest.mark.django_db
 
@@ -15,19 +16,13 @@ pytestmark = pytest.mark.django_db
 def cells(board) -> dict[tuple[int, int], list[int]]:
     """Live card ids per (column, swimlane), in position order."""
     result: dict[tuple[int, int], list[int]] = {}
-    for card in Card.objects.filter(board=board, archived=False).order_by("position"):
+    for card in Card.objects.filter(board=board, archived=False).order_by("rank"):
         result.setdefault((card.column_id, card.swimlane_id), []).append(card.pk)
     return result
 
 
 def assert_dense(board) -> None:
-    for (column_id, swimlane_id), ids in cells(board).items():
-        positions = list(
-            Card.objects.filter(column_id=column_id, swimlane_id=swimlane_id, archived=False)
-            .order_by("position")
-            .values_list("position", flat=True)
-        )
-        assert positions == list(range(len(ids))), (column_id, swimlane_id, positions)
+    assert_cells_consistent(board)
 
 
 def make_cards(world, column, n, **kwargs):
@@ -42,7 +37,7 @@ def make_cards(world, column, n, **kwargs):
 def test_cards_are_appended_in_order_with_dense_positions(world):
     ready = world.column("Ready")
     cards = make_cards(world, ready, 4)
-    assert [c.position for c in cards] == [0, 1, 2, 3]
+    assert [position_of(c) for c in cards] == [0, 1, 2, 3]
     assert_dense(world.board)
 
 
@@ -90,8 +85,7 @@ def test_a_position_past_the_end_is_clamped_to_the_end(world):
     make_cards(world, doing, 2)
     move = services.move_card(card, to_column=doing, position=500, actor=world.bob)
     assert move.position == 2
-    card.refresh_from_db()
-    assert card.position == 2
+    assert position_of(card) == 2
 
 
 def test_a_move_to_where_the_card_is_changes_nothing(world):
@@ -115,7 +109,7 @@ def test_move_into_full_hard_column_is_refused_and_changes_nothing(world):
         services.move_card(card, to_column=doing, actor=world.bob)
 
     card.refresh_from_db()
-    assert (card.column_id, card.position) == (ready.pk, 0)
+    assert (card.column_id, position_of(card)) == (ready.pk, 0)
     assert Event.objects.filter(board=world.board).count() == before_events
     assert CardMove.objects.count() == before_moves
     assert_dense(world.board)
@@ -254,7 +248,7 @@ def test_random_moves_leave_every_cell_in_the_order_of_plain_list_moves(world):
 def test_the_database_refuses_two_live_cards_at_one_place_of_a_cell(world):
     first, second = make_cards(world, world.column("Ready"), 2)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Card.objects.filter(pk=second.pk).update(position=first.position)
+        Card.objects.filter(pk=second.pk).update(rank=first.rank)
         # checked at commit (deferred); this test's own transaction never commits, so ask now
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")

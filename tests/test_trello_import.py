@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from boards import services
+from boards import selectors, services
 from boards.api.org_views import ImportJSONParser
 from boards.models import Board, Card, Comment, ImportJob, ImportStatus, Label, Stage
 from boards.services import trello
 from kanban.exceptions import PayloadTooLarge
+from tests.factories import position_of
 
 pytestmark = pytest.mark.django_db
 
@@ -149,16 +150,19 @@ def test_cards_land_in_their_lists_column_in_pos_order(imported):
     live = {
         name: list(
             Card.objects.filter(column__board=board, column__name=name, archived=False)
-            .order_by("position")
+            .order_by("rank")
             .values_list("title", flat=True)
         )
         for name, _ in EXPECTED_COLUMNS
     }
-    positions = list(
-        Card.objects.filter(board=board, archived=False)
-        .order_by("column__position", "position")
-        .values_list("column__name", "position")
-    )
+    positions = [
+        (c["column"], c["position"])
+        for c in selectors.cards_as_dicts(
+            Card.objects.filter(board=board, archived=False).order_by("column__position", "rank")
+        )
+    ]
+    names = dict(board.columns.values_list("id", "name"))
+    positions = [(names[column], p) for column, p in positions]
 
     assert live == EXPECTED_CARDS
     for name, titles in EXPECTED_CARDS.items():  # dense, 0-based
@@ -168,7 +172,7 @@ def test_cards_land_in_their_lists_column_in_pos_order(imported):
 def test_closed_cards_are_archived_and_cards_of_closed_lists_left_out(imported):
     board, _ = imported
 
-    archived = set(Card.objects.filter(board=board, archived=True).values_list("title", "position"))
+    archived = set(Card.objects.filter(board=board, archived=True).values_list("title", "rank"))
 
     assert archived == {
         ("Archived idea", None),
@@ -419,11 +423,11 @@ def test_the_import_in_chunks_lands_the_same_board_as_in_one(world, export, monk
         return trello.run_trello_import(job.pk).board
 
     def shape(board: Board):
-        cards = Card.objects.filter(board=board).order_by("column__position", "position", "title")
+        cards = Card.objects.filter(board=board).order_by("column__position", "rank", "title")
         return [
             (
                 c.column.name,
-                c.position,
+                position_of(c),
                 c.title,
                 c.archived,
                 c.created_at,

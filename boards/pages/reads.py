@@ -190,7 +190,7 @@ def global_board(
     )
     rows = list(
         filters.apply(in_scope)
-        .order_by("board_id", "column__position", "swimlane__position", "position", "id")
+        .order_by("board_id", "column__position", "swimlane__position", "rank", "id")
         .values(*selectors.CARD_FIELDS, "column__stage", "column__name")
     )
     ids = [row["id"] for row in rows]
@@ -211,6 +211,9 @@ def global_board(
         lambda: {stage: [] for stage in STAGES}
     )
     for row in rows:
+        # The tiles show cards by stage, not in their cells: a position is not read for them
+        # (counting one for each card of a large backlog would cost more than the page).
+        row["position"] = None
         card = selectors.card_dict(row, assignees[row["id"]], labels_of[row["id"]], now)
         card["stage"] = row["column__stage"]
         card["column_name"] = row["column__name"]

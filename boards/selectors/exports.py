@@ -24,6 +24,7 @@ from django.utils.text import slugify
 
 from boards.flow.metrics import DAY
 from boards.models import Board, Card, CardMove, Column, Label, Swimlane
+from boards.selectors.cards import positions_on_board
 
 CHUNK = 1_000
 PART_BYTES = 64 * 1024
@@ -95,7 +96,6 @@ _CARD_FIELDS = (
     "title",
     "column_id",
     "swimlane_id",
-    "position",
     "value",
     "customer",
     "class_of_service",
@@ -125,6 +125,7 @@ def card_rows(board: Board) -> Iterator[list[Any]]:
         if not chunk:
             return
         ids = [row[0] for row in chunk]
+        positions = positions_on_board(board.pk, ids)
         assignees: dict[int, list[str]] = defaultdict(list)
         for card_id, username in (
             Card.assignees.through.objects.filter(card_id__in=ids)
@@ -142,7 +143,6 @@ def card_rows(board: Board) -> Iterator[list[Any]]:
             title,
             column_id,
             lane_id,
-            position,
             value,
             customer,
             class_of_service,
@@ -162,7 +162,7 @@ def card_rows(board: Board) -> Iterator[list[Any]]:
                 _text(column),
                 stage,
                 _text(lanes.get(lane_id, "")),
-                "" if position is None else position,
+                positions.get(pk, ""),
                 _text(";".join(assignees[pk])),
                 _text(";".join(sorted(labels[pk]))),
                 value,

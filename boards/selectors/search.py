@@ -61,7 +61,7 @@ def search_cards(
         )
     if blocked is not None:
         cards = cards.filter(blocked=blocked)
-    order = ("board_id", "column__position", "swimlane__position", "position", "id")
+    order = ("board_id", "column__position", "swimlane__position", "rank", "id")
     if q:
         cards = _text_search(cards, q)
         order = ("-search_rank", *order)

@@ -42,7 +42,7 @@ _CARD, _ASSIGNEES, _LABELS = (
 # the query took), and their assignees and labels in one statement rather than two.
 _SNAPSHOT_CARDS_SQL = f"""
     SELECT {sql.columns(Card, CARD_FIELDS)} FROM {_CARD}
-    WHERE board_id = %s AND NOT archived ORDER BY column_id, swimlane_id, position
+    WHERE board_id = %s AND NOT archived ORDER BY column_id, swimlane_id, rank
 """
 _SNAPSHOT_RELATIONS_SQL = f"""
     SELECT 0, r.card_id, r.user_id FROM {_ASSIGNEES} r JOIN {_CARD} c ON c.id = r.card_id
@@ -81,9 +81,13 @@ def board_snapshot(board: Board) -> dict[str, Any]:
     now = timezone.now()
     wip = Counter(row[2] for row in rows)  # column_id, the third of CARD_FIELDS
     assignees, card_labels = relations
-    cards = []
-    for row in rows:
+    cards, cell, position = [], None, 0
+    for row in rows:  # in cell and rank order: a card's position is its index in its cell
         card = dict(zip(CARD_FIELDS, row, strict=True))
+        if (card["column_id"], card["swimlane_id"]) != cell:
+            cell, position = (card["column_id"], card["swimlane_id"]), 0
+        card["position"] = position
+        position += 1
         cards.append(card_dict(card, assignees[card["id"]], card_labels[card["id"]], now))
     summary = board_summary(board)
     summary["seq"] = seq

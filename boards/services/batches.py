@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
@@ -14,9 +14,11 @@ from boards.flow.metrics import active_seconds
 from boards.live.events import append_events
 from boards.markdown import COMMENT_MAX, DESCRIPTION_MAX
 from boards.models import (
+    RANK_GAP,
     Board,
     Card,
     CardMove,
+    Cell,
     Column,
     Comment,
     Label,
@@ -28,6 +30,7 @@ from boards.selectors import (
 )
 from boards.services.access import ensure_can_write
 from boards.services.rules import (
+    _add_to_cell,
     _after_change,
     _check_wip,
     _flow_times,
@@ -78,15 +81,20 @@ def create_cards(board: Board, *, cards: Sequence[NewCard], actor: User) -> list
 
     columns = _lock_columns(spec.column.pk for spec in cards)
     wip, cell_size = dict.fromkeys(columns, 0), dict.fromkeys(columns, 0)
-    for column_id, swimlane_id, n in (
-        Card.objects.filter(column_id__in=columns, archived=False)
-        .values("column_id", "swimlane_id")
-        .annotate(n=Count("id"))
-        .values_list("column_id", "swimlane_id", "n")
+    for column_id, swimlane_id, n in Cell.objects.filter(column_id__in=columns).values_list(
+        "column_id", "swimlane_id", "size"
     ):
         wip[column_id] += n
         if swimlane_id == swimlane.pk:
             cell_size[column_id] = n
+    # Each column's new cards go after its last one in the lane, RANK_GAP apart.
+    last_rank = dict.fromkeys(columns, 0)
+    last_rank.update(
+        Card.objects.filter(column_id__in=columns, swimlane=swimlane, rank__isnull=False)
+        .values("column_id")
+        .annotate(last=Max("rank"))
+        .values_list("column_id", "last")
+    )
     incoming = Counter(spec.column.pk for spec in cards)
     for column_id, column in columns.items():
         _check_wip(
@@ -97,14 +105,14 @@ def create_cards(board: Board, *, cards: Sequence[NewCard], actor: User) -> list
             wip=wip[column_id],
         )
 
-    new, exceeded = [], []
+    new, exceeded, positions = [], [], []
     for spec, html in zip(cards, htmls, strict=True):
         column, at = columns[spec.column.pk], spec.at or now
         card = Card(
             board=board,
             column=column,
             swimlane=swimlane,
-            position=cell_size[column.pk],
+            rank=last_rank[column.pk] + RANK_GAP,
             title=spec.title,
             description=spec.description,
             description_html=html,
@@ -116,11 +124,15 @@ def create_cards(board: Board, *, cards: Sequence[NewCard], actor: User) -> list
         _flow_times(card, from_stage=None, to_stage=column.stage, at=at)
         if column.stage == Stage.DONE:  # its one move is its creation: card_active_seconds
             card.flow_active_seconds = active_seconds([(at, column.stage)], [], at, at)
+        positions.append(cell_size[column.pk])
+        last_rank[column.pk] = card.rank
         cell_size[column.pk] += 1
         wip[column.pk] += 1
         exceeded.append(column.wip_limit is not None and wip[column.pk] > column.wip_limit)
         new.append(card)
     Card.objects.bulk_create(new)
+    for column_id, n in incoming.items():
+        _add_to_cell(column_id, swimlane.pk, n)
     label_ids = [list(dict.fromkeys(label.pk for label in spec.labels)) for spec in cards]
     Card.labels.through.objects.bulk_create(
         Card.labels.through(card_id=card.pk, label_id=label_id)
@@ -134,21 +146,24 @@ def create_cards(board: Board, *, cards: Sequence[NewCard], actor: User) -> list
             to_column=card.column,
             to_swimlane=swimlane,
             to_stage=card.column.stage,
-            position=card.position,
+            position=position,
             at=card.created_at,
             actor=actor,
         )
-        for card in new
+        for card, position in zip(new, positions, strict=True)
     )
     append_events(
         board.pk,
         [
             (
                 "card.created",
-                {"card": card_dict_of(card, [], sorted(ids)), "wip_exceeded": over},
+                {
+                    "card": card_dict_of(card, [], sorted(ids), position=position),
+                    "wip_exceeded": over,
+                },
                 card.created_at,
             )
-            for card, ids, over in zip(new, label_ids, exceeded, strict=True)
+            for card, ids, over, position in zip(new, label_ids, exceeded, positions, strict=True)
         ],
         actor=actor,
     )

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -15,6 +15,7 @@ from boards.models import (
     Board,
     Card,
     CardMove,
+    Cell,
     ClassOfService,
     Column,
     Comment,
@@ -28,6 +29,7 @@ from boards.selectors import (
 )
 from boards.services.access import ensure_can_write
 from boards.services.rules import (
+    _add_to_cell,
     _after_change,
     _cell_size,
     _check_wip,
@@ -36,10 +38,10 @@ from boards.services.rules import (
     _lock_card,
     _lock_card_and_columns,
     _lock_columns,
-    _make_room,
+    _rank_at,
     _record_active_time,
     _rendered,
-    _take_out,
+    _take_from_cell,
     _validate_assignees,
     _validate_card_fields,
     _validate_column,
@@ -87,13 +89,13 @@ def create_card(
 
     column = _lock_columns([column.pk])[column.pk]
     over_limit = _check_wip(column, incoming=1, access=access, override_reason=override_reason)
-    position = _clamp_position(position, _cell_size(column.pk, swimlane.pk))
-    _make_room(column.pk, swimlane.pk, position)
+    size = _cell_size(column.pk, swimlane.pk)
+    position = _clamp_position(position, size)
     card = Card(
         board=board,
         column=column,
         swimlane=swimlane,
-        position=position,
+        rank=_rank_at(column.pk, swimlane.pk, None if position == size else position),
         title=title,
         description=description,
         description_html=description_html,
@@ -107,6 +109,7 @@ def create_card(
     )
     _flow_times(card, from_stage=None, to_stage=column.stage, at=at)
     card.save()
+    _add_to_cell(column.pk, swimlane.pk)
     if assignees:
         card.assignees.set(assignees)
     if labels:
@@ -270,9 +273,9 @@ def archive_card(card: Card, *, actor: User, at: datetime | None = None) -> Card
     card, _ = _lock_card_and_columns(card)
     if card.archived:
         return card
-    _take_out(card)
-    card.archived, card.position, card.archived_at, card.updated_at = True, None, at, at
-    card.save(update_fields=["archived", "position", "archived_at", "updated_at"])
+    _take_from_cell(card.column_id, card.swimlane_id)
+    card.archived, card.rank, card.archived_at, card.updated_at = True, None, at, at
+    card.save(update_fields=["archived", "rank", "archived_at", "updated_at"])
     append_event(
         card.board_id,
         type="card.archived",
@@ -294,9 +297,10 @@ def restore_card(card: Card, *, actor: User, at: datetime | None = None) -> Card
         return card
     column = columns[card.column_id]
     _check_wip(column, incoming=1, access=access, override_reason="")
-    card.position = _cell_size(card.column_id, card.swimlane_id)
+    card.rank = _rank_at(card.column_id, card.swimlane_id, None)
+    _add_to_cell(card.column_id, card.swimlane_id)
     card.archived, card.archived_at, card.updated_at = False, None, at
-    card.save(update_fields=["archived", "position", "archived_at", "updated_at"])
+    card.save(update_fields=["archived", "rank", "archived_at", "updated_at"])
     append_event(
         card.board_id,
         type="card.restored",
@@ -313,7 +317,7 @@ def delete_card(card: Card, *, actor: User) -> None:
     ensure_can_write(actor, card.board)
     card, _ = _lock_card_and_columns(card)
     if not card.archived:
-        _take_out(card)
+        _take_from_cell(card.column_id, card.swimlane_id)
     data = {
         "card": {
             "id": card.pk,
@@ -355,8 +359,8 @@ def add_comment(card: Card, *, body: str, actor: User, at: datetime | None = Non
 def column_wip(board: Board) -> dict[int, int]:
     """Live cards per column (used by the demo loader to pull only into columns with room)."""
     return dict(
-        Card.objects.filter(board=board, archived=False)
+        Cell.objects.filter(column__board=board)
         .values("column_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum("size"))
         .values_list("column_id", "n")
     )

@@ -15,6 +15,7 @@ from boards.models import (
     Board,
     Card,
     CardMove,
+    Cell,
     Column,
     Stage,
     Swimlane,
@@ -31,11 +32,14 @@ from boards.selectors import (
 )
 from boards.services.access import ensure_can_write
 from boards.services.rules import (
+    _add_to_cell,
     _after_change,
     _CardChangedColumn,
     _check_wip,
     _clamp_position,
     _flow_times,
+    _rank_at,
+    _take_from_cell,
 )
 from kanban import sql
 from kanban.exceptions import Conflict, Forbidden, NotFound
@@ -45,7 +49,7 @@ from kanban.exceptions import Conflict, Forbidden, NotFound
 # portable statements so that the locks it holds are held for as short a time as possible.
 
 _CARD, _COLUMN, _SWIMLANE = Card._meta.db_table, Column._meta.db_table, Swimlane._meta.db_table
-_BOARD = Board._meta.db_table
+_BOARD, _CELL = Board._meta.db_table, Cell._meta.db_table
 _MEMBERSHIP, _TEAM_MEMBERSHIP = Membership._meta.db_table, TeamMembership._meta.db_table
 _LOCKED_CARD_FIELDS = (*CARD_FIELDS, "flow_active_seconds")
 _LOCKED_COLUMN_FIELDS = ("id", "board_id", "name", "stage", "wip_limit", "wip_policy")
@@ -72,19 +76,19 @@ def _move_sql(vendor: str) -> tuple[str, str, str]:
                 WHERE t.team_id = b.team_id AND t.user_id = %(actor)s)))
         ORDER BY k.id{sql.lock_clause(of="k")}
     """
-    # Counted in the card's own statement: the caller holds both columns' locks, and every
-    # change to the cards of a column takes its lock first, so these counts cannot change
-    # until it commits, whatever the card's own lock waits for.
+    # Read in the card's own statement: the caller holds both columns' locks, and every
+    # change to the cards of a column takes its lock first, so these cannot change until it
+    # commits, whatever the card's own lock waits for. The target column's WIP and its cell's
+    # size come from the cells' counts (a row or two, however many cards); the card's index in
+    # its cell costs that index (an index range up to it: the event's `from_position`).
     lock_card = f"""
         SELECT {sql.columns(Card, _LOCKED_CARD_FIELDS, alias="c")},
-            (SELECT COUNT(*) FROM {_CARD} x
-             WHERE x.column_id = %(to_column)s AND NOT x.archived),
-            (SELECT COUNT(*) FROM {_CARD} x
-             WHERE x.column_id = %(to_column)s AND NOT x.archived
-             AND x.swimlane_id = COALESCE(%(to_lane)s, c.swimlane_id)),
+            (SELECT COALESCE(SUM(size), 0) FROM {_CELL} WHERE column_id = %(to_column)s),
+            (SELECT COALESCE(SUM(size), 0) FROM {_CELL} WHERE column_id = %(to_column)s
+             AND swimlane_id = COALESCE(%(to_lane)s, c.swimlane_id)),
             (SELECT COUNT(*) FROM {_CARD} x
              WHERE x.column_id = c.column_id AND x.swimlane_id = c.swimlane_id
-             AND NOT x.archived)
+             AND x.rank < c.rank)
         FROM {_CARD} c WHERE c.id = %(card)s{sql.lock_clause(of="c")}
     """
     # The card's assignees and labels come back from its own UPDATE: a statement begun after
@@ -92,7 +96,7 @@ def _move_sql(vendor: str) -> tuple[str, str, str]:
     # the locking statement, whose snapshot predates the wait for the lock).
     place_card = f"""
         UPDATE {_CARD} SET column_id = %(column)s, swimlane_id = %(lane)s,
-            position = %(position)s, committed_at = %(committed_at)s,
+            rank = %(rank)s, committed_at = %(committed_at)s,
             started_at = %(started_at)s, finished_at = %(finished_at)s,
             flow_active_seconds = %(active)s, updated_at = %(at)s
         WHERE id = %(card)s
@@ -113,33 +117,6 @@ def _why_not_movable(
     raise _CardChangedColumn  # nothing wrong any more: it changed meanwhile, so again
 
 
-# The cards that make way for a move: at most two ranges of positions, each in one cell, each
-# shifted by -1 or +1, in one UPDATE (positions are unique per cell at commit: see _shift).
-_SHIFT_SQL = f"""
-    UPDATE {_CARD} SET position = position +
-        CASE WHEN column_id = %(column_a)s AND swimlane_id = %(lane_a)s
-             THEN %(delta_a)s ELSE %(delta_b)s END
-    WHERE NOT archived AND (
-        (column_id = %(column_a)s AND swimlane_id = %(lane_a)s
-         AND position BETWEEN %(low_a)s AND %(high_a)s)
-        OR (column_id = %(column_b)s AND swimlane_id = %(lane_b)s
-            AND position BETWEEN %(low_b)s AND %(high_b)s))
-"""
-
-
-def _range_params(
-    name: str, cell: tuple[int, int], low: int, high: int, delta: int
-) -> dict[str, int]:
-    column, lane = cell
-    return {
-        f"column_{name}": column,
-        f"lane_{name}": lane,
-        f"low_{name}": low,
-        f"high_{name}": high,
-        f"delta_{name}": delta,
-    }
-
-
 def _pk(obj: Any) -> int:
     return obj if isinstance(obj, int) else obj.pk
 
@@ -157,9 +134,11 @@ def move_card(
     """Move a card to `position` (default: the end) of (to_column, swimlane).
 
     Locks both columns in id order, then the card, so that a hard WIP limit holds however many
-    moves race for the last slot, and positions stay dense and unique in every cell. Writes the
-    history row and the board's `card.moved` event in the same transaction. Returns the history
-    row, or None when the card already sits exactly there (nothing changes, no event).
+    moves race for the last slot, and every cell's ranks and count stay right. The card takes
+    a rank between its new neighbours': no other card is renumbered, so a move costs the same
+    in a cell of 50 cards or 50,000 (but for an index deep in a cell, which costs its depth).
+    Writes the history row and the board's `card.moved` event in the same transaction. Returns
+    the history row, or None when the card already sits exactly there (nothing changes, no event).
 
     `card`, `to_column` and `swimlane` may be instances or ids: only their ids are used, and
     everything about them is read afresh (the API passes the ids of the request as they are).
@@ -216,7 +195,7 @@ def _move_card(
     if row is None:
         raise NotFound("Card not found.")  # deleted meanwhile
     card = sql.instance(Card, _LOCKED_CARD_FIELDS, row[: len(_LOCKED_CARD_FIELDS)])
-    counts = dict(zip(("column", "cell", "source"), row[len(_LOCKED_CARD_FIELDS) :], strict=True))
+    counts = dict(zip(("column", "cell", "index"), row[len(_LOCKED_CARD_FIELDS) :], strict=True))
     if card.column_id not in columns:
         raise _CardChangedColumn
     if card.archived:
@@ -235,28 +214,24 @@ def _move_card(
             override_reason=override_reason,
             wip=counts["column"],
         )
-    size = counts["cell"] - (1 if same_cell else 0)
+    size = counts["cell"] - (1 if same_cell else 0)  # the cards it goes among
     new_position = _clamp_position(position, size)
-    if same_cell and new_position == card.position:
+    if same_cell and new_position == counts["index"]:
         return None
 
-    old = {"column": card.column_id, "swimlane": card.swimlane_id, "position": card.position}
-    source, target = (card.column_id, card.swimlane_id), (to_column_id, to_swimlane_id)
-    if same_cell:  # the cards between the two places make way, one step towards the old place
-        if new_position > card.position:
-            ranges = [(source, card.position + 1, new_position, -1)] * 2
-        else:
-            ranges = [(source, new_position, card.position - 1, +1)] * 2
-    else:  # the cards below close the gap it leaves, and those from its new place make room
-        ranges = [
-            (source, card.position + 1, counts["source"] - 1, -1),
-            (target, new_position, size - 1, +1),
-        ]
-    ranges = [r for r in ranges if r[1] <= r[2]]  # none when it was last and goes to the end
-    if ranges:
-        a, b = (ranges * 2)[:2]  # the statement takes two ranges: a lone one is given twice
-        sql.execute(_SHIFT_SQL, {**_range_params("a", *a), **_range_params("b", *b)})
-    card.column_id, card.swimlane_id, card.position = to_column_id, to_swimlane_id, new_position
+    old = {"column": card.column_id, "swimlane": card.swimlane_id, "position": counts["index"]}
+    # Its new rank, between its new neighbours' (no other card changes place, but for a rare
+    # respacing of the target cell).
+    card.rank = _rank_at(
+        to_column_id,
+        to_swimlane_id,
+        None if new_position == size else new_position,
+        leaving=card_id if same_cell else None,
+    )
+    if not same_cell:
+        _take_from_cell(card.column_id, card.swimlane_id)
+        _add_to_cell(to_column_id, to_swimlane_id)
+    card.column_id, card.swimlane_id = to_column_id, to_swimlane_id
     _flow_times(card, from_stage=from_column.stage, to_stage=to_column.stage, at=at)
     card.updated_at = at
     history = {
@@ -283,7 +258,7 @@ def _move_card(
         {
             "column": to_column_id,
             "lane": to_swimlane_id,
-            "position": new_position,
+            "rank": card.rank,
             "committed_at": dt(card.committed_at),
             "started_at": dt(card.started_at),
             "finished_at": dt(card.finished_at),
@@ -292,7 +267,7 @@ def _move_card(
             "card": card_id,
         },
     )
-    card_data = card_dict_of(card, sql.ids(assignees), sql.ids(labels))
+    card_data = card_dict_of(card, sql.ids(assignees), sql.ids(labels), position=new_position)
     event = append_event(
         board_id,
         type="card.moved",

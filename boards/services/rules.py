@@ -1,4 +1,4 @@
-"""What the services share: row locks in the one global order, positions in a cell, the checks
+"""What the services share: row locks in the one global order, places in a cell, the checks
 of what comes in, and the work that follows a change (after commit)."""
 
 from collections.abc import Iterable, Sequence
@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
 
 from accounts.models import Membership, User
 from accounts.selectors import Access
@@ -14,8 +13,10 @@ from boards.flow import followups
 from boards.flow.metrics import card_active_seconds
 from boards.markdown import render_markdown
 from boards.models import (
+    RANK_GAP,
     Board,
     Card,
+    Cell,
     ClassOfService,
     Column,
     Label,
@@ -23,6 +24,7 @@ from boards.models import (
     Swimlane,
     WipPolicy,
 )
+from boards.selectors.cards import column_wip
 from kanban import sql
 from kanban.exceptions import Conflict, Forbidden, InvalidInput, NotFound, WipLimitExceeded
 from kanban.sentinels import UNSET
@@ -71,8 +73,8 @@ def _lock_card_and_columns(
     """Lock the card's column and `column_ids` in id order, then the card; return the card as
     read under its lock, and the columns.
 
-    Columns come before the card: a service holding a column lock rewrites the positions of the
-    other cards of that column's cells, so a service that held one of those cards while waiting
+    Columns come before the card: a service holding a column lock changes the ranks and counts
+    of that column's cells, so a service that held one of those cards while waiting
     for the column would deadlock with it. The card's column is known only before the card is
     locked (first from the caller's instance); if a concurrent move changed it meanwhile, the
     attempt is rolled back to its savepoint (which releases its locks, keeping the order) and
@@ -93,28 +95,106 @@ def _lock_card_and_columns(
                 raise NotFound("Card not found.") from None
 
 
-def _cell(column_id: int, swimlane_id: int) -> Q:
-    return Q(column_id=column_id, swimlane_id=swimlane_id, archived=False)
+# --- places in a cell --------------------------------------------------------------------------
+# A card's place is its rank (boards.models.Card.rank): placing one takes a rank between its
+# new neighbours' and leaves every other card as it was; Cell counts each cell's live cards.
+# The caller holds the lock of the cell's column, which every change to a cell's cards takes.
 
-
-def _shift(cell: Q, *, start: int, delta: int) -> None:
-    """Shift the positions from `start` to the end of a cell by `delta`, in one UPDATE: the
-    uniqueness of positions in a cell is checked at commit (a deferred constraint), so the
-    duplicates an UPDATE makes on its way, row by row, are allowed until then."""
-    Card.objects.filter(cell, position__gte=start).update(position=F("position") + delta)
-
-
-def _take_out(card: Card) -> None:
-    """Close the gap the card leaves in its cell (the caller gives it its new place)."""
-    _shift(_cell(card.column_id, card.swimlane_id), start=card.position + 1, delta=-1)
-
-
-def _make_room(column_id: int, swimlane_id: int, position: int) -> None:
-    _shift(_cell(column_id, swimlane_id), start=position, delta=+1)
+_CARD, _CELL = Card._meta.db_table, Cell._meta.db_table
+# Beyond this a rank is respaced rather than pushed further out (a bigint ends at 2**63).
+_RANK_BOUND = 2**62
 
 
 def _cell_size(column_id: int, swimlane_id: int) -> int:
-    return Card.objects.filter(_cell(column_id, swimlane_id)).count()
+    row = sql.fetch_one(
+        f"SELECT size FROM {_CELL} WHERE column_id = %s AND swimlane_id = %s",
+        [column_id, swimlane_id],
+    )
+    return row[0] if row else 0
+
+
+def _add_to_cell(column_id: int, swimlane_id: int, n: int = 1) -> None:
+    """Count `n` more live cards in the cell (its row made on first use)."""
+    sql.execute(
+        f"INSERT INTO {_CELL} (column_id, swimlane_id, size) VALUES (%s, %s, %s) "
+        f"ON CONFLICT (column_id, swimlane_id) DO UPDATE SET size = {_CELL}.size + excluded.size",
+        [column_id, swimlane_id, n],
+    )
+
+
+def _take_from_cell(column_id: int, swimlane_id: int, n: int = 1) -> None:
+    """Count `n` fewer live cards in the cell (which counted them: its row exists)."""
+    sql.execute(
+        f"UPDATE {_CELL} SET size = size - %s WHERE column_id = %s AND swimlane_id = %s",
+        [n, column_id, swimlane_id],
+    )
+
+
+def _neighbours(
+    column_id: int, swimlane_id: int, index: int | None, *, leaving: int | None = None
+) -> tuple[int | None, int | None]:
+    """The ranks either side of place `index` of the cell (None: after the last card), not
+    counting the card `leaving` (one moving within the cell). `index` is at most the number
+    of the cell's other cards. An index deep in a cell costs its depth (OFFSET walks the
+    index); the ends cost one index probe each."""
+    where = "column_id = %s AND swimlane_id = %s AND rank IS NOT NULL AND id <> %s"
+    params = [column_id, swimlane_id, leaving or 0]
+    if index is None:
+        row = sql.fetch_one(
+            f"SELECT rank FROM {_CARD} WHERE {where} ORDER BY rank DESC LIMIT 1", params
+        )
+        return (row[0] if row else None), None
+    if index == 0:
+        row = sql.fetch_one(f"SELECT rank FROM {_CARD} WHERE {where} ORDER BY rank LIMIT 1", params)
+        return None, (row[0] if row else None)
+    ranks = [
+        r
+        for (r,) in sql.fetch_all(
+            f"SELECT rank FROM {_CARD} WHERE {where} ORDER BY rank LIMIT 2 OFFSET %s",
+            [*params, index - 1],
+        )
+    ]
+    return ranks[0], ranks[1] if len(ranks) > 1 else None
+
+
+def _between(before: int | None, after: int | None) -> int | None:
+    """A rank between two neighbours' (None: no card that side), or None when there is no
+    room left between them and the cell must be respaced first."""
+    if before is None and after is None:
+        return RANK_GAP
+    if before is None:
+        rank = after - RANK_GAP
+    elif after is None:
+        rank = before + RANK_GAP
+    elif after - before >= 2:
+        return (before + after) // 2
+    else:
+        return None
+    return rank if -_RANK_BOUND < rank < _RANK_BOUND else None
+
+
+def _respace(column_id: int, swimlane_id: int) -> None:
+    """Give the cell's cards ranks RANK_GAP apart again, in their order, in one UPDATE (the
+    uniqueness of ranks is checked at commit). Rare: after 32 cards placed one after another
+    between the same two neighbours, or 2**30 appended to one cell."""
+    sql.execute(
+        f"UPDATE {_CARD} SET rank = ordered.n * %s FROM ("
+        f"SELECT id, ROW_NUMBER() OVER (ORDER BY rank) AS n FROM {_CARD} "
+        "WHERE column_id = %s AND swimlane_id = %s AND rank IS NOT NULL"
+        f") AS ordered WHERE {_CARD}.id = ordered.id",
+        [RANK_GAP, column_id, swimlane_id],
+    )
+
+
+def _rank_at(
+    column_id: int, swimlane_id: int, index: int | None, *, leaving: int | None = None
+) -> int:
+    """The rank for a card placed at `index` of the cell (None: the end); see _neighbours."""
+    rank = _between(*_neighbours(column_id, swimlane_id, index, leaving=leaving))
+    if rank is None:
+        _respace(column_id, swimlane_id)
+        rank = _between(*_neighbours(column_id, swimlane_id, index, leaving=leaving))
+    return rank
 
 
 def _clamp_position(position: int | None, size: int) -> int:
@@ -138,7 +218,7 @@ def _check_wip(
     if column.wip_limit is None:
         return False
     if wip is None:
-        wip = Card.objects.filter(column=column, archived=False).count()
+        wip = column_wip(column.pk)
     if wip + incoming <= column.wip_limit:
         return False
     if column.wip_policy == WipPolicy.HARD:

@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from boards.models import Card, Comment
 from tests.browser.conftest import PHONE, Acme
+from tests.factories import position_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,7 +98,7 @@ def test_alice_logs_in_drags_a_card_from_ready_to_doing_and_it_stays_there_after
     page.reload()
     assert ids_in(cell(page, acme, "Doing")) == dropped
     card.refresh_from_db()
-    assert (card.column_id, card.position) == (acme.columns["Doing"].pk, dropped.index(card.pk))
+    assert (card.column_id, position_of(card)) == (acme.columns["Doing"].pk, dropped.index(card.pk))
 
 
 def test_drags_reorder_a_column_and_move_cards_between_swimlanes(acme, open_page):
