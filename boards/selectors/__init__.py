@@ -66,6 +66,7 @@ from boards.selectors.snapshot import (
     board_seq,
     board_snapshot,
     board_snapshot_json,
+    organization_board_seqs,
 )
 
 __all__ = [
@@ -103,6 +104,7 @@ __all__ = [
     "may_create_boards",
     "move_dict",
     "not_on_board",
+    "organization_board_seqs",
     "relation_ids_sql",
     "resolve_assignees",
     "resolve_column",
