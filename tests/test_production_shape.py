@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import pytest
 import redis
@@ -43,6 +43,7 @@ from tests.servers import (
     render_nginx_template,
     wait_until,
 )
+from tests.test_static_modules import imports_of
 from tests.ws_client import BoardViewer, wait_for
 
 live = pytest.mark.django_db(transaction=True)
@@ -256,17 +257,32 @@ def test_the_board_page_its_static_files_and_the_api_answer_through_nginx(world,
     # then: the page, naming its static files by their content, which nginx serves itself
     assert page.status == 200
     assert b"data-column-id" in page.body
-    script = re.search(rb'src="(/static/js/board\.[0-9a-f]{12}\.js)"', page.body)
-    assert script, "the page does not name the collected, hashed board.js"
+    script = re.search(rb'src="(/static/js/board/index\.[0-9a-f]{12}\.js)"', page.body)
+    assert script, "the page does not name the collected, hashed board module"
     static = call(shape.url, "GET", script.group(1).decode(), headers={"Accept-Encoding": "gzip"})
     assert static.status == 200
     assert static.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert static.headers["Content-Encoding"] == "gzip"  # collectstatic's .gz
-    plain = call(shape.url, "GET", "/static/js/board.js")
+    plain = call(shape.url, "GET", "/static/js/board/index.js")
     assert plain.status == 200 and plain.headers["Cache-Control"] == "public, max-age=60"
-    # no web process saw them
-    statics = rf"GET ({re.escape(script.group(1).decode())}|/static/js/board\.js) "
-    assert shape.served(statics, at_least=2) == ["-", "-"]
+    # the modules it imports, as the browser asks for them: hashed, from nginx, for a year
+    modules, todo = set(), [script.group(1).decode()]
+    while todo:
+        url = todo.pop()
+        if url in modules:
+            continue
+        modules.add(url)
+        answer = call(shape.url, "GET", url)
+        assert answer.status == 200, url
+        assert answer.headers["Cache-Control"] == "public, max-age=31536000, immutable", url
+        assert answer.headers["Content-Type"].startswith(
+            ("text/javascript", "application/javascript")
+        )
+        todo += [urljoin(url, i) for i in imports_of(answer.body.decode())]
+    assert len(modules) >= 10 and any("/lib/socket." in m for m in modules)
+    # no web process saw them (the entry was asked for twice, and by its plain name)
+    statics = rf"GET ({'|'.join(re.escape(m) for m in modules)}|/static/js/board/index\.js) "
+    assert set(shape.served(statics, at_least=len(modules) + 2)) == {"-"}
 
     # and the API, with a token, from both web processes in turn
     for _ in range(4):
