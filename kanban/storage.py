@@ -1,6 +1,6 @@
 """Static files named by their content, so that a proxy (or WhiteNoise) may cache them for a
-year: collectstatic writes `js/board.39b035e468b8.js` beside `js/board.js` and a manifest, and
-`{% static 'js/board.js' %}` names the hashed copy. A new release's file has a new name, so no
+year: collectstatic writes `js/global.39b035e468b8.js` beside `js/global.js` and a manifest,
+and `{% static 'js/global.js' %}` names the hashed copy. A new release's file has a new name, so no
 browser keeps last release's script. Compressed copies (.gz) are written for nginx's
 gzip_static and WhiteNoise alike.
 
