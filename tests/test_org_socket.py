@@ -3,6 +3,7 @@ a real uvicorn, the real Redis channel layer, real websockets, changes made by t
 this process (published after commit through Redis, as a worker's or another web process's)."""
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -114,6 +115,7 @@ def test_the_org_socket_says_hello_then_which_board_changed_with_its_seq(world):
 def test_one_commit_of_many_events_is_one_message_and_boards_coming_and_going_are_told(world):
     _, token = create_api_token(user=world.alice)
     ready = world.column("Ready")
+    other = services.create_board(team=world.product, name="Roadmap", actor=world.alice)
 
     with asgi_server() as server:
 
@@ -136,6 +138,28 @@ def test_one_commit_of_many_events_is_one_message_and_boards_coming_and_going_ar
                 seq = await _in_thread(three_cards)
                 batch = await _next(ws)
 
+                # and a rolled-back change says nothing, a rolled-back savepoint nothing of its own
+                def rolled_back_then_partly():
+                    with contextlib.suppress(RuntimeError), transaction.atomic():
+                        services.create_card(world.board, title="no", column=ready, actor=world.bob)
+                        raise RuntimeError("rolled back")
+                    with transaction.atomic():
+                        with contextlib.suppress(RuntimeError), transaction.atomic():
+                            services.create_card(
+                                world.board, title="no either", column=ready, actor=world.bob
+                            )
+                            raise RuntimeError("savepoint rolled back")
+                        services.create_card(
+                            other,
+                            title="yes",
+                            column=other.columns.get(name="Ready"),
+                            actor=world.mia,
+                        )
+                    return Board.objects.get(pk=other.pk).last_seq
+
+                other_seq = await _in_thread(rolled_back_then_partly)
+                after_rollbacks = await _next(ws)
+
                 # and a board created, then deleted
                 created = await _in_thread(
                     lambda: services.create_board(team=world.product, name="New", actor=world.alice)
@@ -148,13 +172,28 @@ def test_one_commit_of_many_events_is_one_message_and_boards_coming_and_going_ar
                 # nothing else was sent for the three cards
                 await ws.send(json.dumps({"type": "ping"}))
                 pong = await _next(ws)
-                return seq, batch, (created_id, created_seq), created_message, deleted_message, pong
+                return (
+                    seq,
+                    batch,
+                    (other_seq, after_rollbacks),
+                    (created_id, created_seq),
+                    created_message,
+                    deleted_message,
+                    pong,
+                )
 
-        seq, batch, (created_id, created_seq), created_message, deleted_message, pong = asyncio.run(
-            scenario()
-        )
+        (
+            seq,
+            batch,
+            (other_seq, after_rollbacks),
+            (created_id, created_seq),
+            created_message,
+            deleted_message,
+            pong,
+        ) = asyncio.run(scenario())
 
     assert batch == {"type": "board.changed", "board": world.board.pk, "seq": seq}
+    assert after_rollbacks == {"type": "board.changed", "board": other.pk, "seq": other_seq}
     assert created_message == {"type": "board.created", "board": created_id, "seq": created_seq}
     assert deleted_message == {"type": "board.deleted", "board": created_id}
     assert pong["type"] == "pong" and str(created_id) not in pong["boards"]

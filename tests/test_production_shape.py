@@ -265,8 +265,11 @@ def test_the_board_page_its_static_files_and_the_api_answer_through_nginx(world,
     assert static.headers["Content-Encoding"] == "gzip"  # collectstatic's .gz
     plain = call(shape.url, "GET", "/static/js/board/index.js")
     assert plain.status == 200 and plain.headers["Cache-Control"] == "public, max-age=60"
-    # the modules it imports, as the browser asks for them: hashed, from nginx, for a year
-    modules, todo = set(), [script.group(1).decode()]
+    # the page's modules (alice may write: drag.js too) and all they import, as the browser
+    # asks for them: hashed, from nginx, for a year
+    entries = re.findall(rb'<script type="module" src="(/static/js/[^"]+)"', page.body)
+    assert len(entries) == 2
+    modules, todo = set(), [entry.decode() for entry in entries]
     while todo:
         url = todo.pop()
         if url in modules:
@@ -279,7 +282,8 @@ def test_the_board_page_its_static_files_and_the_api_answer_through_nginx(world,
             ("text/javascript", "application/javascript")
         )
         todo += [urljoin(url, i) for i in imports_of(answer.body.decode())]
-    assert len(modules) >= 10 and any("/lib/socket." in m for m in modules)
+    assert len(modules) >= 12 and any("/lib/socket." in m for m in modules)
+    assert any("/vendor/sortablejs/modular/sortable.esm." in m for m in modules)
     # no web process saw them (the entry was asked for twice, and by its plain name)
     statics = rf"GET ({'|'.join(re.escape(m) for m in modules)}|/static/js/board/index\.js) "
     assert set(shape.served(statics, at_least=len(modules) + 2)) == {"-"}

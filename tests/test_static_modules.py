@@ -16,7 +16,14 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "static"
-ENTRIES = ["js/board/index.js", "js/global.js", "js/org.js", "js/import.js", "js/metrics.js"]
+ENTRIES = [
+    "js/board/index.js",
+    "js/board/drag.js",
+    "js/global.js",
+    "js/org.js",
+    "js/import.js",
+    "js/metrics.js",
+]
 # Static and dynamic imports, and re-exports, with a relative URL (what the browser resolves
 # against the module's own URL).
 IMPORT = re.compile(

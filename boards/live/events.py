@@ -199,12 +199,14 @@ class _OrgChanges:
     def __init__(self, index: int) -> None:
         self.boards: dict[int, tuple[int, int, bool]] = {}  # board -> (org, seq, created)
         self.index = index  # where its callback is in connection.run_on_commit
+        self.sent = False
 
     def note(self, organization_id: int, board_id: int, seq: int, *, created: bool) -> None:
         _, last, was_created = self.boards.get(board_id, (organization_id, 0, False))
         self.boards[board_id] = (organization_id, max(seq, last), created or was_created)
 
     def send(self) -> None:
+        self.sent = True
         for board_id, (organization_id, seq, created) in self.boards.items():
             kind = "board.created" if created else "board.changed"
             send_to_group(org_group(organization_id), {"type": kind, "board": board_id, "seq": seq})
@@ -215,11 +217,12 @@ def _org_changes() -> _OrgChanges:
 
     One per transaction: the connection keeps the last one, and it is the current one while
     its callback is still among the connection's on_commit callbacks (a rollback drops them,
-    and the next transaction starts a fresh one). The callback sits where the transaction's
+    and the next transaction starts a fresh one; so does one that has been sent, which tests'
+    captured callbacks may leave in the list). The callback sits where the transaction's
     first event put it, so the index usually finds it at once."""
     changes: _OrgChanges | None = getattr(connection, "_obeya_org_changes", None)
     pending = connection.run_on_commit
-    if changes is not None:
+    if changes is not None and not changes.sent:
         index = changes.index
         if index < len(pending) and pending[index][1] == changes.send:
             return changes

@@ -1,20 +1,15 @@
 /* Drag and drop with SortableJS (its ES module build, from node_modules as vendor/): a drop is
- * shown at once and sent as a move (moves.js). Only a page that may write loads SortableJS: a
- * dynamic import, which the page has already fetched (board.html's <link rel="modulepreload">
- * for writers), so it resolves at once. The board gets `can-drag` once cards can be dragged. */
+ * shown at once and sent as a move (moves.js). An entry module of its own, which board.html
+ * loads after index.js for those who may write only: viewers never download SortableJS, and a
+ * static import (not a dynamic one) means cards can be dragged as soon as the page has loaded
+ * (module scripts run in order, before DOMContentLoaded). */
 
+import Sortable from "../../vendor/sortablejs/modular/sortable.esm.js";
 import { boardEl, canWrite, cardsIn, placeOf } from "./context.js";
 import { recomputeWip } from "./cards.js";
-import { markFullColumns, sendMove } from "./moves.js";
+import { markFullColumns, noteDragEnd, sendMove } from "./moves.js";
 
-let lastDragEnd = 0;
-
-/** True just after a drag ended: the click that ends a drag does not open the card. */
-export const justDragged = () => Date.now() - lastDragEnd <= 250;
-
-export async function enableDragAndDrop() {
-  if (!canWrite) return;
-  const { default: Sortable } = await import("../../vendor/sortablejs/modular/sortable.esm.js");
+function enableDragAndDrop() {
   let origin = null;
   for (const list of boardEl.querySelectorAll("ol.cards")) {
     Sortable.create(list, {
@@ -37,7 +32,7 @@ export async function enableDragAndDrop() {
       onEnd(event) {
         boardEl.classList.remove("is-dragging");
         markFullColumns(null, false);
-        lastDragEnd = Date.now();
+        noteDragEnd();
         const card = event.item;
         const target = placeOf(card);
         if (event.to === origin.list && target.position === origin.index) return;
@@ -48,3 +43,5 @@ export async function enableDragAndDrop() {
   }
   boardEl.classList.add("can-drag");
 }
+
+if (boardEl && canWrite) enableDragAndDrop();

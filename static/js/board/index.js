@@ -1,15 +1,15 @@
-/* The board page (templates/boards/board.html loads this one module): drag and drop, keys,
- * quick-add, lanes and policies, the card dialog, the filters, and live updates. Native ES
- * modules, no build step; every write goes through the REST API with the session's CSRF token
- * (lib/api.js), and the server stays the judge of every move (moves.js). */
+/* The board page (templates/boards/board.html's entry module; drag.js is the other, for those
+ * who may write): keys, quick-add, lanes and policies, the card dialog, the filters, and live
+ * updates. Native ES modules, no build step; every write goes through the REST API with the
+ * session's CSRF token (lib/api.js), and the server stays the judge of every move (moves.js). */
 
 import { boardEl } from "./context.js";
 import { enableDialog, openCard } from "./dialog.js";
-import { enableDragAndDrop, justDragged } from "./drag.js";
 import { enableFilters } from "./filters.js";
 import { enableKeys, isGrabbing } from "./keys.js";
 import { enablePolicies, openQuickAdd, restoreLanes, toggleLane } from "./lanes.js";
 import { startLive } from "./live.js";
+import { justDragged } from "./moves.js";
 
 if (boardEl) {
   // Clicks: open a card, quick-add, fold a lane.
@@ -26,7 +26,6 @@ if (boardEl) {
   enableFilters();
   enableDialog();
   restoreLanes();
-  enableDragAndDrop();
   const deepLink = window.location.hash.match(/^#card-(\d+)$/);
   if (deepLink) openCard(deepLink[1]);
   startLive();

@@ -7,6 +7,12 @@ import { boardEl, cellEl, insertAt, listOf, page, placeName, placeOf } from "./c
 import { noteSeq, placeCard, recomputeWip, refreshCard, wipOf } from "./cards.js";
 import { announce, hideMessage, showMessage } from "./messages.js";
 
+let lastDragEnd = 0;
+
+/** The click that ends a drag does not open the card (drag.js notes when a drag ends). */
+export const noteDragEnd = () => (lastDragEnd = Date.now());
+export const justDragged = () => Date.now() - lastDragEnd <= 250;
+
 /** `origin` ({list, index}) is where the card goes back to if the server refuses. */
 export async function sendMove(card, target, origin, overrideReason) {
   const id = Number(card.dataset.cardId);
