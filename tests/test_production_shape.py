@@ -297,9 +297,9 @@ def test_the_board_page_its_static_files_and_the_api_answer_through_nginx(world,
 
     # and a browser's websocket (its session cookie, the page's origin: the Host nginx passed
     # on, port and all, is what the origin is checked against)
-    async def hello(origin: str) -> dict:
+    async def hello(origin: str, path: str = f"/ws/boards/{board}/") -> dict:
         async with websockets.connect(
-            shape.url.replace("http", "ws") + f"/ws/boards/{board}/",
+            shape.url.replace("http", "ws") + path,
             additional_headers={"Cookie": session},
             origin=origin,
             open_timeout=10,
@@ -307,6 +307,8 @@ def test_the_board_page_its_static_files_and_the_api_answer_through_nginx(world,
             return json.loads(await asyncio.wait_for(ws.recv(), 10))
 
     assert asyncio.run(hello(shape.url))["type"] == "hello"
+    # and the global board's one socket, the organisation's, through nginx too
+    assert asyncio.run(hello(shape.url, "/ws/orgs/acme/"))["org"] == "acme"
     with pytest.raises(websockets.InvalidStatus):
         asyncio.run(hello("http://127.0.0.1:9999"))
 
