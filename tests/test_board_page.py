@@ -246,7 +246,7 @@ def test_read_only_users_get_no_drag_no_quick_add_and_a_view_only_dialog(
     fragment = client.get(fragment_url(world.board, card)).content.decode()
 
     assert ('data-can-write="true"' in page) is writable
-    assert ("vendor/sortablejs/Sortable.min.js" in page) is writable
+    assert ("js/board/drag.js" in page) is writable  # SortableJS comes with it
     assert ('class="quick-add-open"' in page) is writable
     assert ('id="dlg-edit"' in page) is writable
     assert ('id="dlg-block"' in page) is writable

@@ -165,7 +165,7 @@ def test_the_progress_page_shows_a_running_job_and_members_only(world, client):
     assert 'data-status="running"' in html
     assert '<progress class="import-bar" data-role="bar" max="14" value="5"' in html
     assert "Importing the cards" in html
-    assert '<script src="/static/js/import.js" defer></script>' in html
+    assert '<script type="module" src="/static/js/import.js"></script>' in html
     assert "Open the board" not in html
 
     client.force_login(world.gina)

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import pytest
 import redis
@@ -43,6 +43,7 @@ from tests.servers import (
     render_nginx_template,
     wait_until,
 )
+from tests.test_static_modules import imports_of
 from tests.ws_client import BoardViewer, wait_for
 
 live = pytest.mark.django_db(transaction=True)
@@ -256,17 +257,36 @@ def test_the_board_page_its_static_files_and_the_api_answer_through_nginx(world,
     # then: the page, naming its static files by their content, which nginx serves itself
     assert page.status == 200
     assert b"data-column-id" in page.body
-    script = re.search(rb'src="(/static/js/board\.[0-9a-f]{12}\.js)"', page.body)
-    assert script, "the page does not name the collected, hashed board.js"
+    script = re.search(rb'src="(/static/js/board/index\.[0-9a-f]{12}\.js)"', page.body)
+    assert script, "the page does not name the collected, hashed board module"
     static = call(shape.url, "GET", script.group(1).decode(), headers={"Accept-Encoding": "gzip"})
     assert static.status == 200
     assert static.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert static.headers["Content-Encoding"] == "gzip"  # collectstatic's .gz
-    plain = call(shape.url, "GET", "/static/js/board.js")
+    plain = call(shape.url, "GET", "/static/js/board/index.js")
     assert plain.status == 200 and plain.headers["Cache-Control"] == "public, max-age=60"
-    # no web process saw them
-    statics = rf"GET ({re.escape(script.group(1).decode())}|/static/js/board\.js) "
-    assert shape.served(statics, at_least=2) == ["-", "-"]
+    # the page's modules (alice may write: drag.js too) and all they import, as the browser
+    # asks for them: hashed, from nginx, for a year
+    entries = re.findall(rb'<script type="module" src="(/static/js/[^"]+)"', page.body)
+    assert len(entries) == 2
+    modules, todo = set(), [entry.decode() for entry in entries]
+    while todo:
+        url = todo.pop()
+        if url in modules:
+            continue
+        modules.add(url)
+        answer = call(shape.url, "GET", url)
+        assert answer.status == 200, url
+        assert answer.headers["Cache-Control"] == "public, max-age=31536000, immutable", url
+        assert answer.headers["Content-Type"].startswith(
+            ("text/javascript", "application/javascript")
+        )
+        todo += [urljoin(url, i) for i in imports_of(answer.body.decode())]
+    assert len(modules) >= 12 and any("/lib/socket." in m for m in modules)
+    assert any("/vendor/sortablejs/modular/sortable.esm." in m for m in modules)
+    # no web process saw them (the entry was asked for twice, and by its plain name)
+    statics = rf"GET ({'|'.join(re.escape(m) for m in modules)}|/static/js/board/index\.js) "
+    assert set(shape.served(statics, at_least=len(modules) + 2)) == {"-"}
 
     # and the API, with a token, from both web processes in turn
     for _ in range(4):
@@ -277,9 +297,9 @@ def test_the_board_page_its_static_files_and_the_api_answer_through_nginx(world,
 
     # and a browser's websocket (its session cookie, the page's origin: the Host nginx passed
     # on, port and all, is what the origin is checked against)
-    async def hello(origin: str) -> dict:
+    async def hello(origin: str, path: str = f"/ws/boards/{board}/") -> dict:
         async with websockets.connect(
-            shape.url.replace("http", "ws") + f"/ws/boards/{board}/",
+            shape.url.replace("http", "ws") + path,
             additional_headers={"Cookie": session},
             origin=origin,
             open_timeout=10,
@@ -287,6 +307,8 @@ def test_the_board_page_its_static_files_and_the_api_answer_through_nginx(world,
             return json.loads(await asyncio.wait_for(ws.recv(), 10))
 
     assert asyncio.run(hello(shape.url))["type"] == "hello"
+    # and the global board's one socket, the organisation's, through nginx too
+    assert asyncio.run(hello(shape.url, "/ws/orgs/acme/"))["org"] == "acme"
     with pytest.raises(websockets.InvalidStatus):
         asyncio.run(hello("http://127.0.0.1:9999"))
 

@@ -217,7 +217,7 @@ def test_anonymous_answers_are_not_made_private():
 @override_settings(WHITENOISE_USE_FINDERS=True)
 def test_static_files_keep_whitenoises_public_caching_for_a_logged_in_user(world):
     # a new client builds its middleware (and WhiteNoise's file list) with the finders on
-    response = session_client(world.alice).get("/static/js/board.js")
+    response = session_client(world.alice).get("/static/js/board/index.js")
     assert response.status_code == 200
     assert "public" in response["Cache-Control"]
     assert "private" not in response["Cache-Control"]

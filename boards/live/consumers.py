@@ -1,9 +1,12 @@
-"""The board's websocket: a thin adapter over the selectors and the event log.
+"""The websockets: thin adapters over the selectors and the event log.
 
-It authenticates (session or token, see accounts.authentication.TokenAuthMiddleware), checks
-read access through the same selector as the REST API, joins the board's group, says hello
-with the current seq, forwards committed events as they come, and replays the log on resync.
-It holds no rules and never queries per broadcast.
+BoardConsumer (/ws/boards/<id>/) authenticates (session or token, see
+accounts.authentication.TokenAuthMiddleware), checks read access through the same selector as
+the REST API, joins the board's group, says hello with the current seq, forwards committed
+events as they come, and replays the log on resync. OrgConsumer (/ws/orgs/<slug>/, the global
+board's one socket) does the same for an organisation's members: hello with every board's seq,
+then `board.changed` / `board.created` / `board.deleted` as boards.live.events publishes them.
+They hold no rules and never query per broadcast.
 """
 
 import asyncio
@@ -16,9 +19,15 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from accounts.selectors import get_organization_for_user
 from boards.live import presence
-from boards.live.events import board_group
-from boards.selectors import board_replay, board_seq, get_board_for_user
+from boards.live.events import board_group, org_group
+from boards.selectors import (
+    board_replay,
+    board_seq,
+    get_board_for_user,
+    organization_board_seqs,
+)
 from kanban.exceptions import NotFound
 from kanban.publisher import token_group, user_group
 
@@ -35,9 +44,14 @@ LIVE_UNAVAILABLE = {
 }
 
 
-class BoardConsumer(AsyncJsonWebsocketConsumer):
-    board_id: int | None = None
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """What the board's and the organisation's sockets share: the answer when the channel
+    layer is down, the dispatch without a database hop, joining the groups that close a
+    socket (its user's, its token's) and closing at the token's expiry or on access.revoked."""
+
     connecting = False
+    organization_id: int | None = None
+    groups_joined: list[str]
 
     async def __call__(self, scope, receive, send) -> None:
         """With the channel layer (Redis) down, Channels fails before `connect` (it asks the
@@ -66,6 +80,69 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def join(self, user, groups: list[str]) -> bool:
+        """Join `groups` plus the user's and the token's, and accept; False (after telling the
+        client and closing "try again later") when the channel layer is down."""
+        self.groups_joined = [*groups, user_group(user.pk)]
+        token = self.scope.get("token")
+        if token is not None:
+            self.groups_joined.append(token_group(token.id))
+        try:
+            for group in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception as exc:  # the channel layer (Redis) is down: say so, not a 500
+            logger.warning("%s: live updates unavailable: %s", groups, exc)
+            self.groups_joined = []
+            await self.accept()
+            await self.send_json(LIVE_UNAVAILABLE)
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return False
+        await self.accept()
+        if token is not None and token.expires_at is not None:
+            # The token stops opening sockets at its expiry; this one closes then too.
+            delay = (token.expires_at - timezone.now()).total_seconds()
+            self.expiry = asyncio.get_running_loop().call_later(
+                max(delay, 0), lambda: asyncio.ensure_future(self.close(CLOSE_UNAUTHENTICATED))
+            )
+        return True
+
+    async def leave(self) -> None:
+        if getattr(self, "expiry", None) is not None:
+            self.expiry.cancel()
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        # Not JSON: answered like an unknown message rather than closing the socket.
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
+
+    async def send_invalid(self, detail: str) -> None:
+        await self.send_json({"type": "error", "code": "invalid", "detail": detail})
+
+    # --- messages from the channel layer -------------------------------------------------
+
+    async def board_event(self, message) -> None:
+        # Encoded once by the publisher, forwarded as is to every viewer.
+        await self.send(text_data=message["text"])
+
+    async def session_closed(self, message) -> None:
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def access_revoked(self, message) -> None:
+        """The user, their membership of an organisation, or this socket's token lost access
+        (kanban.publisher.close_sockets): close if it concerns this socket's organisation."""
+        organization = message.get("organization")
+        if organization is None or organization == self.organization_id:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+
+class BoardConsumer(LiveConsumer):
+    board_id: int | None = None
+
     async def connect(self) -> None:
         self.connecting = True
         user = self.scope.get("user")
@@ -81,27 +158,8 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             return
         self.board_id, self.organization_id = board_id, board.organization_id
         self.username = user.username
-        self.groups_joined = [board_group(board_id), user_group(user.pk)]
-        token = self.scope.get("token")
-        if token is not None:
-            self.groups_joined.append(token_group(token.id))
-        try:
-            for group in self.groups_joined:
-                await self.channel_layer.group_add(group, self.channel_name)
-        except Exception as exc:  # the channel layer (Redis) is down: say so, not a 500
-            logger.warning("Board %s: live updates unavailable: %s", board_id, exc)
-            self.groups_joined = []
-            await self.accept()
-            await self.send_json(LIVE_UNAVAILABLE)
-            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+        if not await self.join(user, [board_group(board_id)]):
             return
-        await self.accept()
-        if token is not None and token.expires_at is not None:
-            # The token stops opening sockets at its expiry; this one closes then too.
-            delay = (token.expires_at - timezone.now()).total_seconds()
-            self.expiry = asyncio.get_running_loop().call_later(
-                max(delay, 0), lambda: asyncio.ensure_future(self.close(CLOSE_UNAUTHENTICATED))
-            )
         # Read after joining the group: an event committed in between arrives twice (the
         # client ignores seqs it has) rather than never.
         seq = await database_sync_to_async(board_seq)(board_id)
@@ -111,32 +169,15 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.board_id is None:
             return
-        if getattr(self, "expiry", None) is not None:
-            self.expiry.cancel()
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.leave()
         await self._presence_changed(join=False)
-
-    @classmethod
-    async def decode_json(cls, text_data):
-        # Not JSON: answered like an unknown message rather than closing the socket.
-        try:
-            return await super().decode_json(text_data)
-        except ValueError:
-            return None
 
     async def receive_json(self, content, **kwargs) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "resync":
             since = content.get("since")
             if not isinstance(since, int) or isinstance(since, bool) or since < 0:
-                await self.send_json(
-                    {
-                        "type": "error",
-                        "code": "invalid",
-                        "detail": "resync needs an integer since >= 0.",
-                    }
-                )
+                await self.send_invalid("resync needs an integer since >= 0.")
                 return
             for message in await database_sync_to_async(board_replay)(self.board_id, since):
                 await self.send_json(message)
@@ -145,29 +186,7 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong", "seq": seq})
             await self._touch()
         else:
-            await self.send_json(
-                {
-                    "type": "error",
-                    "code": "invalid",
-                    "detail": "Unknown message type: send resync or ping.",
-                }
-            )
-
-    # --- messages from the channel layer -------------------------------------------------
-
-    async def board_event(self, message) -> None:
-        # Encoded once by the publisher, forwarded as is to every viewer.
-        await self.send(text_data=message["text"])
-
-    async def session_closed(self, message) -> None:
-        await self.close(code=CLOSE_UNAUTHENTICATED)
-
-    async def access_revoked(self, message) -> None:
-        """The user, their membership of an organisation, or this socket's token lost access
-        (boards.live.events.close_sockets): close if it concerns this board."""
-        organization = message.get("organization")
-        if organization is None or organization == self.organization_id:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.send_invalid("Unknown message type: send resync or ping.")
 
     # --- presence --------------------------------------------------------------------------
 
@@ -192,6 +211,47 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(
             {"type": "presence", "count": message["count"], "viewers": message["viewers"]}
         )
+
+
+class OrgConsumer(LiveConsumer):
+    """The organisation's socket: what changed on which of its boards, not the events
+    themselves. hello and pong carry every board's seq (`boards`: id -> seq), so a client
+    compares them with what it shows and fetches again only when behind."""
+
+    slug: str | None = None
+
+    async def connect(self) -> None:
+        self.connecting = True
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        try:
+            organization, _ = await database_sync_to_async(get_organization_for_user)(user, slug)
+        except NotFound:
+            # Another organisation, or none: indistinguishable, as 404 would be.
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.slug, self.organization_id = organization.slug, organization.pk
+        if not await self.join(user, [org_group(organization.pk)]):
+            return
+        # Read after joining the group, as the board's hello does.
+        await self.send_json({"type": "hello", "org": self.slug, "boards": await self._seqs()})
+
+    async def disconnect(self, code: int) -> None:
+        if self.slug is not None:
+            await self.leave()
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "boards": await self._seqs()})
+        else:
+            await self.send_invalid("Unknown message type: send ping.")
+
+    async def _seqs(self) -> dict[str, int]:
+        seqs = await database_sync_to_async(organization_board_seqs)(self.organization_id)
+        return {str(board_id): seq for board_id, seq in seqs.items()}
 
 
 # One presence broadcast per board per process per PRESENCE_DEBOUNCE: when a thousand viewers

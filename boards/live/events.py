@@ -6,6 +6,11 @@ can never take the same seq and a rolled-back change leaves no gap) and writes t
 Publishing to the channel layer happens only from `transaction.on_commit`: viewers never hear
 of a change that did not happen. Group sends are at-most-once; a viewer that misses one sees a
 gap in `seq` and replays the log (`events_since`), which is what makes delivery complete.
+
+The organisation's group (`org.<id>`, the global board's one socket) hears less: one
+`board.changed` per board per commit, with the board's last seq after it (`board.created` for
+a board's first commit), and `board.deleted` when a board goes. A commit that writes many
+events (a batch, an import's chunk) is one message there, not one per event.
 """
 
 from collections.abc import Sequence
@@ -24,6 +29,11 @@ from kanban.publisher import send_to_group
 
 def board_group(board_id: int) -> str:
     return f"board.{board_id}"
+
+
+def org_group(organization_id: int) -> str:
+    """Every organisation websocket of one organisation (the global board's)."""
+    return f"org.{organization_id}"
 
 
 def actor_dict(user) -> dict[str, Any] | None:
@@ -47,11 +57,15 @@ _NEXT_SEQ_SQL = f"UPDATE {Board._meta.db_table} SET last_seq = last_seq + 1 WHER
 _EVENT_COLUMNS = "board_id, seq, type, at, actor_id, data"
 # On Postgres the seq and the event row in one statement (a data-modifying WITH), one round trip
 # less for every change of every board; SQLite takes the two statements one after the other.
+# The board's organisation comes back with them, for the organisation's group.
 _APPEND_SQL_POSTGRES = f"""
-    WITH next AS ({_NEXT_SEQ_SQL} RETURNING last_seq)
-    INSERT INTO {Event._meta.db_table} ({_EVENT_COLUMNS})
-    SELECT %(board)s, last_seq, %(type)s, %(at)s, %(actor)s, %(data)s FROM next
-    RETURNING id, seq
+    WITH next AS ({_NEXT_SEQ_SQL} RETURNING last_seq, organization_id),
+    added AS (
+        INSERT INTO {Event._meta.db_table} ({_EVENT_COLUMNS})
+        SELECT %(board)s, last_seq, %(type)s, %(at)s, %(actor)s, %(data)s FROM next
+        RETURNING id, seq
+    )
+    SELECT added.id, added.seq, next.organization_id FROM added, next
 """
 _INSERT_EVENT_SQL = f"""
     INSERT INTO {Event._meta.db_table} ({_EVENT_COLUMNS})
@@ -59,8 +73,8 @@ _INSERT_EVENT_SQL = f"""
 """
 
 
-def _insert_event(values: dict[str, Any]) -> tuple[int, int]:
-    """Take the board's next seq and write the event; return (id, seq).
+def _insert_event(values: dict[str, Any]) -> tuple[int, int, int]:
+    """Take the board's next seq and write the event; return (id, seq, organization id).
 
     The UPDATE of the board row takes its lock for the rest of the transaction: two writers
     can never take the same seq, and a rolled-back change leaves no gap. Services lock columns
@@ -69,8 +83,9 @@ def _insert_event(values: dict[str, Any]) -> tuple[int, int]:
     if connection.vendor == "postgresql":
         row = sql.fetch_one(_APPEND_SQL_POSTGRES, values)
     else:
-        seq = sql.fetch_one(_NEXT_SEQ_SQL + " RETURNING last_seq", values)
-        row = sql.fetch_one(_INSERT_EVENT_SQL, {**values, "seq": seq[0]}) if seq else None
+        taken = sql.fetch_one(_NEXT_SEQ_SQL + " RETURNING last_seq, organization_id", values)
+        added = sql.fetch_one(_INSERT_EVENT_SQL, {**values, "seq": taken[0]}) if taken else None
+        row = (added[0], added[1], taken[1]) if added and taken else None
     if row is None:  # deleted (a service that holds no lock on it found out only here)
         raise NotFound("Board not found.")
     return row
@@ -92,7 +107,7 @@ def append_event(
         raise RuntimeError("append_event must run inside the transaction of its change")
     at = at or timezone.now()
     actor_id = actor.pk if actor is not None else None
-    event_id, seq = _insert_event(
+    event_id, seq, organization_id = _insert_event(
         {
             "board": board_id,
             "type": type,
@@ -107,12 +122,13 @@ def append_event(
     if settings.PUBLISH_EVENTS:
         payload = event_payload(event, actor_dict(actor))
         transaction.on_commit(lambda: publish(board_id, payload))
+        _org_changes().note(organization_id, board_id, seq, created=type == "board.created")
     return event
 
 
 _TAKE_SEQS_SQL = (
     f"UPDATE {Board._meta.db_table} SET last_seq = last_seq + %(n)s WHERE id = %(board)s "
-    "RETURNING last_seq"
+    "RETURNING last_seq, organization_id"
 )
 
 
@@ -155,6 +171,8 @@ def append_events(
                 publish(board_id, payload)
 
         transaction.on_commit(publish_all)
+        created = any(type == "board.created" for type, _, _ in events)
+        _org_changes().note(row[1], board_id, row[0], created=created)
     return rows
 
 
@@ -162,6 +180,58 @@ def publish(board_id: int, payload: dict[str, Any]) -> None:
     """Send one committed event to the board's viewers. Never raises: the write has committed,
     and a viewer that misses this send catches up from the log by resync."""
     send_to_group(board_group(board_id), payload)
+
+
+def board_deleted(board: Board) -> None:
+    """Tell the board's organisation, once the deletion commits, that the board is gone (its
+    log goes with it, so no board event says so)."""
+    if settings.PUBLISH_EVENTS:
+        group = org_group(board.organization_id)
+        payload = {"type": "board.deleted", "board": board.pk}
+        transaction.on_commit(lambda: send_to_group(group, payload))
+
+
+class _OrgChanges:
+    """The boards one transaction changed, by organisation, with each board's last seq: sent
+    to the organisations' groups after commit, one message per board (see the module's
+    docstring)."""
+
+    def __init__(self, index: int) -> None:
+        self.boards: dict[int, tuple[int, int, bool]] = {}  # board -> (org, seq, created)
+        self.index = index  # where its callback is in connection.run_on_commit
+        self.sent = False
+
+    def note(self, organization_id: int, board_id: int, seq: int, *, created: bool) -> None:
+        _, last, was_created = self.boards.get(board_id, (organization_id, 0, False))
+        self.boards[board_id] = (organization_id, max(seq, last), created or was_created)
+
+    def send(self) -> None:
+        self.sent = True
+        for board_id, (organization_id, seq, created) in self.boards.items():
+            kind = "board.created" if created else "board.changed"
+            send_to_group(org_group(organization_id), {"type": kind, "board": board_id, "seq": seq})
+
+
+def _org_changes() -> _OrgChanges:
+    """The current transaction's _OrgChanges, registered with on_commit when first asked for.
+
+    One per transaction: the connection keeps the last one, and it is the current one while
+    its callback is still among the connection's on_commit callbacks (a rollback drops them,
+    and the next transaction starts a fresh one; so does one that has been sent, which tests'
+    captured callbacks may leave in the list). The callback sits where the transaction's
+    first event put it, so the index usually finds it at once."""
+    changes: _OrgChanges | None = getattr(connection, "_obeya_org_changes", None)
+    pending = connection.run_on_commit
+    if changes is not None and not changes.sent:
+        index = changes.index
+        if index < len(pending) and pending[index][1] == changes.send:
+            return changes
+        if any(callback == changes.send for _, callback, _ in pending):
+            return changes
+    changes = _OrgChanges(len(pending))
+    transaction.on_commit(changes.send)
+    connection._obeya_org_changes = changes
+    return changes
 
 
 def events_since(board_id: int, since: int):

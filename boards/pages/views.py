@@ -1,5 +1,5 @@
 """HTML pages. They read through the same selectors as the API and write through no path of
-their own: the page's scripts call the REST API (static/js/board.js). The one form that posts
+their own: the page's scripts call the REST API (static/js/board/). The one form that posts
 here is the Trello import's (a file upload of up to 20 MiB is a form's job): it calls the same
 service as the API."""
 
@@ -86,7 +86,7 @@ class Filters:
         return bool(self.q or self.assignee or self.label or self.blocked)
 
     def matches(self, card: dict[str, Any]) -> bool:
-        """Keep in step with `matches` in static/js/board.js, which filters as you type."""
+        """Keep in step with `matches` in static/js/board/filters.js, which filters as you type."""
         if self.blocked and not card["blocked"]:
             return False
         if self.assignee is not None and self.assignee not in card["assignees"]:

@@ -70,6 +70,7 @@ from boards.selectors.snapshot import (
     board_seq,
     board_snapshot,
     board_snapshot_json,
+    organization_board_seqs,
 )
 
 __all__ = [
@@ -108,6 +109,7 @@ __all__ = [
     "may_create_boards",
     "move_dict",
     "not_on_board",
+    "organization_board_seqs",
     "position_sql",
     "positions_on_board",
     "relation_ids_sql",

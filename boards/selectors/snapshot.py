@@ -140,6 +140,11 @@ def board_seq(board_id: int) -> int:
     return row[0]
 
 
+def organization_board_seqs(organization_id: int) -> dict[int, int]:
+    """Every board of the organisation with its event log's last seq (one query)."""
+    return dict(Board.objects.filter(organization_id=organization_id).values_list("pk", "last_seq"))
+
+
 # A viewer further behind than this gets the whole board instead of the events it missed.
 REPLAY_LIMIT = 500
 

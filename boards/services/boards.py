@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from boards.live.events import append_event
+from boards.live.events import append_event, board_deleted
 from boards.models import (
     Board,
     Card,
@@ -168,6 +168,7 @@ def delete_board(
         raise NotFound("Board not found.")
     # Cards protect their columns and swimlanes; remove the cards first.
     Card.objects.filter(board=board).delete()
+    board_deleted(board)
     board.delete()
 
 

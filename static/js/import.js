@@ -1,47 +1,44 @@
-/* The Trello import's pages (plain ES, no build step):
+/* The Trello import's pages (an ES module, no build step):
  *   - the form: a file over the size limit is refused before it is uploaded (the server would
  *     answer 413 without reading it), and the button says the upload is under way;
  *   - the progress page: while the import is queued or running, the job is read from the API
  *     every second and the status and bar follow it; once it has ended, the page is loaded
  *     again, so that the server renders the result (the link to the board, or the error).
  */
-(function () {
-  "use strict";
 
-  // --- the form ----------------------------------------------------------------------------
-  const form = document.querySelector("form.import-form");
-  if (form) {
-    const input = form.querySelector("input[type=file]");
-    const message = document.getElementById("import-file-error");
-    const limit = Number(form.dataset.maxBytes);
-    const tooBig = () => input.files.length > 0 && limit > 0 && input.files[0].size > limit;
-    const say = (text) => {
-      message.textContent = text;
-      message.hidden = !text;
-    };
-    input.addEventListener("change", () => {
-      say(tooBig() ? `This file is larger than the limit of ${(limit / 1048576).toFixed(0)} MiB.` : "");
-    });
-    form.addEventListener("submit", (event) => {
-      if (tooBig()) {
-        event.preventDefault();
-        input.focus();
-        return;
-      }
-      const button = form.querySelector("button[type=submit]");
-      button.disabled = true;
-      button.textContent = "Uploading…";
-      // Back/forward may restore this page from the cache: give the button back.
-      window.addEventListener("pageshow", () => {
-        button.disabled = false;
-        button.textContent = "Import";
-      }, { once: true });
-    });
-  }
+// --- the form ----------------------------------------------------------------------------
+const form = document.querySelector("form.import-form");
+if (form) {
+  const input = form.querySelector("input[type=file]");
+  const message = document.getElementById("import-file-error");
+  const limit = Number(form.dataset.maxBytes);
+  const tooBig = () => input.files.length > 0 && limit > 0 && input.files[0].size > limit;
+  const say = (text) => {
+    message.textContent = text;
+    message.hidden = !text;
+  };
+  input.addEventListener("change", () => {
+    say(tooBig() ? `This file is larger than the limit of ${(limit / 1048576).toFixed(0)} MiB.` : "");
+  });
+  form.addEventListener("submit", (event) => {
+    if (tooBig()) {
+      event.preventDefault();
+      input.focus();
+      return;
+    }
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    button.textContent = "Uploading…";
+    // Back/forward may restore this page from the cache: give the button back.
+    window.addEventListener("pageshow", () => {
+      button.disabled = false;
+      button.textContent = "Import";
+    }, { once: true });
+  });
+}
 
-  // --- the progress page -------------------------------------------------------------------
-  const panel = document.querySelector("[data-import-job]");
-  if (!panel) return;
+// --- the progress page -------------------------------------------------------------------
+function followJob(panel) {
   const FINISHED = ["done", "failed"];
   if (FINISHED.includes(panel.dataset.status)) return;
   const part = (role) => panel.querySelector(`[data-role=${role}]`);
@@ -88,4 +85,7 @@
   }
 
   setTimeout(poll, EVERY_MS);
-})();
+}
+
+const jobPanel = document.querySelector("[data-import-job]");
+if (jobPanel) followJob(jobPanel);

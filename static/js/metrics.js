@@ -1,9 +1,14 @@
 // The metrics page: draws the board's flow metrics with Chart.js and redraws them when the
-// board's websocket announces a new snapshot (type "metrics.updated").
-(function () {
-  "use strict";
-  const root = document.querySelector(".metrics");
-  if (!root || !window.Chart) return;
+// board's websocket announces a new snapshot (type "metrics.updated"). An ES module; Chart.js
+// itself stays the classic UMD script before it (its ES build imports "@kurkle/color" by a bare
+// name, which a browser resolves only through an import map, an inline script the CSP refuses).
+import { api } from "./lib/api.js";
+import { LiveSocket } from "./lib/socket.js";
+
+const root = document.querySelector(".metrics");
+if (root && window.Chart) drawMetrics(root, window.Chart);
+
+function drawMetrics(root, Chart) {
   const boardId = root.dataset.boardId;
   const live = root.dataset.defaultWindow === "true";
   // Stage colours for the first column of each stage; further columns of a stage take these.
@@ -138,22 +143,15 @@
 
   if (!live) return;
   // Live: a new snapshot is announced on the board's websocket; fetch it and redraw.
-  let socket, backoff = 500;
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + "/ws/boards/" + boardId + "/");
-    socket.onopen = () => { backoff = 500; };
-    socket.onmessage = (message) => {
-      const event = JSON.parse(message.data);
-      if (event.type === "metrics.updated") refresh();
-    };
-    socket.onclose = () => { setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 10000); };
-  }
   async function refresh() {
-    const response = await fetch("/api/v1/boards/" + boardId + "/metrics/", { credentials: "same-origin" });
-    if (!response.ok) return;
-    render(await response.json());
+    const metrics = await api("GET", `/boards/${boardId}/metrics/`).catch(() => null);
+    if (!metrics) return;
+    render(metrics);
     root.dataset.refreshed = String(Number(root.dataset.refreshed || 0) + 1);
   }
-  connect();
-})();
+  new LiveSocket(`/ws/boards/${boardId}/`, {
+    onMessage(event) {
+      if (event.type === "metrics.updated") refresh();
+    },
+  }).connect();
+}

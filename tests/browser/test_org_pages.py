@@ -9,7 +9,9 @@ moves made "yesterday" (in the last working day) by bob, carol and frank with ex
 a blocked IT card, and fresh metrics snapshots for the overview.
 """
 
+import json
 import re
+import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -205,6 +207,47 @@ def test_the_global_board_follows_moves_and_blocks_on_every_board_it_shows(org, 
     services.unblock_card(acme.cards["doing2"], actor=acme.carol)
     expect(page.locator(f'.tile[data-card-id="{acme.cards["doing2"].pk}"]')).to_have_count(0)
     expect(tiles(page)).to_have_count(3)
+
+
+def test_the_global_board_opens_one_websocket_and_follows_a_move_made_through_the_api(
+    org, open_page, live_server_url, screenshot
+):
+    # given: victor on the global board, every websocket the page opens recorded
+    acme = org.acme
+    laptop = org.card("Laptop for new hire Jonas")
+    page = open_page(acme.victor, "/")
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.goto("/o/acme/board/")
+    page.wait_for_function("() => window.obeyaGlobal && window.obeyaGlobal.state === 'live'")
+    lanes = page.locator(".global-lane").count()
+    assert lanes >= 3
+    it_lane = page.locator(f'.global-lane[data-board-id="{acme.it_board.pk}"]')
+    expect(
+        it_lane.locator(f'.cell[data-stage="active"] .tile[data-card-id="{laptop.pk}"]')
+    ).to_have_count(1)
+
+    # when: frank moves the card to Done on the IT board, through the REST API (his token)
+    _, token = accounts_services.create_api_token(user=acme.frank)
+    done = Column.objects.get(board=acme.it_board, name="Done")
+    request = urllib.request.Request(
+        f"{live_server_url}/api/v1/cards/{laptop.pk}/move/",
+        method="POST",
+        data=json.dumps({"column": done.pk}).encode(),
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        seq = json.loads(answer.read())["seq"]
+
+    # then: the wall shows it finished, on the one socket the page opened for every board
+    expect(
+        it_lane.locator(f'.cell[data-stage="done"] .tile[data-card-id="{laptop.pk}"]')
+    ).to_have_count(1, timeout=5000)
+    page.wait_for_function(
+        f"() => window.obeyaGlobal.seqOf({acme.it_board.pk}) === {seq}", timeout=5000
+    )
+    assert sockets == [live_server_url.replace("http://", "ws://") + "/ws/orgs/acme/"]
+    screenshot(page, "org-global-board-live")
 
 
 def test_the_standup_lists_yesterdays_moves_with_who_made_them_and_the_blocked_cards(
