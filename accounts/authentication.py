@@ -1,3 +1,4 @@
+from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.http import HttpRequest
@@ -14,7 +15,7 @@ class TokenAuth(NamedTuple):
     """What DRF keeps as `request.auth` for a token request: which token, until when."""
 
     id: int
-    expires_at: object  # datetime | None
+    expires_at: datetime | None
 
 
 class AuthedRequest(Request):

@@ -131,10 +131,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return None  # a bug: let Django answer 500 and log it
 
     headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+    if auth_header := getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = auth_header
+    if wait := getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(wait))
 
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
@@ -147,7 +147,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return error_response("csrf_failed", CSRF_DETAIL.format(reason=reason), exc.status_code)
     if isinstance(exc, exceptions.ParseError):
         return error_response("malformed_request", str(exc.detail), exc.status_code)
-    code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else exc.default_code
     return error_response(code, str(exc.detail), exc.status_code, headers=headers)
 
 
@@ -197,7 +198,9 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 class ErrorOut(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
-    fields = serializers.DictField(required=False)
+    # Named like Serializer.fields, which it does not hide: DRF's metaclass takes declared fields
+    # out of the class's attributes.
+    fields = serializers.DictField(required=False)  # type: ignore[assignment]
 
 
 ERRORS = {
@@ -220,6 +223,6 @@ def paginated(view: APIView, request: Request, queryset, to_dicts) -> Response:
     `pagination_class`: the attribute drf-spectacular reads to document the GET as paginated
     (a Paginated<X>List body and the `page` and `page_size` parameters), so a view cannot
     paginate without saying so in the schema."""
-    paginator = view.pagination_class()
+    paginator = view.pagination_class()  # type: ignore[attr-defined]  # GenericAPIView declares it
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(to_dicts(page))

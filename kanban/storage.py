@@ -9,7 +9,9 @@ no manifest: the pages then name the files plainly and WhiteNoise serves them fr
 as before, rather than every page failing on a missing manifest entry.
 """
 
-from whitenoise.storage import CompressedManifestStaticFilesStorage
+from whitenoise.storage import (  # type: ignore[import-untyped]  # whitenoise has no stubs
+    CompressedManifestStaticFilesStorage,
+)
 
 
 class StaticFilesStorage(CompressedManifestStaticFilesStorage):

@@ -6,7 +6,7 @@ import factory
 from accounts.models import Membership, Organization, Role, Team, TeamMembership, User
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ["username"]
@@ -18,7 +18,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw")
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
     class Meta:
         model = Organization
 
@@ -26,7 +26,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"org-{n}")
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
     class Meta:
         model = Membership
 
@@ -35,7 +35,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.MEMBER
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
     class Meta:
         model = Team
 
@@ -47,8 +47,9 @@ class TeamFactory(factory.django.DjangoModelFactory):
 def member(
     organization: Organization, username: str, role: str = Role.MEMBER, teams: tuple[Team, ...] = ()
 ) -> User:
-    user = UserFactory(username=username)
-    MembershipFactory(organization=organization, user=user, role=role)
+    # .create(): what calling the factory does, typed as the model for mypy.
+    user = UserFactory.create(username=username)
+    MembershipFactory.create(organization=organization, user=user, role=role)
     for team in teams:
         TeamMembership.objects.create(team=team, user=user)
     return user

@@ -387,7 +387,7 @@ def raw_request(
     head, _, body = raw.partition(b"\r\n\r\n")
     if b"transfer-encoding: chunked" not in head.lower():
         return int(head.split()[1]), head, [body]
-    parts = []
+    parts: list[bytes] = []
     while True:  # chunked transfer coding: size in hex, CRLF, data, CRLF
         size, _, body = body.partition(b"\r\n")
         if int(size, 16) == 0:

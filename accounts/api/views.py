@@ -136,6 +136,7 @@ class OrganizationDetailView(APIView):
     @extend_schema(responses={200: s.OrganizationOut, **ERRORS})
     def get(self, request: AuthedRequest, slug: str) -> Response:
         organization, access = selectors.get_organization_for_user(request.user, slug)
+        assert access.role is not None  # the access of a membership
         return Response(organization_dict(organization, access.role))
 
 
@@ -180,7 +181,8 @@ class MemberListView(APIView):
             lambda page: [member_dict(m) for m in page],
         )
 
-    def http_method_not_allowed(self, request: AuthedRequest, *args, **kwargs):
+    # Django's View types it for HttpRequest, DRF's APIView for its Request
+    def http_method_not_allowed(self, request: Request, *args, **kwargs):  # type: ignore[override]
         # Adding a user by name enrolled anyone without their consent (and told who exists):
         # people join by invitation now. Said here, so that an old script learns where to go.
         if request.method == "POST":

@@ -319,7 +319,7 @@ class EventOut(serializers.Serializer):
     seq = serializers.IntegerField()
     at = serializers.DateTimeField()
     actor = ActorOut(allow_null=True)
-    data = serializers.DictField()
+    data = serializers.DictField()  # type: ignore[assignment]  # see kanban.api.ErrorOut.fields
 
 
 class AlertOut(serializers.Serializer):
@@ -332,7 +332,7 @@ class AlertOut(serializers.Serializer):
     user = serializers.IntegerField(allow_null=True)
     card = serializers.IntegerField(allow_null=True)
     detail = serializers.CharField(help_text="What is wrong, as a sentence.")
-    data = serializers.DictField()
+    data = serializers.DictField()  # type: ignore[assignment]  # see kanban.api.ErrorOut.fields
     opened_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
     open = serializers.BooleanField()

@@ -227,7 +227,8 @@ class CardFilterInput(serializers.Serializer):
     board = serializers.IntegerField(required=False)
     column = serializers.IntegerField(required=False)
     assignee = serializers.IntegerField(required=False)
-    label = serializers.IntegerField(required=False)
+    # a field named like Field.label: DRF's metaclass takes it out of the class
+    label = serializers.IntegerField(required=False)  # type: ignore[assignment]
     blocked = serializers.BooleanField(required=False, allow_null=True, default=None)
     q = serializers.CharField(required=False, max_length=200, allow_blank=True)
 

@@ -16,6 +16,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from accounts.authentication import TokenAuth
 from boards.live import presence
 from boards.live.events import board_group
 from boards.selectors import board_replay, board_seq, get_board_for_user
@@ -74,7 +75,8 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             return
         board_id = int(self.scope["url_route"]["kwargs"]["board_id"])
         try:
-            board = await database_sync_to_async(get_board_for_user)(user, board_id)
+            # AuthMiddlewareStack's lazy object, which stands for our User (checked just above).
+            board = await database_sync_to_async(get_board_for_user)(user, board_id)  # type: ignore[arg-type]
         except NotFound:
             # Another organisation's board, or none: indistinguishable, as 404 would be.
             await self.close(code=CLOSE_NOT_FOUND)
@@ -82,7 +84,8 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
         self.board_id, self.organization_id = board_id, board.organization_id
         self.username = user.username
         self.groups_joined = [board_group(board_id), user_group(user.pk)]
-        token = self.scope.get("token")
+        # TokenAuthMiddleware's, for a socket opened with a token.
+        token: TokenAuth | None = self.scope.get("token")  # type: ignore[assignment]
         if token is not None:
             self.groups_joined.append(token_group(token.id))
         try:
@@ -107,6 +110,12 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
         seq = await database_sync_to_async(board_seq)(board_id)
         await self.send_json({"type": "hello", "board": board_id, "seq": seq})
         await self._presence_changed(join=True)
+
+    @property
+    def connected_board(self) -> int:
+        """The board of a socket that `connect` accepted: the only ones that get messages."""
+        assert self.board_id is not None
+        return self.board_id
 
     async def disconnect(self, code: int) -> None:
         if self.board_id is None:
@@ -138,10 +147,10 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
                     }
                 )
                 return
-            for message in await database_sync_to_async(board_replay)(self.board_id, since):
+            for message in await database_sync_to_async(board_replay)(self.connected_board, since):
                 await self.send_json(message)
         elif kind == "ping":
-            seq = await database_sync_to_async(board_seq)(self.board_id)
+            seq = await database_sync_to_async(board_seq)(self.connected_board)
             await self.send_json({"type": "pong", "seq": seq})
             await self._touch()
         else:
@@ -173,20 +182,20 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
 
     async def _touch(self) -> None:
         try:
-            await presence.touch(self.board_id, self.channel_name, self.username)
+            await presence.touch(self.connected_board, self.channel_name, self.username)
         except Exception as exc:  # presence is a nicety: never let it break the board
             logger.info("Presence update failed: %s", exc)
 
     async def _presence_changed(self, *, join: bool) -> None:
         try:
             if join:
-                await presence.touch(self.board_id, self.channel_name, self.username)
+                await presence.touch(self.connected_board, self.channel_name, self.username)
             else:
-                await presence.leave(self.board_id, self.channel_name, self.username)
+                await presence.leave(self.connected_board, self.channel_name, self.username)
         except Exception as exc:  # presence is a nicety: never let it break the board
             logger.info("Presence update failed: %s", exc)
             return
-        _schedule_presence_broadcast(self.channel_layer, self.board_id)
+        _schedule_presence_broadcast(self.channel_layer, self.connected_board)
 
     async def presence_update(self, message) -> None:
         await self.send_json(

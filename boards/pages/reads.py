@@ -94,8 +94,10 @@ def typical_cycle_times(organization: Organization) -> dict[int, float]:
         finished_at__isnull=False,
         started_at__isnull=False,
     ).values_list("board_id", "started_at", "finished_at"):
-        durations[board_id].append((finished - started).total_seconds())
-    return {board_id: percentile(values, p) / DAY for board_id, values in durations.items()}
+        # finished_at/started_at__isnull=False above
+        durations[board_id].append((finished - started).total_seconds())  # type: ignore[operator]
+    # no list in `durations` is empty
+    return {board_id: percentile(values, p) / DAY for board_id, values in durations.items()}  # type: ignore[operator]
 
 
 # --- the global board ----------------------------------------------------------------------------
@@ -216,10 +218,10 @@ def global_board(
         card["column_name"] = row["column__name"]
         cards_by_board[row["board_id"]][card["stage"]].append(card)
 
-    board_rows = []
+    board_rows: list[dict[str, Any]] = []
     for board in boards:
         by_stage = cards_by_board.get(board.pk) or {stage: [] for stage in STAGES}
-        cells = []
+        cells: list[dict[str, Any]] = []
         for stage in STAGES:
             cards = by_stage[stage]
             if stage == Stage.DONE:  # the latest finish first
@@ -361,7 +363,8 @@ def standup(
         + [c.pk for c in untouched]
     )
 
-    arrived: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    # None: moves into a column deleted since (SET_NULL), which no column of the page reads.
+    arrived: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
     for move in moves:
         arrived[move.to_column_id].append(
             {
@@ -411,7 +414,8 @@ def standup(
             key=lambda item: -item["days"],
         ),
         "ageing": [
-            {"card": _card_brief(card, people), "days": _days_between(card.since, now)}
+            # `since` is annotated by the query
+            {"card": _card_brief(card, people), "days": _days_between(card.since, now)}  # type: ignore[attr-defined]
             for card in ageing
         ],
         "breaches": [

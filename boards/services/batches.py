@@ -128,7 +128,8 @@ def create_cards(board: Board, *, cards: Sequence[NewCard], actor: User) -> list
         for label_id in ids
     )
     CardMove.objects.bulk_create(
-        CardMove(
+        # a new card is live: it has a position
+        CardMove(  # type: ignore[misc]
             card=card,
             board=board,
             to_column=card.column,

@@ -28,7 +28,7 @@ from boards.selectors import (
 from boards.services.access import ensure_can_write, ensure_manager
 from boards.services.rules import _after_change, _hold_board, _lock_columns
 from kanban.exceptions import Conflict, Forbidden, InvalidInput, NotFound
-from kanban.sentinels import UNSET
+from kanban.sentinels import UNSET, Unset
 
 DEFAULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Backlog", Stage.BACKLOG),
@@ -101,9 +101,9 @@ def create_board(
 def update_board(
     board: Board,
     *,
-    name: str = UNSET,
-    description: str = UNSET,
-    team: Team = UNSET,
+    name: str | Unset = UNSET,
+    description: str | Unset = UNSET,
+    team: Team | Unset = UNSET,
     actor: User,
 ) -> Board:
     ensure_can_write(actor, board)
@@ -160,6 +160,7 @@ def delete_board(
     writes that come after it find the board gone (404) instead of failing on a foreign key
     or deadlocking with the cascade."""
     if partial_import is None:
+        assert actor is not None, "only an import's clean-up deletes without an actor"
         ensure_manager(actor, board)
     elif partial_import.board_id != board.pk or partial_import.status != ImportStatus.RUNNING:
         raise Forbidden("Only the running import that built a board may delete it this way.")
@@ -203,7 +204,7 @@ def _validate_column_fields(*, stage: Any, wip_policy: Any, wip_limit: Any) -> N
         )
     if wip_policy is not UNSET and wip_policy not in WipPolicy.values:
         raise InvalidInput("Unknown WIP policy.", fields={"wip_policy": ["soft or hard."]})
-    if wip_limit not in (UNSET, None) and wip_limit < 1:
+    if isinstance(wip_limit, int) and wip_limit < 1:
         raise InvalidInput(
             "A WIP limit is at least 1 (or null for none).", fields={"wip_limit": ["Min 1."]}
         )
@@ -244,12 +245,12 @@ def create_column(
 def update_column(
     column: Column,
     *,
-    name: str = UNSET,
-    stage: str = UNSET,
-    position: int = UNSET,
-    wip_limit: int | None = UNSET,
-    wip_policy: str = UNSET,
-    policy: str = UNSET,
+    name: str | Unset = UNSET,
+    stage: str | Unset = UNSET,
+    position: int | Unset = UNSET,
+    wip_limit: int | Unset | None = UNSET,
+    wip_policy: str | Unset = UNSET,
+    policy: str | Unset = UNSET,
     actor: User,
     at: datetime | None = None,
 ) -> Column:
@@ -357,14 +358,14 @@ def create_swimlane(
 def update_swimlane(
     swimlane: Swimlane,
     *,
-    name: str = UNSET,
-    position: int = UNSET,
-    wip_limit: int | None = UNSET,
+    name: str | Unset = UNSET,
+    position: int | Unset = UNSET,
+    wip_limit: int | Unset | None = UNSET,
     actor: User,
 ) -> Swimlane:
     board = swimlane.board
     ensure_can_write(actor, board)
-    if wip_limit not in (UNSET, None) and wip_limit < 1:
+    if isinstance(wip_limit, int) and wip_limit < 1:
         raise InvalidInput("A WIP limit is at least 1.", fields={"wip_limit": ["Min 1."]})
     _hold_board(board.pk)
     swimlane = _lock_swimlane(swimlane.pk)

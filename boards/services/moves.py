@@ -243,13 +243,14 @@ def _move_card(
     old = {"column": card.column_id, "swimlane": card.swimlane_id, "position": card.position}
     source, target = (card.column_id, card.swimlane_id), (to_column_id, to_swimlane_id)
     if same_cell:  # the cards between the two places make way, one step towards the old place
-        if new_position > card.position:
-            ranges = [(source, card.position + 1, new_position, -1)] * 2
+        # a live card has a position (archived cards have none)
+        if new_position > card.position:  # type: ignore[operator]
+            ranges = [(source, card.position + 1, new_position, -1)] * 2  # type: ignore[operator]
         else:
-            ranges = [(source, new_position, card.position - 1, +1)] * 2
+            ranges = [(source, new_position, card.position - 1, +1)] * 2  # type: ignore[operator]
     else:  # the cards below close the gap it leaves, and those from its new place make room
         ranges = [
-            (source, card.position + 1, counts["source"] - 1, -1),
+            (source, card.position + 1, counts["source"] - 1, -1),  # type: ignore[operator]
             (target, new_position, size - 1, +1),
         ]
     ranges = [r for r in ranges if r[1] <= r[2]]  # none when it was last and goes to the end
@@ -278,7 +279,8 @@ def _move_card(
         # Flow efficiency's numerator, read from the history (with this move) once, here.
         card.flow_active_seconds = card_active_seconds(card)
     dt = connection.ops.adapt_datetimefield_value
-    assignees, labels = sql.fetch_one(
+    # the card's row is there: this transaction holds its lock
+    assignees, labels = sql.fetch_one(  # type: ignore[misc]
         place_card,
         {
             "column": to_column_id,

@@ -88,7 +88,8 @@ def _lock_card_and_columns(
                     raise _CardChangedColumn
                 return card, columns
         except _CardChangedColumn:
-            column_id = Card.objects.filter(pk=card_id).values_list("column_id", flat=True).first()
+            # None: the card is gone, which the next line answers
+            column_id = Card.objects.filter(pk=card_id).values_list("column_id", flat=True).first()  # type: ignore[assignment]
             if column_id is None:
                 raise NotFound("Card not found.") from None
 
@@ -106,7 +107,8 @@ def _shift(cell: Q, *, start: int, delta: int) -> None:
 
 def _take_out(card: Card) -> None:
     """Close the gap the card leaves in its cell (the caller gives it its new place)."""
-    _shift(_cell(card.column_id, card.swimlane_id), start=card.position + 1, delta=-1)
+    # a live card has a position (archived cards have none)
+    _shift(_cell(card.column_id, card.swimlane_id), start=card.position + 1, delta=-1)  # type: ignore[operator]
 
 
 def _make_room(column_id: int, swimlane_id: int, position: int) -> None:
