@@ -61,7 +61,9 @@ def _converters(model: type[models.Model], names: tuple[str, ...], vendor: str) 
     for name in names:
         field = _field(model, name)
         column = field.get_col(model._meta.db_table)
-        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        # Field.get_db_converters is Django's (SQLCompiler calls it); django-stubs 5.2 omits it.
+        field_converters = field.get_db_converters(connection)  # type: ignore[attr-defined]
+        converters = connection.ops.get_db_converters(column) + field_converters
         result.append((column, converters))
     return tuple(result)
 

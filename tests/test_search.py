@@ -143,8 +143,7 @@ def test_the_fallback_search_finds_every_word_in_title_description_or_comments(w
     def found(q: str) -> list[int]:
         return list(
             selectors.text_search_fallback(every, q)
-            # annotated by text_search_fallback
-            .order_by("-search_rank", "id")  # type: ignore[misc]
+            .order_by("-search_rank", "id")
             .values_list("id", flat=True)
         )
 

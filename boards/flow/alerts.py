@@ -163,8 +163,7 @@ def check_wip_alerts(board_id: int, *, at: datetime | None = None) -> dict[str, 
         wip=Count("cards", filter=Q(cards__archived=False, cards__column__stage__in=IN_PROGRESS))
     )
     for lane in lanes:
-        # wip_limit__isnull=False above
-        if lane.wip <= lane.wip_limit:  # type: ignore[operator]
+        if lane.wip <= lane.wip_limit:
             continue
         key = f"swimlane:{lane.pk}"
         breached.add(key)

@@ -9,14 +9,17 @@ It holds no rules and never queries per broadcast.
 import asyncio
 import json
 import logging
+from typing import cast
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from accounts.authentication import TokenAuth
+from accounts.models import User
 from boards.live import presence
 from boards.live.events import board_group
 from boards.selectors import board_replay, board_seq, get_board_for_user
@@ -69,14 +72,14 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.connecting = True
-        user = self.scope.get("user")
+        # AuthMiddlewareStack's lazy object, which stands for our User (or AnonymousUser).
+        user = cast("User | AnonymousUser | None", self.scope.get("user"))
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         board_id = int(self.scope["url_route"]["kwargs"]["board_id"])
         try:
-            # AuthMiddlewareStack's lazy object, which stands for our User (checked just above).
-            board = await database_sync_to_async(get_board_for_user)(user, board_id)  # type: ignore[arg-type]
+            board = await database_sync_to_async(get_board_for_user)(user, board_id)
         except NotFound:
             # Another organisation's board, or none: indistinguishable, as 404 would be.
             await self.close(code=CLOSE_NOT_FOUND)

@@ -38,7 +38,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if not name:
             return self.connection.cursor()
         if self.settings_dict["OPTIONS"].get("server_side_binding") is not True:
-            return base.ServerSideCursor(  # type: ignore[call-arg]  # psycopg's class, stubbed bare
+            return base.ServerSideCursor(  # type: ignore[attr-defined]  # not in django-stubs
                 self.connection, name=name, scrollable=False, withhold=self.connection.autocommit
             )
         return self.connection.cursor(name, scrollable=False, withhold=self.connection.autocommit)
