@@ -1,3 +1,4 @@
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -220,7 +221,7 @@ class CardMove(models.Model):
     override_reason = models.CharField(max_length=500, blank=True)
     # Not columns: set by move_card on the move it returns, for the API's answer.
     seq: int
-    card_data: dict[str, Any]
+    card_data: Mapping[str, Any]
 
     class Meta:
         ordering = ["at", "id"]

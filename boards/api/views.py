@@ -36,7 +36,7 @@ def board_detail(board) -> dict[str, Any]:
     return data
 
 
-def cards_in_order(ids: list[int]) -> list[dict[str, Any]]:
+def cards_in_order(ids: list[int]) -> list[selectors.CardData]:
     by_id = {card["id"]: card for card in selectors.cards_as_dicts(ids)}
     return [by_id[i] for i in ids if i in by_id]
 

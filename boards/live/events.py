@@ -10,7 +10,7 @@ gap in `seq` and replays the log (`events_since`), which is what makes delivery 
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -26,13 +26,21 @@ def board_group(board_id: int) -> str:
     return f"board.{board_id}"
 
 
-def actor_dict(user) -> dict[str, Any] | None:
+class ActorData(TypedDict):
+    """Who did it, in events and feeds (boards.selectors.PersonData adds the initials)."""
+
+    id: int
+    username: str
+    name: str
+
+
+def actor_dict(user) -> ActorData | None:
     if user is None:
         return None
     return {"id": user.id, "username": user.username, "name": user.display_name}
 
 
-def event_payload(event: Event, actor: dict[str, Any] | None) -> dict[str, Any]:
+def event_payload(event: Event, actor: ActorData | None) -> dict[str, Any]:
     return {
         "type": event.type,
         "board": event.board_id,

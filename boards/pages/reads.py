@@ -213,9 +213,11 @@ def global_board(
         lambda: {stage: [] for stage in STAGES}
     )
     for row in rows:
-        card = selectors.card_dict(row, assignees[row["id"]], labels_of[row["id"]], now)
-        card["stage"] = row["column__stage"]
-        card["column_name"] = row["column__name"]
+        card: dict[str, Any] = {
+            **selectors.card_dict(row, assignees[row["id"]], labels_of[row["id"]], now),
+            "stage": row["column__stage"],
+            "column_name": row["column__name"],
+        }
         cards_by_board[row["board_id"]][card["stage"]].append(card)
 
     board_rows: list[dict[str, Any]] = []
@@ -267,7 +269,7 @@ def _days_between(start: datetime, end: datetime) -> float:
     return max((end - start).total_seconds(), 0) / DAY
 
 
-def _card_brief(card: Card, people: Mapping[int, list[dict[str, Any]]]) -> dict[str, Any]:
+def _card_brief(card: Card, people: Mapping[int, list[selectors.PersonData]]) -> dict[str, Any]:
     return {
         "id": card.pk,
         "board": card.board_id,
@@ -282,8 +284,8 @@ def _card_brief(card: Card, people: Mapping[int, list[dict[str, Any]]]) -> dict[
     }
 
 
-def _people_of(card_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
-    result: dict[int, list[dict[str, Any]]] = defaultdict(list)
+def _people_of(card_ids: Iterable[int]) -> dict[int, list[selectors.PersonData]]:
+    result: dict[int, list[selectors.PersonData]] = defaultdict(list)
     ids = set(card_ids)
     if not ids:
         return result

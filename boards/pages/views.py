@@ -3,6 +3,7 @@ their own: the page's scripts call the REST API (static/js/board.js). The one fo
 here is the Trello import's (a file upload of up to 20 MiB is a form's job): it calls the same
 service as the API."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -110,10 +111,10 @@ def _int_or_none(value: str | None) -> int | None:
 
 
 def card_view(
-    card: dict[str, Any],
+    card: Mapping[str, Any],
     *,
-    people: dict[int, dict[str, Any]],
-    labels: dict[int, dict[str, Any]],
+    people: Mapping[int, Mapping[str, Any]],
+    labels: Mapping[int, Mapping[str, Any]],
     stage: str,
     ageing_after: float | None,
     today: date,
