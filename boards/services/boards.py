@@ -241,6 +241,18 @@ def create_column(
     return column
 
 
+def _save_changes(obj: Column | Swimlane, values: dict[str, Any]) -> list[str]:
+    """Set the fields given (not UNSET) whose value differs, and save those: their names, in
+    the order given. The caller holds the row's lock."""
+    changed = [field for field, value in values.items() if value is not UNSET]
+    changed = [field for field in changed if getattr(obj, field) != values[field]]
+    for field in changed:
+        setattr(obj, field, values[field])
+    if changed:
+        obj.save(update_fields=changed)
+    return changed
+
+
 @transaction.atomic
 def update_column(
     column: Column,
@@ -261,19 +273,16 @@ def update_column(
         column = _lock_columns([column.pk])[column.pk]
     else:
         column = _lock_board_columns(board)[column.pk]
-    changed = []
-    for field, value in (
-        ("name", name),
-        ("stage", stage),
-        ("wip_limit", wip_limit),
-        ("wip_policy", wip_policy),
-        ("policy", policy),
-    ):
-        if value is not UNSET and getattr(column, field) != value:
-            setattr(column, field, value)
-            changed.append(field)
-    if changed:
-        column.save(update_fields=changed)
+    changed = _save_changes(
+        column,
+        {
+            "name": name,
+            "stage": stage,
+            "wip_limit": wip_limit,
+            "wip_policy": wip_policy,
+            "policy": policy,
+        },
+    )
     if position is not UNSET and position != column.position:
         _renumber_columns(board, column, position)
         changed.append("position")
@@ -369,15 +378,7 @@ def update_swimlane(
         raise InvalidInput("A WIP limit is at least 1.", fields={"wip_limit": ["Min 1."]})
     _hold_board(board.pk)
     swimlane = _lock_swimlane(swimlane.pk)
-    changed = []
-    if name is not UNSET and name != swimlane.name:
-        swimlane.name = name
-        changed.append("name")
-    if wip_limit is not UNSET and wip_limit != swimlane.wip_limit:
-        swimlane.wip_limit = wip_limit
-        changed.append("wip_limit")
-    if changed:
-        swimlane.save(update_fields=changed)
+    changed = _save_changes(swimlane, {"name": name, "wip_limit": wip_limit})
     if position is not UNSET and position != swimlane.position:
         _renumber_swimlanes(board, swimlane, position)
         swimlane.refresh_from_db(fields=["position"])
