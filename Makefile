@@ -44,6 +44,7 @@ test: install $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	# No pool: the check would wait 10 s for a pooled connection to a database it only peeks at.
 	DB_POOL=0 DJANGO_SETTINGS_MODULE=kanban.test_settings $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
@@ -52,6 +53,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -65,4 +67,4 @@ beat: install
 	$(BIN)/celery -A kanban beat --loglevel=info
 
 clean:
-	rm -rf $(VENV) node_modules db.sqlite3 staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules db.sqlite3 staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -1,8 +1,11 @@
-from typing import NamedTuple
+from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple
 
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
 
 from accounts.models import ApiToken, User, hash_token_key
 from kanban import sql
@@ -12,7 +15,28 @@ class TokenAuth(NamedTuple):
     """What DRF keeps as `request.auth` for a token request: which token, until when."""
 
     id: int
-    expires_at: object  # datetime | None
+    expires_at: datetime | None
+
+
+class AuthedRequest(Request):
+    """The annotation of an API view's request once the permission classes let it in: every
+    API view needs a signed-in user (IsAuthenticated, REST_FRAMEWORK's default), so its
+    `request.user` is our User, never AnonymousUser. A type only: DRF hands views plain
+    Request objects; views that let anonymous requests in keep `Request`."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def user(self) -> User: ...
+
+        @user.setter
+        def user(self, value: User) -> None: ...
+
+
+class AuthedHttpRequest(HttpRequest):
+    """The same for a page behind `login_required`: its `request.user` is our User."""
+
+    user: User
 
 
 _USER_FIELDS = tuple(f.attname for f in User._meta.concrete_fields)

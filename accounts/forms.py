@@ -12,7 +12,7 @@ class InvitationSignUpForm(forms.Form):
     )
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("password1") and data.get("password2") != data["password1"]:
             self.add_error("password2", "The two passwords differ.")
         return data

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -28,7 +29,7 @@ from accounts.models import (
 from accounts.selectors import Access, org_access
 from kanban.exceptions import Conflict, Forbidden, InvalidInput, InvitationNotValid, NotFound
 from kanban.publisher import close_sockets
-from kanban.sentinels import UNSET
+from kanban.sentinels import UNSET, Unset
 
 
 def ensure_org_manager(actor: User, organization: Organization) -> Access:
@@ -73,7 +74,7 @@ def add_member(
     *,
     user: User,
     role: str = Role.MEMBER,
-    wip_limit: int | None = UNSET,
+    wip_limit: int | Unset | None = UNSET,
     actor: User,
 ) -> Membership:
     """Add `user` to the organisation, or change their role and personal WIP limit (left as it
@@ -94,7 +95,7 @@ def add_member(
         owners = Membership.objects.filter(organization=organization, role=Role.OWNER).count()
         if owners <= 1:
             raise Conflict("The organisation needs at least one owner: make another first.")
-    defaults = {"role": role}
+    defaults: dict[str, Any] = {"role": role}
     if wip_limit is not UNSET:
         defaults["wip_limit"] = wip_limit
     membership, _ = Membership.objects.update_or_create(
@@ -125,7 +126,7 @@ def _managing_role(actor: User, organization: Organization, *, site_permission: 
     an owner or admin of it; an owner's for staff whom the admin site lets do it (the model
     permission `site_permission`), so that the admin's deletions keep the same rules."""
     access = org_access(actor, organization.pk)
-    if access.is_manager:
+    if access.is_manager and access.role is not None:
         return access.role
     if actor.is_staff and actor.has_perm(site_permission):
         return Role.OWNER
@@ -142,8 +143,8 @@ def _validated_role(role: str) -> str:
 def change_member(
     membership: Membership,
     *,
-    role: str = UNSET,
-    wip_limit: int | None = UNSET,
+    role: str | Unset = UNSET,
+    wip_limit: int | Unset | None = UNSET,
     actor: User,
 ) -> Membership:
     """Change a member's role and personal WIP limit (each left as it is when not given). Only

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import selectors, services
 from accounts.forms import InvitationSignUpForm
+from accounts.models import User
 from accounts.selectors import org_access
 from kanban.exceptions import DomainError, InvalidInput, InvitationNotValid, NotFound
 from kanban.publisher import send_message, user_group
@@ -70,9 +71,10 @@ def tokens_page(request):
                 services.revoke_api_token(token, actor=request.user)
                 messages.success(request, f"Token {token.prefix}… revoked: it no longer works.")
                 return redirect("tokens")
-            days = TOKEN_LIFETIMES.get(request.POST.get("expires", ""), "unknown")
-            if days == "unknown":
+            expires = request.POST.get("expires", "")
+            if expires not in TOKEN_LIFETIMES:
                 raise InvalidInput("Choose when the token expires.")
+            days = TOKEN_LIFETIMES[expires]
             expires_at = timezone.now() + timedelta(days=days) if days else None
             name = request.POST.get("name", "").strip()[:100]
             token, created_key = services.create_api_token(
@@ -118,6 +120,7 @@ def invitation_page(request: HttpRequest, key: str) -> HttpResponse:
             return redirect(f"{reverse('login')}?{urlencode({'next': request.path})}")
         try:
             if action == "join":
+                assert isinstance(request.user, User)  # an anonymous join was sent to log in
                 services.accept_invitation(key, actor=request.user)
                 messages.success(request, f"Welcome to {organization.name}.")
                 return redirect("org-overview", slug=organization.slug)

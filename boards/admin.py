@@ -43,7 +43,8 @@ class ServiceAdmin(admin.ModelAdmin):
 class ColumnInline(admin.TabularInline):
     model = Column
     fields = ["position", "name", "stage", "wip_limit", "wip_policy"]
-    readonly_fields = fields
+    # the same names: django-stubs types `fields` wider than readonly_fields
+    readonly_fields = fields  # type: ignore[assignment]
     extra = 0
     can_delete = False
 

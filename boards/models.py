@@ -1,3 +1,6 @@
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -245,6 +248,9 @@ class CardMove(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     override_reason = models.CharField(max_length=500, blank=True)
+    # Not columns: set by move_card on the move it returns, for the API's answer.
+    seq: int
+    card_data: Mapping[str, Any]
 
     class Meta:
         ordering = ["at", "id"]

@@ -4,6 +4,7 @@ itself under /api/ (an unhandled exception, a CSRF failure, an unknown path), so
 client never gets an HTML page."""
 
 import logging
+import typing
 from typing import Any
 
 from django.conf import settings
@@ -131,10 +132,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return None  # a bug: let Django answer 500 and log it
 
     headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+    if auth_header := getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = auth_header
+    if wait := getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(wait))
 
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
@@ -147,7 +148,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return error_response("csrf_failed", CSRF_DETAIL.format(reason=reason), exc.status_code)
     if isinstance(exc, exceptions.ParseError):
         return error_response("malformed_request", str(exc.detail), exc.status_code)
-    code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else exc.default_code
     return error_response(code, str(exc.detail), exc.status_code, headers=headers)
 
 
@@ -197,7 +199,9 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 class ErrorOut(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
-    fields = serializers.DictField(required=False)
+    # Named like Serializer.fields, which it does not hide: DRF's metaclass takes declared fields
+    # out of the class's attributes.
+    fields = serializers.DictField(required=False)  # type: ignore[assignment]
 
 
 ERRORS = {
@@ -220,6 +224,52 @@ def paginated(view: APIView, request: Request, queryset, to_dicts) -> Response:
     `pagination_class`: the attribute drf-spectacular reads to document the GET as paginated
     (a Paginated<X>List body and the `page` and `page_size` parameters), so a view cannot
     paginate without saying so in the schema."""
-    paginator = view.pagination_class()
+    paginator = view.pagination_class()  # type: ignore[attr-defined]  # GenericAPIView declares it
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(to_dicts(page))
+
+
+# --- output shapes ---------------------------------------------------------------------------
+
+_PLAIN_FIELDS: dict[Any, type[serializers.Field]] = {
+    int: serializers.IntegerField,
+    str: serializers.CharField,
+    bool: serializers.BooleanField,
+    float: serializers.FloatField,
+}
+
+
+def shape_serializer(
+    shape: type, *, name: str | None = None, **fields: serializers.Field
+) -> type[serializers.Serializer]:
+    """The schema-only serializer of a TypedDict that selectors build: one field per key, in
+    the TypedDict's order, so that the keys are declared once (the TypedDict, which mypy holds
+    the builders to) and the schema cannot drift from the JSON.
+
+    A key's field comes from its annotation (int, str, bool, float, list[int], `X | None` for
+    null) unless `fields` gives one: what a plain annotation cannot say (a date-time string,
+    choices, a nested shape, a help text). A field given must be a key of the shape, and null
+    exactly where the annotation allows None."""
+    hints = typing.get_type_hints(shape)
+    unknown = set(fields) - set(hints)
+    assert not unknown, f"{shape.__name__} has no {sorted(unknown)}"
+    declared: dict[str, serializers.Field] = {}
+    for key, hint in hints.items():
+        args = typing.get_args(hint)
+        nullable = type(None) in args
+        if key in fields:
+            field = fields[key]
+            assert field.allow_null == nullable, f"{shape.__name__}.{key}: null is {nullable}"
+        else:
+            plain = next((a for a in args if a is not type(None)), hint) if nullable else hint
+            if typing.get_origin(plain) is list:
+                (item,) = typing.get_args(plain)
+                field = serializers.ListField(child=_PLAIN_FIELDS[item](), allow_null=nullable)
+            else:
+                field = _PLAIN_FIELDS[plain](allow_null=nullable)
+        declared[key] = field
+    serializer = type(name or shape.__name__, (serializers.Serializer,), dict(declared))
+    # In the shape's order: DRF's metaclass would sort the fields by creation, putting the
+    # ones `fields` gives first.
+    serializer._declared_fields = declared  # type: ignore[attr-defined]  # the metaclass's
+    return serializer

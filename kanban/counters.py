@@ -34,9 +34,9 @@ def _name(key: str) -> str:
 
 def _redis():
     """The raw Redis client behind the default cache, or None when the cache is not Redis."""
-    if not settings.CACHES["default"]["BACKEND"].startswith("django_redis."):
+    if not str(settings.CACHES["default"]["BACKEND"]).startswith("django_redis."):
         return None
-    from django_redis import get_redis_connection
+    from django_redis import get_redis_connection  # type: ignore[import-untyped]  # no stubs
 
     return get_redis_connection("default")
 

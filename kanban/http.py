@@ -31,7 +31,8 @@ class ThreadedWSGI:
         assert scope["type"] == "http"
         limit = body_limit(scope["path"])
         body = b""
-        if _declared_length(scope) <= limit:  # larger: RequestBodyLimitMiddleware answers 413
+        # Larger: RequestBodyLimitMiddleware answers 413.
+        if limit is None or _declared_length(scope) <= limit:
             chunks, size = [], 0
             while True:
                 message = await receive()
@@ -39,7 +40,8 @@ class ThreadedWSGI:
                     return
                 chunks.append(message.get("body", b""))
                 size += len(chunks[-1])
-                if size > limit:  # sent without a Content-Length, and too long
+                # Sent without a Content-Length, and too long.
+                if limit is not None and size > limit:
                     await _send_whole(send, _response_of(payload_too_large(limit)))
                     return
                 if not message.get("more_body"):

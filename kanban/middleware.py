@@ -1,6 +1,7 @@
 import re
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views import defaults
@@ -74,7 +75,7 @@ class QueryStringMiddleware:
         if name is None:
             return self.get_response(request)
         if not api.is_api_request(request):
-            return defaults.bad_request(request, None)
+            return defaults.bad_request(request, SuspiciousOperation("A NUL in the query string."))
         if "\x00" in name:  # the name itself: not echoed
             return api.error_json(
                 "invalid", NUL_IN_QUERY, 400, {"non_field_errors": [NUL_IN_QUERY]}

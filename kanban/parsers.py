@@ -10,6 +10,7 @@ the decoded value checks both, so no input can make it recurse."""
 import codecs
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -29,7 +30,9 @@ def _reject_constant(name: str):
 
 def _problem(text: str) -> str:
     """Why a string cannot be stored, in the words DRF's CharField uses for the same."""
-    char = _FORBIDDEN.search(text).group()
+    found = _FORBIDDEN.search(text)
+    assert found is not None, "called for a string _FORBIDDEN matched"
+    char = found.group()
     if char == "\x00":
         return "Null characters are not allowed."
     return f"Surrogate characters are not allowed: U+{ord(char):X}."
@@ -53,6 +56,7 @@ def check_value(value: Any) -> None:
             if _FORBIDDEN.search(item):
                 raise ValidationError({_label(path): [_problem(item)]})
             continue
+        children: Iterable[tuple[Any, Any]]
         if isinstance(item, dict):
             children = item.items()
         elif isinstance(item, list):

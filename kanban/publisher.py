@@ -14,6 +14,7 @@ demo loader) no consumer can be listening in this process, and `async_to_sync` s
 """
 
 import asyncio
+import functools
 import json
 import logging
 import threading
@@ -74,7 +75,9 @@ class LoopPublisher:
 
     async def _send(self, group: str, message: dict[str, Any]) -> bool:
         try:
-            await get_channel_layer().group_send(group, message)
+            layer = get_channel_layer()
+            assert layer is not None, "send_message queues only while a layer is configured"
+            await layer.group_send(group, message)
         except Exception as exc:
             logger.warning("Channel layer send to %s failed (%s); viewers will resync", group, exc)
             self._pending[group] = message
@@ -186,4 +189,4 @@ def close_sockets(
     if token_id is not None:
         groups.append(token_group(token_id))
     for group in groups:
-        transaction.on_commit(lambda group=group: send_message(group, message))
+        transaction.on_commit(functools.partial(send_message, group, message))

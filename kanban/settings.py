@@ -7,6 +7,7 @@ set it is the production shape: Postgres through psycopg's pool, channels-redis,
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -171,7 +172,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 # Where collectstatic writes (and nginx serves /static/ from, deploy/nginx/obeya.conf.template).
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list[Path | tuple[str, Path]] = [BASE_DIR / "static"]
 # npm installs front-end libraries here; only the files named in templates are served.
 NODE_MODULES_DIR = BASE_DIR / "node_modules"
 if NODE_MODULES_DIR.exists():
@@ -269,7 +270,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- REST API ---------------------------------------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first so that a request without credentials answers 401 with WWW-Authenticate.
         "accounts.authentication.ApiTokenAuthentication",
@@ -394,7 +395,7 @@ SESSION_COOKIE_HTTPONLY = True
 # request that came over HTTPS gets Secure cookies (SecurityHeadersMiddleware).
 HTTPS = env_bool("HTTPS", default=False)
 SECURE_SSL_REDIRECT = HTTPS
-SECURE_REDIRECT_EXEMPT = []
+SECURE_REDIRECT_EXEMPT: list[str] = []
 # SECURE_COOKIES=1, the older switch, still makes the cookies Secure (and only that).
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS or env_bool("SECURE_COOKIES", default=False)
 # Trust X-Forwarded-Proto only when a proxy we run is in front (it must set the header,

@@ -7,6 +7,7 @@ These helpers keep what the ORM gives that matters — the fields' own conversio
 from the database (aware datetimes on SQLite, JSON, booleans) — and drop the rest.
 """
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar
 
@@ -46,19 +47,28 @@ def ids(text: str | None) -> list[int]:
     return sorted(int(i) for i in text.split(",")) if text else []
 
 
+def _field(model: type[models.Model], name: str) -> models.Field:
+    """The field of a column (get_field also answers reverse relations, which have none)."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.column, f"{model.__name__}.{name}: no column"
+    return field
+
+
 @cache
 def _converters(model: type[models.Model], names: tuple[str, ...], vendor: str) -> tuple:
     """Per column, the converters Django's compiler would apply (SQLCompiler.apply_converters)."""
     result = []
     for name in names:
-        field = model._meta.get_field(name)
+        field = _field(model, name)
         column = field.get_col(model._meta.db_table)
-        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        # Field.get_db_converters is Django's (SQLCompiler calls it); django-stubs 5.2 omits it.
+        field_converters = field.get_db_converters(connection)  # type: ignore[attr-defined]
+        converters = connection.ops.get_db_converters(column) + field_converters
         result.append((column, converters))
     return tuple(result)
 
 
-def convert(model: type[models.Model], names: tuple[str, ...], row: tuple) -> list[Any]:
+def convert(model: type[models.Model], names: tuple[str, ...], row: Sequence[Any]) -> list[Any]:
     values = list(row)
     for i, (column, converters) in enumerate(_converters(model, names, connection.vendor)):
         for converter in converters:
@@ -69,7 +79,7 @@ def convert(model: type[models.Model], names: tuple[str, ...], row: tuple) -> li
 def columns(model: type[models.Model], names: tuple[str, ...], alias: str = "") -> str:
     """The database columns of the fields `names`, comma-separated (each prefixed `alias.`)."""
     prefix = f"{alias}." if alias else ""
-    return ", ".join(prefix + model._meta.get_field(name).column for name in names)
+    return ", ".join(f"{prefix}{_field(model, name).column}" for name in names)
 
 
 def instance(model: type[M], names: tuple[str, ...], values) -> M:
@@ -98,7 +108,7 @@ def execute(sql: str, params: list | dict) -> int:
 
 def prepare(model: type[models.Model], name: str, value: Any) -> Any:
     """A value as the field would save it (aware datetimes to the database's form, JSON...)."""
-    return model._meta.get_field(name).get_db_prep_save(value, connection)
+    return _field(model, name).get_db_prep_save(value, connection)
 
 
 def insert(model: type[models.Model], values: dict[str, Any]) -> int:

@@ -18,12 +18,15 @@ as before, rather than every page failing on a missing manifest entry.
 """
 
 from django.contrib.staticfiles.storage import HashedFilesMixin
-from whitenoise.storage import CompressedManifestStaticFilesStorage
+from whitenoise.storage import (  # type: ignore[import-untyped]  # whitenoise has no stubs
+    CompressedManifestStaticFilesStorage,
+)
 
 # The replacement templates of Django's ES module patterns (a private attribute of Django's,
 # read here rather than copied, so that a fix to the patterns reaches us).
 _MODULE_TEMPLATES = frozenset(
-    template for _, template in HashedFilesMixin._js_module_import_aggregation_patterns[1]
+    template
+    for _, template in HashedFilesMixin._js_module_import_aggregation_patterns[1]  # type: ignore[attr-defined]  # private, not in the stubs
 )
 # Third-party files (node_modules, served as vendor/) are hashed but their imports are left as
 # they are: SortableJS' src/ imports itself in a cycle, which no content hash can settle

@@ -70,7 +70,7 @@ def main() -> int:
             return 1
     database_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
-    problems = []
+    problems: list[str | None] = []
     if not database_url.startswith(("postgres://", "postgresql://")):
         problems.append("DATABASE_URL must point at Postgres for the tests.")
     else:

@@ -47,9 +47,9 @@ def _fresh_counters():
 
 @pytest.fixture
 def world(db) -> World:
-    acme = OrganizationFactory(name="Acme", slug="acme")
-    sales = TeamFactory(organization=acme, name="Sales", slug="sales")
-    product = TeamFactory(organization=acme, name="Product", slug="product")
+    acme = OrganizationFactory.create(name="Acme", slug="acme")
+    sales = TeamFactory.create(organization=acme, name="Sales", slug="sales")
+    product = TeamFactory.create(organization=acme, name="Product", slug="product")
     alice = member(acme, "alice", Role.OWNER)
     adam = member(acme, "adam", Role.ADMIN)
     bob = member(acme, "bob", Role.MEMBER, teams=(sales,))
@@ -57,8 +57,8 @@ def world(db) -> World:
     victor = member(acme, "victor", Role.VIEWER, teams=(sales,))
     board = services.create_board(team=sales, name="Sales pipeline", actor=alice)
 
-    globex = OrganizationFactory(name="Globex", slug="globex")
-    globex_team = TeamFactory(organization=globex, name="Ops", slug="ops")
+    globex = OrganizationFactory.create(name="Globex", slug="globex")
+    globex_team = TeamFactory.create(organization=globex, name="Ops", slug="ops")
     gina = member(globex, "gina", Role.OWNER, teams=(globex_team,))
     globex_board = services.create_board(team=globex_team, name="Globex ops", actor=gina)
     return World(

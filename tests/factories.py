@@ -6,7 +6,7 @@ import factory
 from accounts.models import Membership, Organization, Role, Team, TeamMembership, User
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ["username"]
@@ -18,7 +18,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw")
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
     class Meta:
         model = Organization
 
@@ -26,7 +26,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"org-{n}")
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
     class Meta:
         model = Membership
 
@@ -35,7 +35,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.MEMBER
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
     class Meta:
         model = Team
 
@@ -47,8 +47,9 @@ class TeamFactory(factory.django.DjangoModelFactory):
 def member(
     organization: Organization, username: str, role: str = Role.MEMBER, teams: tuple[Team, ...] = ()
 ) -> User:
-    user = UserFactory(username=username)
-    MembershipFactory(organization=organization, user=user, role=role)
+    # .create(): what calling the factory does, typed as the model for mypy.
+    user = UserFactory.create(username=username)
+    MembershipFactory.create(organization=organization, user=user, role=role)
     for team in teams:
         TeamMembership.objects.create(team=team, user=user)
     return user
@@ -86,7 +87,7 @@ def assert_cells_consistent(board) -> None:
             "column_id", "swimlane_id", "rank"
         )
     )
-    by_cell: dict[tuple[int, int], list[int]] = {}
+    by_cell: dict[tuple[int, int], list[int | None]] = {}
     for card in cards:
         by_cell.setdefault((card["column"], card["swimlane"]), []).append(card["position"])
     for cell, positions in by_cell.items():
@@ -122,7 +123,7 @@ def bulk_add_cards(cards: list) -> list:
         card.rank = last[cell]
     created = Card.objects.bulk_create(cards, batch_size=2_000)
     for (column_id, swimlane_id), n in Counter((c.column_id, c.swimlane_id) for c in cards).items():
-        cell, _ = Cell.objects.get_or_create(column_id=column_id, swimlane_id=swimlane_id)
-        cell.size += n
-        cell.save(update_fields=["size"])
+        counted, _ = Cell.objects.get_or_create(column_id=column_id, swimlane_id=swimlane_id)
+        counted.size += n
+        counted.save(update_fields=["size"])
     return created

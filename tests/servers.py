@@ -52,6 +52,18 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str =
     raise TimeoutError(f"Timed out after {timeout}s waiting for {what}")
 
 
+def stop_group(process: subprocess.Popen, *, timeout: float) -> None:
+    """Stop a server started in a session of its own: SIGTERM to its process group, SIGKILL
+    when it has not exited after `timeout` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
@@ -126,13 +138,7 @@ def asgi_server(
             raise RuntimeError(f"uvicorn exited with {process.returncode}")
         yield base
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, timeout=10)
         shutil.rmtree(static_root, ignore_errors=True)
 
 
@@ -252,13 +258,7 @@ def celery_worker(
     try:
         yield process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, timeout=15)
 
 
 NGINX = "/usr/sbin/nginx"
@@ -360,13 +360,7 @@ http {{
     def __exit__(self, *exc) -> None:
         if self.process is not None and self.process.poll() is None:
             # SIGTERM is nginx's fast shutdown: it does not wait for open websockets.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+            stop_group(self.process, timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -387,7 +381,7 @@ def raw_request(
     head, _, body = raw.partition(b"\r\n\r\n")
     if b"transfer-encoding: chunked" not in head.lower():
         return int(head.split()[1]), head, [body]
-    parts = []
+    parts: list[bytes] = []
     while True:  # chunked transfer coding: size in hex, CRLF, data, CRLF
         size, _, body = body.partition(b"\r\n")
         if int(size, 16) == 0:

@@ -17,6 +17,7 @@ from accounts.models import (
 )
 from accounts.services import create_api_token, revoke_api_token
 from boards.models import Board
+from tests.clients import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -73,16 +74,6 @@ ACME_ENDPOINTS = [
         201,
     ),
 ]
-
-
-def client_for(who: str, world, api):
-    if who == "anonymous":
-        return api(None)
-    if who == "bad_token":
-        client = api(None)
-        client.credentials(HTTP_AUTHORIZATION="Token not-a-real-key")
-        return client
-    return api(getattr(world, who))
 
 
 def expected(who: str, needs: str, ok: int) -> tuple[int, str | None, bool]:

@@ -25,6 +25,7 @@ from boards.models import (
     WipPolicy,
 )
 from boards.services import trello
+from tests.clients import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -33,17 +34,6 @@ ACTORS = ["alice", "adam", "bob", "mia", "victor", "gina", "anonymous", "bad_tok
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def client_for(who: str, world, api):
-    """An API client for one of the world's users, or with no or a wrong token."""
-    if who == "anonymous":
-        return api(None)
-    if who == "bad_token":
-        client = api(None)
-        client.credentials(HTTP_AUTHORIZATION="Token not-a-real-key")
-        return client
-    return api(getattr(world, who))
 
 
 def db_state() -> tuple:

@@ -60,7 +60,8 @@ def comparable(board: Board) -> dict:
         for c in Card.objects.filter(board=board).order_by("pk")
     ]
     moves = [
-        (titles[m.card_id], m.from_column_id, names[m.to_column_id], m.to_stage, m.position)
+        # no column was deleted: every move has its destination
+        (titles[m.card_id], m.from_column_id, names[m.to_column_id], m.to_stage, m.position)  # type: ignore[index]
         for m in CardMove.objects.filter(board=board).order_by("pk")
     ]
     events = []

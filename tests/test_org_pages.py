@@ -351,7 +351,7 @@ def test_org_pages_cost_the_same_queries_for_one_board_or_seven_busy_ones(
 
 def _grow(world) -> None:
     for t in range(3):
-        team = TeamFactory(organization=world.acme, name=f"Team {t}", slug=f"team-{t}")
+        team = TeamFactory.create(organization=world.acme, name=f"Team {t}", slug=f"team-{t}")
         for b in range(2):
             board = services.create_board(team=team, name=f"Board {t}.{b}", actor=world.alice)
             label = services.create_label(board, name="urgent", color="#dc2626", actor=world.alice)

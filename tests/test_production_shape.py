@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import pytest
@@ -29,6 +30,7 @@ import yaml
 from celery import Celery
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from websockets.typing import Origin
 
 from accounts.services import create_api_token
 from boards import services
@@ -104,7 +106,7 @@ def broker(redis_url: str) -> Iterator[Celery]:
         app.close()
 
 
-def worker_stats(redis_url: str, names: list[str]) -> dict[str, dict]:
+def worker_stats(redis_url: str, names: list[str]) -> dict[str, Any]:
     """`celery inspect stats` of the workers called `names` (nodes `name@host`) that answer."""
     with broker(redis_url) as app:
         stats = app.control.inspect(timeout=1.0).stats() or {}
@@ -191,6 +193,7 @@ def call(
     """One request, from the loopback address `source` if given (127.0.0.2: a client nginx
     tells apart from itself, 127.0.0.1)."""
     parts = urlsplit(base)
+    assert parts.hostname is not None, base
     connection = http.client.HTTPConnection(
         parts.hostname, parts.port, timeout=30, source_address=(source, 0) if source else None
     )
@@ -219,7 +222,9 @@ def log_in(base: str, username: str) -> dict[str, str]:
     """Log in on the page as a browser does (CSRF cookie and token, Origin); the cookies."""
     page = call(base, "GET", "/accounts/login/")
     cookies = cookies_of(page)
-    csrf = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body).group(1)
+    found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body)
+    assert found is not None, "the login page has a CSRF token"
+    csrf = found.group(1)
     answer = call(
         base,
         "POST",
@@ -301,7 +306,7 @@ def test_the_board_page_its_static_files_and_the_api_answer_through_nginx(world,
         async with websockets.connect(
             shape.url.replace("http", "ws") + path,
             additional_headers={"Cookie": session},
-            origin=origin,
+            origin=Origin(origin),
             open_timeout=10,
         ) as ws:
             return json.loads(await asyncio.wait_for(ws.recv(), 10))

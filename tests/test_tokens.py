@@ -125,6 +125,7 @@ async def _until_closed(ws, timeout: float = 10) -> int:
     with pytest.raises(websockets.ConnectionClosed) as closed:
         while True:
             await asyncio.wait_for(ws.recv(), timeout)
+    assert closed.value.rcvd is not None, "the server sent a close frame"
     return closed.value.rcvd.code
 
 

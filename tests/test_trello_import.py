@@ -420,7 +420,9 @@ def test_the_import_in_chunks_lands_the_same_board_as_in_one(world, export, monk
     def imported_with(chunk: int) -> Board:
         monkeypatch.setattr(trello, "CHUNK", chunk)
         job = queued_job(world, export)
-        return trello.run_trello_import(job.pk).board
+        done = trello.run_trello_import(job.pk)
+        assert done is not None and done.board is not None
+        return done.board
 
     def shape(board: Board):
         cards = Card.objects.filter(board=board).order_by("column__position", "rank", "title")

@@ -244,4 +244,5 @@ async def _first_message_and_close(base: str, board_id: int, token: str):
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None, "the server sent a close frame"
     return message, closed.value.rcvd.code

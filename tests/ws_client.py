@@ -95,6 +95,7 @@ class BoardViewer:
         elif "seq" in message:
             self.received.append(message["seq"])
             self.arrival.setdefault(message["seq"], time.time())
+            assert self.seq is not None, "events come after the hello or snapshot's seq"
             if message["seq"] <= self.seq:
                 return  # already applied
             if message["seq"] == self.seq + 1:
@@ -104,6 +105,7 @@ class BoardViewer:
                 await ws.send(json.dumps({"type": "resync", "since": self.seq}))
 
     async def _pinger(self, ws) -> None:
+        assert self.ping_interval is not None, "started only with a ping interval"
         while True:
             await asyncio.sleep(self.ping_interval)
             await ws.send(json.dumps({"type": "ping"}))

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.api import schema  # noqa: F401  (registers the token scheme for the OpenAPI schema)
 from accounts.api import serializers as s
+from accounts.authentication import AuthedRequest
 from accounts.models import User
 from kanban.api import ERRORS, ErrorOut, Pagination, paginated, validated
 from kanban.exceptions import DomainError, InvalidInput
@@ -91,7 +92,7 @@ class TokenView(APIView):
 
 class MeView(APIView):
     @extend_schema(responses={200: s.MeOut, 401: ERRORS[401]})
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         user = request.user
         return Response(
             {
@@ -111,7 +112,7 @@ class OrganizationListView(APIView):
     pagination_class = Pagination
 
     @extend_schema(responses={200: s.OrganizationOut(many=True), **ERRORS})
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         memberships = selectors.memberships_for_user(request.user).order_by("organization__name")
         return paginated(
             self,
@@ -123,7 +124,7 @@ class OrganizationListView(APIView):
     @extend_schema(
         request=s.OrganizationInput, responses={201: s.OrganizationOut, **ERRORS, **CONFLICT}
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         data = validated(s.OrganizationInput, request)
         organization = services.create_organization(
             name=data["name"], slug=data["slug"], actor=request.user
@@ -133,8 +134,9 @@ class OrganizationListView(APIView):
 
 class OrganizationDetailView(APIView):
     @extend_schema(responses={200: s.OrganizationOut, **ERRORS})
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthedRequest, slug: str) -> Response:
         organization, access = selectors.get_organization_for_user(request.user, slug)
+        assert access.role is not None  # the access of a membership
         return Response(organization_dict(organization, access.role))
 
 
@@ -142,13 +144,13 @@ class TeamListView(APIView):
     pagination_class = Pagination
 
     @extend_schema(responses={200: s.TeamOut(many=True), **ERRORS})
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthedRequest, slug: str) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
         teams = selectors.teams_of_organization(organization).select_related("organization")
         return paginated(self, request, teams, lambda page: [team_dict(t) for t in page])
 
     @extend_schema(request=s.TeamInput, responses={201: s.TeamOut, **ERRORS, **CONFLICT})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthedRequest, slug: str) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
         data = validated(s.TeamInput, request)
         wanted = set(data["members"])
@@ -170,7 +172,7 @@ class MemberListView(APIView):
     pagination_class = Pagination
 
     @extend_schema(responses={200: s.MemberOut(many=True), **ERRORS})
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthedRequest, slug: str) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
         return paginated(
             self,
@@ -179,7 +181,8 @@ class MemberListView(APIView):
             lambda page: [member_dict(m) for m in page],
         )
 
-    def http_method_not_allowed(self, request: Request, *args, **kwargs):
+    # Django's View types it for HttpRequest, DRF's APIView for its Request
+    def http_method_not_allowed(self, request: Request, *args, **kwargs):  # type: ignore[override]
         # Adding a user by name enrolled anyone without their consent (and told who exists):
         # people join by invitation now. Said here, so that an old script learns where to go.
         if request.method == "POST":
@@ -197,12 +200,12 @@ class MemberDetailView(APIView):
     member may remove themself (leave). Only an owner makes, unmakes or removes owners."""
 
     @extend_schema(responses={200: s.MemberOut, **ERRORS})
-    def get(self, request: Request, slug: str, user_id: int) -> Response:
+    def get(self, request: AuthedRequest, slug: str, user_id: int) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
         return Response(member_dict(selectors.get_member(organization, user_id)))
 
     @extend_schema(request=s.MemberUpdateInput, responses={200: s.MemberOut, **ERRORS, **CONFLICT})
-    def patch(self, request: Request, slug: str, user_id: int) -> Response:
+    def patch(self, request: AuthedRequest, slug: str, user_id: int) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
         membership = selectors.get_member(organization, user_id)
         data = validated(s.MemberUpdateInput, request)
@@ -210,7 +213,7 @@ class MemberDetailView(APIView):
         return Response(member_dict(membership))
 
     @extend_schema(responses={204: None, **ERRORS, **CONFLICT})
-    def delete(self, request: Request, slug: str, user_id: int) -> Response:
+    def delete(self, request: AuthedRequest, slug: str, user_id: int) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
         membership = selectors.get_member(organization, user_id)
         services.remove_member(membership, actor=request.user)
@@ -235,7 +238,7 @@ class InvitationListView(APIView):
     pagination_class = Pagination
 
     @extend_schema(responses={200: s.InvitationOut(many=True), **ERRORS})
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthedRequest, slug: str) -> Response:
         organization = selectors.get_organization_for_manager(request.user, slug)
         return paginated(
             self,
@@ -245,7 +248,7 @@ class InvitationListView(APIView):
         )
 
     @extend_schema(request=s.InvitationInput, responses={201: s.NewInvitationOut, **ERRORS})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthedRequest, slug: str) -> Response:
         organization, _ = selectors.get_organization_for_user(request.user, slug)
         data = validated(s.InvitationInput, request)
         invitation, key = services.create_invitation(
@@ -259,7 +262,7 @@ class InvitationListView(APIView):
 
 class InvitationDetailView(APIView):
     @extend_schema(responses={204: None, **ERRORS, **CONFLICT})
-    def delete(self, request: Request, slug: str, invitation_id: int) -> Response:
+    def delete(self, request: AuthedRequest, slug: str, invitation_id: int) -> Response:
         """Revoke the invitation: its link stops working."""
         organization = selectors.get_organization_for_manager(request.user, slug)
         invitation = selectors.get_invitation(organization, invitation_id)
@@ -282,7 +285,7 @@ class AcceptInvitationView(APIView):
             ),
         },
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         data = validated(s.AcceptInvitationInput, request)
         membership = services.accept_invitation(data["key"], actor=request.user)
         return Response({**member_dict(membership), "organization": membership.organization.slug})
@@ -305,7 +308,7 @@ class ApiTokenListView(APIView):
     pagination_class = Pagination
 
     @extend_schema(responses={200: s.ApiTokenOut(many=True), **ERRORS})
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         return paginated(
             self,
             request,
@@ -314,7 +317,7 @@ class ApiTokenListView(APIView):
         )
 
     @extend_schema(request=s.ApiTokenInput, responses={201: s.ApiTokenCreatedOut, **ERRORS})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         data = validated(s.ApiTokenInput, request)
         token, key = services.create_api_token(
             user=request.user, name=data["name"], expires_at=data["expires_at"]
@@ -324,14 +327,14 @@ class ApiTokenListView(APIView):
 
 class ApiTokenDetailView(APIView):
     @extend_schema(responses={200: s.ApiTokenOut, **ERRORS})
-    def get(self, request: Request, token_id: int) -> Response:
+    def get(self, request: AuthedRequest, token_id: int) -> Response:
         return Response(token_dict(selectors.get_token_of_user(request.user, token_id)))
 
     @extend_schema(
         responses={204: None, **ERRORS},
         description="Revoke the token: it stops working at once and its websockets close.",
     )
-    def delete(self, request: Request, token_id: int) -> Response:
+    def delete(self, request: AuthedRequest, token_id: int) -> Response:
         token = selectors.get_token_of_user(request.user, token_id)
         services.revoke_api_token(token, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -9,10 +9,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import AuthedRequest
 from accounts.selectors import get_organization_for_user
 from boards import selectors
 from boards.api.serializers import ActorOut
@@ -160,7 +160,7 @@ class OrgOverviewView(APIView):
             "90-day figures come from the boards' stored metrics snapshots."
         ),
     )
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthedRequest, slug: str) -> Response:
         organization, _ = get_organization_for_user(request.user, slug)
         sort = request.query_params.get("sort")
         if sort:
@@ -185,7 +185,7 @@ class OrgActivityView(APIView):
         responses={200: ActivityItemOut(many=True), **ERRORS},
         description="What happened on every board of the organisation, newest first.",
     )
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthedRequest, slug: str) -> Response:
         organization, _ = get_organization_for_user(request.user, slug)
         return paginated(
             self, request, activity.org_activity(organization), activity.activity_items
@@ -199,7 +199,7 @@ class BoardActivityView(APIView):
         responses={200: ActivityItemOut(many=True), **ERRORS},
         description="What happened on the board, newest first.",
     )
-    def get(self, request: Request, board_id: int) -> Response:
+    def get(self, request: AuthedRequest, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
         return paginated(self, request, activity.board_activity(board), activity.activity_items)
 
@@ -242,7 +242,7 @@ class BoardCardsCsvView(APIView):
             "lead and cycle times are in days."
         ),
     )
-    def get(self, request: Request, board_id: int):
+    def get(self, request: AuthedRequest, board_id: int):
         board = selectors.get_board_for_user(request.user, board_id)
         return exports.cards_csv_response(board)
 
@@ -259,7 +259,7 @@ class BoardHistoryCsvView(APIView):
             + "."
         ),
     )
-    def get(self, request: Request, board_id: int):
+    def get(self, request: AuthedRequest, board_id: int):
         board = selectors.get_board_for_user(request.user, board_id)
         return exports.history_csv_response(board)
 
@@ -298,7 +298,7 @@ class TrelloImportView(APIView):
             "`error` saying why."
         ),
     )
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthedRequest, slug: str) -> Response:
         organization, _ = get_organization_for_user(request.user, slug)
         data = validated(TrelloImportInput, request)
         team = selectors.resolve_team(organization.pk, data["team"])
@@ -319,7 +319,7 @@ class ImportJobView(APIView):
         responses={200: ImportJobOut, **ERRORS},
         description="An import job: its status and progress, then the new board or the error.",
     )
-    def get(self, request: Request, job_id: int) -> Response:
+    def get(self, request: AuthedRequest, job_id: int) -> Response:
         return Response(
             selectors.import_job_dict(selectors.get_import_job_for_user(request.user, job_id))
         )
@@ -332,7 +332,7 @@ class OrgImportsView(APIView):
         responses={200: ImportJobOut(many=True), **ERRORS},
         description="The organisation's imports, newest first.",
     )
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthedRequest, slug: str) -> Response:
         organization, _ = get_organization_for_user(request.user, slug)
         return paginated(
             self,

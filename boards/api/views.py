@@ -9,10 +9,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import AuthedRequest
 from accounts.models import Team
 from boards import selectors, services
 from boards.api import serializers as s
@@ -36,7 +36,7 @@ def board_detail(board) -> dict[str, Any]:
     return data
 
 
-def cards_in_order(ids: list[int]) -> list[dict[str, Any]]:
+def cards_in_order(ids: list[int]) -> list[selectors.CardData]:
     by_id = {card["id"]: card for card in selectors.cards_as_dicts(ids)}
     return [by_id[i] for i in ids if i in by_id]
 
@@ -51,7 +51,7 @@ class BoardListView(APIView):
         ],
         responses={200: s.BoardListOut(many=True), **ERRORS},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         team = request.query_params.get("team")
         # isdigit() alone lets through digits int() refuses, such as "²".
         if team is not None and not (team.isascii() and team.isdigit()):
@@ -64,7 +64,7 @@ class BoardListView(APIView):
         return paginated(self, request, boards, lambda page: [board_list_dict(b) for b in page])
 
     @extend_schema(request=s.BoardInput, responses={201: s.BoardOut, **ERRORS})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         data = validated(s.BoardInput, request)
         team = Team.objects.filter(
             pk=data["team"], organization__memberships__user=request.user
@@ -88,7 +88,7 @@ class BoardListView(APIView):
 
 class BoardDetailView(APIView):
     @extend_schema(responses={200: s.BoardOut, **ERRORS})
-    def get(self, request: Request, board_id: int) -> HttpResponse:
+    def get(self, request: AuthedRequest, board_id: int) -> HttpResponse:
         board = selectors.get_board_for_user(request.user, board_id)
         # The board's JSON is shared by everyone who reads it (selectors.board_snapshot_json);
         # only whether this reader may change it is theirs, and it goes last, as in
@@ -100,7 +100,7 @@ class BoardDetailView(APIView):
         )
 
     @extend_schema(request=s.BoardUpdateInput, responses={200: s.BoardOut, **ERRORS})
-    def patch(self, request: Request, board_id: int) -> Response:
+    def patch(self, request: AuthedRequest, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
         data = validated(s.BoardUpdateInput, request)
         if "team" in data:
@@ -109,7 +109,7 @@ class BoardDetailView(APIView):
         return Response(board_detail(selectors.get_board_for_user(request.user, board_id)))
 
     @extend_schema(responses={204: None, **ERRORS})
-    def delete(self, request: Request, board_id: int) -> Response:
+    def delete(self, request: AuthedRequest, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
         services.delete_board(board, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -117,7 +117,7 @@ class BoardDetailView(APIView):
 
 class ColumnCreateView(APIView):
     @extend_schema(request=s.ColumnInput, responses={201: s.ColumnOut, **ERRORS})
-    def post(self, request: Request, board_id: int) -> Response:
+    def post(self, request: AuthedRequest, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
         data = validated(s.ColumnInput, request)
         column = services.create_column(board, **data, actor=request.user)
@@ -126,19 +126,19 @@ class ColumnCreateView(APIView):
 
 class ColumnDetailView(APIView):
     @extend_schema(responses={200: s.ColumnOut, **ERRORS})
-    def get(self, request: Request, column_id: int) -> Response:
+    def get(self, request: AuthedRequest, column_id: int) -> Response:
         column = selectors.get_column_for_user(request.user, column_id)
         return Response(selectors.column_as_dict(column))
 
     @extend_schema(request=s.ColumnUpdateInput, responses={200: s.ColumnOut, **ERRORS})
-    def patch(self, request: Request, column_id: int) -> Response:
+    def patch(self, request: AuthedRequest, column_id: int) -> Response:
         column = selectors.get_column_for_user(request.user, column_id)
         data = validated(s.ColumnUpdateInput, request)
         column = services.update_column(column, **data, actor=request.user)
         return Response(selectors.column_as_dict(column))
 
     @extend_schema(responses={204: None, **ERRORS, **CONFLICT})
-    def delete(self, request: Request, column_id: int) -> Response:
+    def delete(self, request: AuthedRequest, column_id: int) -> Response:
         column = selectors.get_column_for_user(request.user, column_id)
         services.delete_column(column, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -146,7 +146,7 @@ class ColumnDetailView(APIView):
 
 class SwimlaneCreateView(APIView):
     @extend_schema(request=s.SwimlaneInput, responses={201: s.SwimlaneOut, **ERRORS})
-    def post(self, request: Request, board_id: int) -> Response:
+    def post(self, request: AuthedRequest, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
         data = validated(s.SwimlaneInput, request)
         lane = services.create_swimlane(board, **data, actor=request.user)
@@ -155,19 +155,19 @@ class SwimlaneCreateView(APIView):
 
 class SwimlaneDetailView(APIView):
     @extend_schema(responses={200: s.SwimlaneOut, **ERRORS})
-    def get(self, request: Request, swimlane_id: int) -> Response:
+    def get(self, request: AuthedRequest, swimlane_id: int) -> Response:
         lane = selectors.get_swimlane_for_user(request.user, swimlane_id)
         return Response(selectors.swimlane_dict(lane))
 
     @extend_schema(request=s.SwimlaneUpdateInput, responses={200: s.SwimlaneOut, **ERRORS})
-    def patch(self, request: Request, swimlane_id: int) -> Response:
+    def patch(self, request: AuthedRequest, swimlane_id: int) -> Response:
         lane = selectors.get_swimlane_for_user(request.user, swimlane_id)
         data = validated(s.SwimlaneUpdateInput, request)
         lane = services.update_swimlane(lane, **data, actor=request.user)
         return Response(selectors.swimlane_dict(lane))
 
     @extend_schema(responses={204: None, **ERRORS, **CONFLICT})
-    def delete(self, request: Request, swimlane_id: int) -> Response:
+    def delete(self, request: AuthedRequest, swimlane_id: int) -> Response:
         lane = selectors.get_swimlane_for_user(request.user, swimlane_id)
         services.delete_swimlane(lane, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -177,7 +177,7 @@ class LabelListView(APIView):
     pagination_class = Pagination
 
     @extend_schema(responses={200: s.LabelOut(many=True), **ERRORS})
-    def get(self, request: Request, board_id: int) -> Response:
+    def get(self, request: AuthedRequest, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
         return paginated(
             self,
@@ -187,7 +187,7 @@ class LabelListView(APIView):
         )
 
     @extend_schema(request=s.LabelInput, responses={201: s.LabelOut, **ERRORS, **CONFLICT})
-    def post(self, request: Request, board_id: int) -> Response:
+    def post(self, request: AuthedRequest, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
         data = validated(s.LabelInput, request)
         label = services.create_label(board, **data, actor=request.user)
@@ -216,7 +216,7 @@ class CardListView(APIView):
         ],
         responses={200: s.CardOut(many=True), **ERRORS},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         filters = validated_query(CardFilterInput, request)
         cards = selectors.search_cards(request.user, **filters).values_list("id", flat=True)
         return paginated(self, request, cards, lambda ids: cards_in_order(list(ids)))
@@ -227,12 +227,13 @@ class CardFilterInput(serializers.Serializer):
     board = serializers.IntegerField(required=False)
     column = serializers.IntegerField(required=False)
     assignee = serializers.IntegerField(required=False)
-    label = serializers.IntegerField(required=False)
+    # a field named like Field.label: DRF's metaclass takes it out of the class
+    label = serializers.IntegerField(required=False)  # type: ignore[assignment]
     blocked = serializers.BooleanField(required=False, allow_null=True, default=None)
     q = serializers.CharField(required=False, max_length=200, allow_blank=True)
 
 
-def validated_query(serializer_class, request: Request) -> dict[str, Any]:
+def validated_query(serializer_class, request: AuthedRequest) -> dict[str, Any]:
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return {k: v for k, v in serializer.validated_data.items() if v is not None}
@@ -240,7 +241,7 @@ def validated_query(serializer_class, request: Request) -> dict[str, Any]:
 
 class CardCreateView(APIView):
     @extend_schema(request=s.CardInput, responses={201: s.CardOut, **ERRORS, **CONFLICT})
-    def post(self, request: Request, board_id: int) -> Response:
+    def post(self, request: AuthedRequest, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
         data = validated(s.CardInput, request)
         card = services.create_card(
@@ -264,12 +265,12 @@ class CardCreateView(APIView):
 
 class CardDetailView(APIView):
     @extend_schema(responses={200: s.CardOut, **ERRORS})
-    def get(self, request: Request, card_id: int) -> Response:
+    def get(self, request: AuthedRequest, card_id: int) -> Response:
         card = selectors.get_card_for_user(request.user, card_id)
         return Response(selectors.card_as_dict(card.pk))
 
     @extend_schema(request=s.CardUpdateInput, responses={200: s.CardOut, **ERRORS, **CONFLICT})
-    def patch(self, request: Request, card_id: int) -> Response:
+    def patch(self, request: AuthedRequest, card_id: int) -> Response:
         card = selectors.get_card_for_user(request.user, card_id)
         data = dict(validated(s.CardUpdateInput, request))
         archived = data.pop("archived", None)
@@ -290,7 +291,7 @@ class CardDetailView(APIView):
         return Response(selectors.card_as_dict(card.pk))
 
     @extend_schema(responses={204: None, **ERRORS})
-    def delete(self, request: Request, card_id: int) -> Response:
+    def delete(self, request: AuthedRequest, card_id: int) -> Response:
         card = selectors.get_card_for_user(request.user, card_id)
         services.delete_card(card, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -306,7 +307,7 @@ class CardMoveView(APIView):
             "changes. Owners and admins may pass it with `override_reason`."
         ),
     )
-    def post(self, request: Request, card_id: int) -> Response:
+    def post(self, request: AuthedRequest, card_id: int) -> Response:
         try:
             data = validated(s.MoveInput, request)
         except (serializers.ValidationError, ParseError):
@@ -334,7 +335,7 @@ class CardMoveView(APIView):
 
 class CardBlockView(APIView):
     @extend_schema(request=s.BlockInput, responses={200: s.CardOut, **ERRORS, **CONFLICT})
-    def post(self, request: Request, card_id: int) -> Response:
+    def post(self, request: AuthedRequest, card_id: int) -> Response:
         card = selectors.get_card_for_user(request.user, card_id)
         data = validated(s.BlockInput, request)
         services.block_card(card, reason=data["reason"], actor=request.user)
@@ -343,7 +344,7 @@ class CardBlockView(APIView):
 
 class CardUnblockView(APIView):
     @extend_schema(request=None, responses={200: s.CardOut, **ERRORS, **CONFLICT})
-    def post(self, request: Request, card_id: int) -> Response:
+    def post(self, request: AuthedRequest, card_id: int) -> Response:
         card = selectors.get_card_for_user(request.user, card_id)
         services.unblock_card(card, actor=request.user)
         return Response(selectors.card_as_dict(card.pk))
@@ -353,7 +354,7 @@ class CardCommentsView(APIView):
     pagination_class = Pagination
 
     @extend_schema(responses={200: s.CommentOut(many=True), **ERRORS})
-    def get(self, request: Request, card_id: int) -> Response:
+    def get(self, request: AuthedRequest, card_id: int) -> Response:
         card = selectors.get_card_for_user(request.user, card_id)
         return paginated(
             self,
@@ -363,7 +364,7 @@ class CardCommentsView(APIView):
         )
 
     @extend_schema(request=s.CommentInput, responses={201: s.CommentOut, **ERRORS})
-    def post(self, request: Request, card_id: int) -> Response:
+    def post(self, request: AuthedRequest, card_id: int) -> Response:
         card = selectors.get_card_for_user(request.user, card_id)
         data = validated(s.CommentInput, request)
         comment = services.add_comment(card, body=data["body"], actor=request.user)
@@ -374,7 +375,7 @@ class CardHistoryView(APIView):
     pagination_class = Pagination
 
     @extend_schema(responses={200: s.HistoryOut(many=True), **ERRORS})
-    def get(self, request: Request, card_id: int) -> Response:
+    def get(self, request: AuthedRequest, card_id: int) -> Response:
         card = selectors.get_card_for_user(request.user, card_id)
         return paginated(
             self,
@@ -391,7 +392,7 @@ class BoardEventsView(APIView):
         parameters=[OpenApiParameter("since", int, description="Events after this seq.")],
         responses={200: s.EventOut(many=True), **ERRORS},
     )
-    def get(self, request: Request, board_id: int) -> Response:
+    def get(self, request: AuthedRequest, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
         since = request.query_params.get("since", "0")
         if not (since.isascii() and since.isdigit()):
@@ -448,7 +449,7 @@ class BoardMetricsView(APIView):
             "fresh."
         ),
     )
-    def get(self, request: Request, board_id: int) -> Response:
+    def get(self, request: AuthedRequest, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
         query = validated_query(MetricsQueryInput, request)
         window = None
@@ -469,7 +470,7 @@ class BoardAlertsView(APIView):
         ],
         responses={200: s.AlertOut(many=True), **ERRORS},
     )
-    def get(self, request: Request, board_id: int) -> Response:
+    def get(self, request: AuthedRequest, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
         state = request.query_params.get("state", "open")
         if state not in ("open", "closed", "all"):

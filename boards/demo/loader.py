@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Max, Min
@@ -63,8 +64,11 @@ TICKS = ((9, 0), (10, 30), (12, 0), (14, 0), (15, 30))
 ATTENTION = 0.6
 # Per working day and per card in a column of that stage: the chance that the work gets
 # blocked, or that someone comments on it.
-BLOCK_CHANCE = {Stage.ACTIVE: 0.044 / len(TICKS), Stage.WAIT: 0.016 / len(TICKS)}
-COMMENT_CHANCE = {Stage.ACTIVE: 0.032 / len(TICKS), Stage.WAIT: 0.008 / len(TICKS)}
+BLOCK_CHANCE: dict[str, float] = {Stage.ACTIVE: 0.044 / len(TICKS), Stage.WAIT: 0.016 / len(TICKS)}
+COMMENT_CHANCE: dict[str, float] = {
+    Stage.ACTIVE: 0.032 / len(TICKS),
+    Stage.WAIT: 0.008 / len(TICKS),
+}
 # A soft limit bends now and then (and raises an alert); a hard one never does.
 SOFT_BREACH_CHANCE = 0.01
 
@@ -674,7 +678,8 @@ class OutOfTime(Exception):
 
 def priority(sc: CardState, index: int) -> tuple:
     """Pull order: expedite first, then fixed-date work by due date, then the cell's order."""
-    rank = {EXPEDITE: 0, FIXED_DATE: 1}.get(sc.cos, 2)
+    ranks: dict[str, int] = {EXPEDITE: 0, FIXED_DATE: 1}
+    rank = ranks.get(sc.cos, 2)
     due = sc.due.toordinal() if sc.due else 0
     return (rank, due if rank == 1 else 0, index)
 
@@ -824,7 +829,7 @@ class DemoLoader:
     def simulate_day(
         self, number: int, day: date, arrivals: list[tuple[int, int]], *, retro: bool
     ) -> None:
-        schedule: list[tuple[datetime, int, str, object]] = []
+        schedule: list[tuple[datetime, int, str, Any]] = []
         for b, i in arrivals:
             hour = 8 if number == 0 else self.rng.choice((9, 10, 11, 13, 14, 15, 16))
             when = self.moment(day, hour, self.rng.randint(0, 59))
@@ -1228,7 +1233,8 @@ class DemoLoader:
 
     def unblock_due(self, b: BoardState) -> None:
         for sc in b.live():
-            if sc.blocked_since is None or sc.blocked_until > self.clock:
+            # a blocked card is given its unblocking time with its block
+            if sc.blocked_since is None or sc.blocked_until > self.clock:  # type: ignore[operator]
                 continue
             at = self.at()
             actor = self.actor_for(b, sc)
@@ -1281,7 +1287,8 @@ class DemoLoader:
         )
         self.stats["updates"] += 1
         sc.cos, sc.value = EXPEDITE, max(sc.value, 85)
-        self.move(b, sc, sc.col, actor=actor, position=0, lane=b.lane(b.spec.expedite_lane))
+        # escalate is called only on boards with an expedite lane
+        self.move(b, sc, sc.col, actor=actor, position=0, lane=b.lane(b.spec.expedite_lane))  # type: ignore[arg-type]
         self.comment(sc, actor, "Escalated to expedite: a customer is down because of this.")
         b.escalations += 1
         self.stats["escalations"] += 1
@@ -1308,7 +1315,8 @@ class DemoLoader:
             for sc in b.cards_in(done)
             if sc.reopen_at is None and sc.finished and (self.clock - sc.finished).days > 30
         ]
-        for sc in sorted(old, key=lambda s: s.finished)[: self.rng.randint(1, 3)]:
+        # `old` holds finished cards only
+        for sc in sorted(old, key=lambda s: s.finished)[: self.rng.randint(1, 3)]:  # type: ignore[arg-type, return-value]
             services.archive_card(sc.card, actor=b.lead, at=self.at())
             b.cell(sc.col, sc.lane).remove(sc)
             b.cols[sc.col].wip -= 1

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from boards.models import Block, Board, Card, CardMove, Column, MetricsSnapshot, Stage
 from kanban import sql
-from kanban.exceptions import InvalidInput
+from kanban.exceptions import InvalidInput, NotFound
 
 DAY = 86_400.0
 PERCENTILES = (0.5, 0.85, 0.95)
@@ -349,7 +349,7 @@ WHERE board_id = %(board)s AND started_at < %(end)s
 class _SqlMetrics:
     def __init__(self, board: Board, window: Window, now: datetime) -> None:
         self.board, self.window, self.now = board, window, now
-        self.params = {
+        self.params: dict[str, Any] = {
             "board": board.pk,
             "start": window.start_at,
             "end": window.end_at,
@@ -659,7 +659,10 @@ def stored_or_computed(board: Board, window: Window | None = None) -> MetricsSna
         snapshot = snapshots.filter(
             window_from=window.start, window_to=window.end, is_default=False
         ).first()
-    return snapshot or refresh_snapshot(board.pk, window)
+    snapshot = snapshot or refresh_snapshot(board.pk, window)
+    if snapshot is None:  # the board was deleted since the caller read it
+        raise NotFound("Board not found.")
+    return snapshot
 
 
 def refresh_snapshot(board_id: int, window: Window | None = None) -> MetricsSnapshot | None:
@@ -743,7 +746,7 @@ def refresh_after_change(board_id: int) -> MetricsSnapshot | None:
     board = Board.objects.filter(pk=board_id).first()
     if board is None:
         return None  # deleted since the refresh was queued
-    params = {
+    params: dict[str, Any] = {
         "board": board_id,
         "start": window.start_at,
         "end": window.end_at,
@@ -764,11 +767,12 @@ def refresh_after_change(board_id: int) -> MetricsSnapshot | None:
         {
             "card": c["id"],
             "title": c["title"],
-            "finished_at": c["finished_at"].isoformat(),
+            # finished_at__gte/__lt above: never NULL here
+            "finished_at": c["finished_at"].isoformat(),  # type: ignore[union-attr]
             "lead_days": _r(
-                (c["finished_at"] - (c["committed_at"] or c["finished_at"])).total_seconds() / DAY
+                (c["finished_at"] - (c["committed_at"] or c["finished_at"])).total_seconds() / DAY  # type: ignore[operator]
             ),
-            "cycle_days": _r((c["finished_at"] - c["started_at"]).total_seconds() / DAY)
+            "cycle_days": _r((c["finished_at"] - c["started_at"]).total_seconds() / DAY)  # type: ignore[operator]
             if c["started_at"]
             else None,
             "active_days": (c["flow_active_seconds"] or 0) / DAY,
@@ -861,7 +865,7 @@ def backfill_flow_fields(board: Board) -> None:
     from django.db import transaction
 
     window = Window(date(1970, 1, 1), timezone.now().date() + timedelta(days=1))
-    params = {
+    params: dict[str, Any] = {
         "board": board.pk,
         "start": window.start_at,
         "end": window.end_at,

@@ -275,7 +275,7 @@ def _recent_lead_times(
     recent, previous = now - RECENT, now - 2 * RECENT
     if connection.vendor == "postgresql":
         sql = _RECENT_LEAD_SQL.format(card=Card._meta.db_table)
-        params = {
+        params: dict[str, Any] = {
             "p": LEAD_PERCENTILE,
             "boards": board_ids,
             "recent": recent,
@@ -292,8 +292,9 @@ def _recent_lead_times(
     for board_id, committed_at, finished_at in Card.objects.filter(
         board_id__in=board_ids, finished_at__gte=previous, finished_at__lte=now
     ).values_list("board_id", "committed_at", "finished_at"):
-        seconds = (finished_at - (committed_at or finished_at)).total_seconds()
-        leads[board_id][0 if finished_at >= recent else 1].append(seconds)
+        # finished_at__gte/__lte above: never NULL here
+        seconds = (finished_at - (committed_at or finished_at)).total_seconds()  # type: ignore[operator]
+        leads[board_id][0 if finished_at >= recent else 1].append(seconds)  # type: ignore[operator]
     return {
         board_id: (
             _days(percentile(last, LEAD_PERCENTILE)),

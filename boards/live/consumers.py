@@ -12,13 +12,17 @@ They hold no rules and never query per broadcast.
 import asyncio
 import json
 import logging
+from typing import cast
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from accounts.authentication import TokenAuth
+from accounts.models import User
 from accounts.selectors import get_organization_for_user
 from boards.live import presence
 from boards.live.events import board_group, org_group
@@ -84,7 +88,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         """Join `groups` plus the user's and the token's, and accept; False (after telling the
         client and closing "try again later") when the channel layer is down."""
         self.groups_joined = [*groups, user_group(user.pk)]
-        token = self.scope.get("token")
+        # TokenAuthMiddleware's, for a socket opened with a token.
+        token: TokenAuth | None = self.scope.get("token")  # type: ignore[assignment]
         if token is not None:
             self.groups_joined.append(token_group(token.id))
         try:
@@ -145,7 +150,8 @@ class BoardConsumer(LiveConsumer):
 
     async def connect(self) -> None:
         self.connecting = True
-        user = self.scope.get("user")
+        # AuthMiddlewareStack's lazy object, which stands for our User (or AnonymousUser).
+        user = cast("User | AnonymousUser | None", self.scope.get("user"))
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
@@ -166,6 +172,12 @@ class BoardConsumer(LiveConsumer):
         await self.send_json({"type": "hello", "board": board_id, "seq": seq})
         await self._presence_changed(join=True)
 
+    @property
+    def connected_board(self) -> int:
+        """The board of a socket that `connect` accepted: the only ones that get messages."""
+        assert self.board_id is not None
+        return self.board_id
+
     async def disconnect(self, code: int) -> None:
         if self.board_id is None:
             return
@@ -179,10 +191,10 @@ class BoardConsumer(LiveConsumer):
             if not isinstance(since, int) or isinstance(since, bool) or since < 0:
                 await self.send_invalid("resync needs an integer since >= 0.")
                 return
-            for message in await database_sync_to_async(board_replay)(self.board_id, since):
+            for message in await database_sync_to_async(board_replay)(self.connected_board, since):
                 await self.send_json(message)
         elif kind == "ping":
-            seq = await database_sync_to_async(board_seq)(self.board_id)
+            seq = await database_sync_to_async(board_seq)(self.connected_board)
             await self.send_json({"type": "pong", "seq": seq})
             await self._touch()
         else:
@@ -192,20 +204,20 @@ class BoardConsumer(LiveConsumer):
 
     async def _touch(self) -> None:
         try:
-            await presence.touch(self.board_id, self.channel_name, self.username)
+            await presence.touch(self.connected_board, self.channel_name, self.username)
         except Exception as exc:  # presence is a nicety: never let it break the board
             logger.info("Presence update failed: %s", exc)
 
     async def _presence_changed(self, *, join: bool) -> None:
         try:
             if join:
-                await presence.touch(self.board_id, self.channel_name, self.username)
+                await presence.touch(self.connected_board, self.channel_name, self.username)
             else:
-                await presence.leave(self.board_id, self.channel_name, self.username)
+                await presence.leave(self.connected_board, self.channel_name, self.username)
         except Exception as exc:  # presence is a nicety: never let it break the board
             logger.info("Presence update failed: %s", exc)
             return
-        _schedule_presence_broadcast(self.channel_layer, self.board_id)
+        _schedule_presence_broadcast(self.channel_layer, self.connected_board)
 
     async def presence_update(self, message) -> None:
         await self.send_json(
@@ -222,7 +234,7 @@ class OrgConsumer(LiveConsumer):
 
     async def connect(self) -> None:
         self.connecting = True
-        user = self.scope.get("user")
+        user = cast("User | AnonymousUser | None", self.scope.get("user"))
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
@@ -250,6 +262,7 @@ class OrgConsumer(LiveConsumer):
             await self.send_invalid("Unknown message type: send ping.")
 
     async def _seqs(self) -> dict[str, int]:
+        assert self.organization_id is not None  # set by connect before any message
         seqs = await database_sync_to_async(organization_board_seqs)(self.organization_id)
         return {str(board_id): seq for board_id, seq in seqs.items()}
 

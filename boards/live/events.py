@@ -15,7 +15,7 @@ events (a batch, an import's chunk) is one message there, not one per event.
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -36,13 +36,21 @@ def org_group(organization_id: int) -> str:
     return f"org.{organization_id}"
 
 
-def actor_dict(user) -> dict[str, Any] | None:
+class ActorData(TypedDict):
+    """Who did it, in events and feeds (boards.selectors.PersonData adds the initials)."""
+
+    id: int
+    username: str
+    name: str
+
+
+def actor_dict(user) -> ActorData | None:
     if user is None:
         return None
     return {"id": user.id, "username": user.username, "name": user.display_name}
 
 
-def event_payload(event: Event, actor: dict[str, Any] | None) -> dict[str, Any]:
+def event_payload(event: Event, actor: ActorData | None) -> dict[str, Any]:
     return {
         "type": event.type,
         "board": event.board_id,
@@ -226,11 +234,12 @@ def _org_changes() -> _OrgChanges:
         index = changes.index
         if index < len(pending) and pending[index][1] == changes.send:
             return changes
-        if any(callback == changes.send for _, callback, _ in pending):
+        # (sids, callback, robust) in Django 5; the stubs still say pairs
+        if any(entry[1] == changes.send for entry in pending):
             return changes
     changes = _OrgChanges(len(pending))
     transaction.on_commit(changes.send)
-    connection._obeya_org_changes = changes
+    connection._obeya_org_changes = changes  # type: ignore[attr-defined]  # ours, per connection
     return changes
 
 

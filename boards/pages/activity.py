@@ -123,7 +123,8 @@ def describe(event: Event, names: Names | None = None) -> str:
         return f"{who} deleted {title}"
     if kind == "card.commented":
         card_id = data.get("card")
-        commented = _quote(names.cards.get(card_id, "a deleted card"))
+        # an event without a card id reads as a deleted card
+        commented = _quote(names.cards.get(card_id, "a deleted card"))  # type: ignore[arg-type]
         body = (data.get("comment") or {}).get("body", "")
         return f"{who} commented on {commented}" + (f": {_excerpt(body)}" if body else "")
     if kind.startswith("alert."):
@@ -221,7 +222,7 @@ def card_of(event: Event) -> int | None:
     return card if isinstance(card, int) else None
 
 
-def activity_items(events: Sequence[Event]) -> list[dict[str, Any]]:
+def activity_items(events: Iterable[Event]) -> list[dict[str, Any]]:
     """A page of events (actor and board joined) as feed items: two queries for the names."""
     events = list(events)
     names = Names.of(events)

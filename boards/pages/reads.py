@@ -94,8 +94,10 @@ def typical_cycle_times(organization: Organization) -> dict[int, float]:
         finished_at__isnull=False,
         started_at__isnull=False,
     ).values_list("board_id", "started_at", "finished_at"):
-        durations[board_id].append((finished - started).total_seconds())
-    return {board_id: percentile(values, p) / DAY for board_id, values in durations.items()}
+        # finished_at/started_at__isnull=False above
+        durations[board_id].append((finished - started).total_seconds())  # type: ignore[operator]
+    # no list in `durations` is empty
+    return {board_id: percentile(values, p) / DAY for board_id, values in durations.items()}  # type: ignore[operator]
 
 
 # --- the global board ----------------------------------------------------------------------------
@@ -214,15 +216,17 @@ def global_board(
         # The tiles show cards by stage, not in their cells: a position is not read for them
         # (counting one for each card of a large backlog would cost more than the page).
         row["position"] = None
-        card = selectors.card_dict(row, assignees[row["id"]], labels_of[row["id"]], now)
-        card["stage"] = row["column__stage"]
-        card["column_name"] = row["column__name"]
+        card: dict[str, Any] = {
+            **selectors.card_dict(row, assignees[row["id"]], labels_of[row["id"]], now),
+            "stage": row["column__stage"],
+            "column_name": row["column__name"],
+        }
         cards_by_board[row["board_id"]][card["stage"]].append(card)
 
-    board_rows = []
+    board_rows: list[dict[str, Any]] = []
     for board in boards:
         by_stage = cards_by_board.get(board.pk) or {stage: [] for stage in STAGES}
-        cells = []
+        cells: list[dict[str, Any]] = []
         for stage in STAGES:
             cards = by_stage[stage]
             if stage == Stage.DONE:  # the latest finish first
@@ -268,7 +272,7 @@ def _days_between(start: datetime, end: datetime) -> float:
     return max((end - start).total_seconds(), 0) / DAY
 
 
-def _card_brief(card: Card, people: Mapping[int, list[dict[str, Any]]]) -> dict[str, Any]:
+def _card_brief(card: Card, people: Mapping[int, list[selectors.PersonData]]) -> dict[str, Any]:
     return {
         "id": card.pk,
         "board": card.board_id,
@@ -283,8 +287,8 @@ def _card_brief(card: Card, people: Mapping[int, list[dict[str, Any]]]) -> dict[
     }
 
 
-def _people_of(card_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
-    result: dict[int, list[dict[str, Any]]] = defaultdict(list)
+def _people_of(card_ids: Iterable[int]) -> dict[int, list[selectors.PersonData]]:
+    result: dict[int, list[selectors.PersonData]] = defaultdict(list)
     ids = set(card_ids)
     if not ids:
         return result
@@ -364,7 +368,8 @@ def standup(
         + [c.pk for c in untouched]
     )
 
-    arrived: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    # None: moves into a column deleted since (SET_NULL), which no column of the page reads.
+    arrived: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
     for move in moves:
         arrived[move.to_column_id].append(
             {
@@ -414,7 +419,8 @@ def standup(
             key=lambda item: -item["days"],
         ),
         "ageing": [
-            {"card": _card_brief(card, people), "days": _days_between(card.since, now)}
+            # `since` is annotated by the query
+            {"card": _card_brief(card, people), "days": _days_between(card.since, now)}  # type: ignore[attr-defined]
             for card in ageing
         ],
         "breaches": [

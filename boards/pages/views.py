@@ -3,6 +3,7 @@ their own: the page's scripts call the REST API (static/js/board/). The one form
 here is the Trello import's (a file upload of up to 20 MiB is a form's job): it calls the same
 service as the API."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -11,12 +12,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.authentication import AuthedHttpRequest
 from accounts.models import User
 from accounts.selectors import get_organization_for_user, memberships_for_user
 from boards import selectors
@@ -40,7 +42,7 @@ COS_BADGES = {
 
 @login_required
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedHttpRequest) -> HttpResponse:
     memberships = list(memberships_for_user(request.user).order_by("organization__name"))
     boards = list(selectors.boards_for_user(request.user))
     organizations = [
@@ -109,10 +111,10 @@ def _int_or_none(value: str | None) -> int | None:
 
 
 def card_view(
-    card: dict[str, Any],
+    card: Mapping[str, Any],
     *,
-    people: dict[int, dict[str, Any]],
-    labels: dict[int, dict[str, Any]],
+    people: Mapping[int, Mapping[str, Any]],
+    labels: Mapping[int, Mapping[str, Any]],
     stage: str,
     ageing_after: float | None,
     today: date,
@@ -148,7 +150,7 @@ def _is_expedite_lane(lane: dict[str, Any]) -> bool:
     return lane["name"].strip().lower() in EXPEDITE_LANE_NAMES
 
 
-def _board_or_404(request: HttpRequest, board_id: int) -> Board:
+def _board_or_404(request: AuthedHttpRequest, board_id: int) -> Board:
     try:
         return selectors.get_board_for_user(request.user, board_id)
     except NotFound as exc:
@@ -157,7 +159,7 @@ def _board_or_404(request: HttpRequest, board_id: int) -> Board:
 
 @login_required
 @require_GET
-def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
+def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     """The team board: a fixed number of queries whatever the number of cards (the snapshot's,
     the typical cycle time, the session's), so a 1,000-card board renders as fast as the
     templates allow."""
@@ -255,7 +257,7 @@ def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def card_fragment(request: HttpRequest, board_id: int, card_id: int) -> HttpResponse:
+def card_fragment(request: AuthedHttpRequest, board_id: int, card_id: int) -> HttpResponse:
     """One card as the board draws it (templates/boards/_card.html), for the page's scripts to
     refresh a single card without re-rendering the board. 404 for a card that is not live on
     this board, or a board of another organisation."""
@@ -292,7 +294,7 @@ def card_fragment(request: HttpRequest, board_id: int, card_id: int) -> HttpResp
 
 @login_required
 @require_GET
-def metrics_page(request: HttpRequest, board_id: int) -> HttpResponse:
+def metrics_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     """The board's flow metrics: the stored snapshot (the last 90 days, kept fresh by the
     background task and redrawn live), or a window picked with ?from=&to=."""
     board = _board_or_404(request, board_id)
@@ -309,7 +311,7 @@ def metrics_page(request: HttpRequest, board_id: int) -> HttpResponse:
     return render(request, "boards/metrics.html", context)
 
 
-def _metrics_window(request: HttpRequest) -> tuple["metrics.Window | None", str]:
+def _metrics_window(request: AuthedHttpRequest) -> tuple["metrics.Window | None", str]:
     raw_from, raw_to = request.GET.get("from"), request.GET.get("to")
     if not raw_from and not raw_to:
         return None, ""
@@ -355,7 +357,7 @@ TRENDS = {
 }
 
 
-def _org_or_404(request: HttpRequest, slug: str):
+def _org_or_404(request: AuthedHttpRequest, slug: str):
     try:
         return get_organization_for_user(request.user, slug)
     except NotFound as exc:
@@ -382,7 +384,7 @@ def _overview_row(row: dict[str, Any], weeks: list[str]) -> dict[str, Any]:
 
 @login_required
 @require_GET
-def org_overview_page(request: HttpRequest, slug: str) -> HttpResponse:
+def org_overview_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     """The managers' overview: one row per board, sortable (?sort=key or -key)."""
     organization, access = _org_or_404(request, slug)
     now = timezone.now()
@@ -420,7 +422,7 @@ def org_overview_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def org_board_page(request: HttpRequest, slug: str) -> HttpResponse:
+def org_board_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     """The global board: every team's cards, one row per board, four stage columns, filters in
     the URL. With the header X-Obeya-Fragment: grid, only the grid (static/js/global.js swaps
     it in when a shown board changes)."""
@@ -483,7 +485,7 @@ def org_board_page(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-def _activity_page(request: HttpRequest, events) -> tuple[Any, list[dict[str, Any]]]:
+def _activity_page(request: AuthedHttpRequest, events) -> tuple[Any, list[dict[str, Any]]]:
     """A page of events (?page=, ACTIVITY_PAGE_SIZE a page) as feed items grouped by day."""
     page = Paginator(events, ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page"))
     days: list[dict[str, Any]] = []
@@ -498,7 +500,7 @@ def _activity_page(request: HttpRequest, events) -> tuple[Any, list[dict[str, An
 
 @login_required
 @require_GET
-def org_activity_page(request: HttpRequest, slug: str) -> HttpResponse:
+def org_activity_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     """Who did what, when, on every board of the organisation, newest first, paginated."""
     organization, access = _org_or_404(request, slug)
     page, days = _activity_page(request, activity.org_activity(organization))
@@ -518,7 +520,7 @@ def org_activity_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def board_activity_page(request: HttpRequest, board_id: int) -> HttpResponse:
+def board_activity_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     """The board's own activity feed, paginated; and its CSV exports."""
     board = _board_or_404(request, board_id)
     page, days = _activity_page(request, activity.board_activity(board))
@@ -531,7 +533,7 @@ def board_activity_page(request: HttpRequest, board_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def org_search_page(request: HttpRequest, slug: str) -> HttpResponse:
+def org_search_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     """Cards of every board of the organisation matching ?q= in their title, description or
     comments, grouped by board; each links to its card on its board (#card-{id})."""
     organization, access = _org_or_404(request, slug)
@@ -551,7 +553,7 @@ def org_search_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def standup_page(request: HttpRequest, board_id: int) -> HttpResponse:
+def standup_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     """The board's stand-up, right to left: what arrived in each column since the start of the
     previous working day and who moved it, then what is blocked, ageing past the board's p85
     cycle time, over a WIP limit and untouched for ?days=N (default 3). ?wall=1: large type for
@@ -580,7 +582,7 @@ RECENT_IMPORTS = 10  # listed under the import page's form
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def org_import_page(request: HttpRequest, slug: str) -> HttpResponse:
+def org_import_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     """Import a Trello board: the team, an optional name and the export's file. The POST starts
     the import job (trello.start_trello_import, as the API does) and redirects to its progress
     page; a file it refuses comes back with the reason. For those who may create a board for
@@ -626,7 +628,7 @@ def org_import_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def org_import_job_page(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+def org_import_job_page(request: AuthedHttpRequest, slug: str, job_id: int) -> HttpResponse:
     """An import's progress: its status and a progress bar, which static/js/import.js keeps
     current from the API; once done, a link to the new board; once failed, why."""
     organization, access = _org_or_404(request, slug)

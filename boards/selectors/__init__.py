@@ -24,6 +24,11 @@ from boards.selectors.access import (
 )
 from boards.selectors.cards import (
     CARD_FIELDS,
+    CardData,
+    ColumnData,
+    LabelData,
+    PersonData,
+    SwimlaneData,
     age_days,
     board_summary,
     card_as_dict,
@@ -77,6 +82,11 @@ __all__ = [
     "CARD_FIELDS",
     "REPLAY_LIMIT",
     "TYPICAL_CYCLE_TIME_PERCENTILE",
+    "CardData",
+    "ColumnData",
+    "LabelData",
+    "PersonData",
+    "SwimlaneData",
     "access_of",
     "age_days",
     "board_alerts",

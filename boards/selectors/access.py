@@ -3,6 +3,7 @@ here, scoped to the user's organisations (another organisation's object is not f
 ids inside request bodies are resolved within their board."""
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from django.db.models import (
     Count,
@@ -61,40 +62,36 @@ def get_board_for_user(user: User, board_id: int) -> Board:
     return board
 
 
-def get_card_for_user(user: User, card_id: int) -> Card:
-    card = (
-        _with_access(Card.objects.all(), user, "board__organization_id", "board__team_id")
-        .select_related("board", "column", "swimlane")
-        .filter(pk=card_id)
+_OnBoard = TypeVar("_OnBoard", Card, Column, Swimlane)
+
+
+def _get_on_board_for_user(
+    model: type[_OnBoard], user: User, pk: int, related: tuple[str, ...], missing: str
+) -> _OnBoard:
+    """One object of a board, scoped like its board (with `access_role`, `access_on_team`)."""
+    found = (
+        _with_access(model._default_manager.all(), user, "board__organization_id", "board__team_id")
+        .select_related(*related)
+        .filter(pk=pk)
         .first()
     )
-    if card is None:
-        raise NotFound("Card not found.")
-    return card
+    if found is None:
+        raise NotFound(missing)
+    return found
+
+
+def get_card_for_user(user: User, card_id: int) -> Card:
+    return _get_on_board_for_user(
+        Card, user, card_id, ("board", "column", "swimlane"), "Card not found."
+    )
 
 
 def get_column_for_user(user: User, column_id: int) -> Column:
-    column = (
-        _with_access(Column.objects.all(), user, "board__organization_id", "board__team_id")
-        .select_related("board")
-        .filter(pk=column_id)
-        .first()
-    )
-    if column is None:
-        raise NotFound("Column not found.")
-    return column
+    return _get_on_board_for_user(Column, user, column_id, ("board",), "Column not found.")
 
 
 def get_swimlane_for_user(user: User, swimlane_id: int) -> Swimlane:
-    swimlane = (
-        _with_access(Swimlane.objects.all(), user, "board__organization_id", "board__team_id")
-        .select_related("board")
-        .filter(pk=swimlane_id)
-        .first()
-    )
-    if swimlane is None:
-        raise NotFound("Swimlane not found.")
-    return swimlane
+    return _get_on_board_for_user(Swimlane, user, swimlane_id, ("board",), "Swimlane not found.")
 
 
 def boards_for_user(

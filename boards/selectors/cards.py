@@ -3,7 +3,7 @@
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db.models import (
     Q,
@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from boards.flow.metrics import DAY
+from boards.live.events import ActorData
 from boards.models import (
     Board,
     Card,
@@ -92,6 +93,72 @@ def positions_on_board(board_id: int, card_ids: Sequence[int]) -> dict[int, int]
     )
 
 
+# --- the API's shapes ------------------------------------------------------------------------
+# Declared once each: the builders below return them (mypy checks every key), and the OpenAPI
+# schema's serializers are made from them (boards/api/serializers.py, kanban.api's
+# shape_serializer). A card is this one shape wherever the API or the websocket shows one: the
+# board snapshot, search, card reads and writes, the move's answer, every card event's "card".
+# One event differs on purpose: card.deleted carries only the card's id, column, swimlane and
+# title (the card is gone; boards.services.cards.delete_card).
+
+
+class CardData(TypedDict):
+    id: int
+    board: int
+    column: int
+    swimlane: int
+    position: int | None  # null once archived
+    title: str
+    description: str
+    description_html: str
+    assignees: list[int]
+    labels: list[int]
+    value: int
+    customer: str
+    class_of_service: str
+    due_date: str | None  # ISO date
+    blocked: bool
+    block_reason: str
+    archived: bool
+    created_at: str  # ISO date-times from here on
+    updated_at: str
+    committed_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    age_days: float
+
+
+class PersonData(ActorData):
+    initials: str
+
+
+class ColumnData(TypedDict):
+    id: int
+    board: int
+    name: str
+    stage: str
+    position: int
+    wip: int
+    wip_limit: int | None
+    wip_policy: str
+    policy: str
+
+
+class SwimlaneData(TypedDict):
+    id: int
+    board: int
+    name: str
+    position: int
+    wip_limit: int | None
+
+
+class LabelData(TypedDict):
+    id: int
+    board: int
+    name: str
+    color: str
+
+
 # --- plain dicts -----------------------------------------------------------------------------
 
 
@@ -105,7 +172,7 @@ def age_days(row: dict[str, Any], now: datetime) -> float:
 
 def card_dict(
     row: dict[str, Any], assignees: Sequence[int], labels: Sequence[int], now: datetime
-) -> dict[str, Any]:
+) -> CardData:
     return {
         "id": row["id"],
         "board": row["board_id"],
@@ -156,7 +223,7 @@ def _relations(card_filter: Q) -> tuple[dict[int, list[int]], dict[int, list[int
     return assignees, labels
 
 
-def cards_as_dicts(cards: QuerySet[Card] | Iterable[int]) -> list[dict[str, Any]]:
+def cards_as_dicts(cards: QuerySet[Card] | Iterable[int]) -> list[CardData]:
     """Cards (a queryset, or ids) as API dicts, in the queryset's order: three queries."""
     if not isinstance(cards, QuerySet):
         cards = Card.objects.filter(pk__in=list(cards))
@@ -179,7 +246,7 @@ def relation_ids_sql(card: str) -> str:
     )
 
 
-def card_as_dict(card_id: int) -> dict[str, Any]:
+def card_as_dict(card_id: int) -> CardData:
     """One card, for the answers of card writes and reads: one plain statement (kanban/sql.py)."""
     row = sql.fetch_one(
         f"SELECT {sql.columns(Card, CARD_FIELDS, alias='c')}, {relation_ids_sql('c.id')}, "
@@ -195,7 +262,7 @@ def card_as_dict(card_id: int) -> dict[str, Any]:
 
 def card_dict_of(
     card: Card, assignees: Iterable[int], labels: Iterable[int], *, position: int | None
-) -> dict[str, Any]:
+) -> CardData:
     """A card read with CARD_FIELDS, its assignee and label ids, and its position (which the
     caller knows, or reads with position_sql), as an API dict."""
     row = {field: getattr(card, field) for field in CARD_FIELDS}
@@ -203,7 +270,7 @@ def card_dict_of(
     return card_dict(row, list(assignees), list(labels), timezone.now())
 
 
-def user_dict(user: User) -> dict[str, Any]:
+def user_dict(user: User) -> PersonData:
     return {
         "id": user.pk,
         "username": user.username,
@@ -226,7 +293,7 @@ def board_summary(board: Board) -> dict[str, Any]:
     }
 
 
-def column_dict(column: Column, wip: int) -> dict[str, Any]:
+def column_dict(column: Column, wip: int) -> ColumnData:
     return {
         "id": column.pk,
         "board": column.board_id,
@@ -240,7 +307,7 @@ def column_dict(column: Column, wip: int) -> dict[str, Any]:
     }
 
 
-def column_as_dict(column: Column) -> dict[str, Any]:
+def column_as_dict(column: Column) -> ColumnData:
     return column_dict(column, column_wip(column.pk))
 
 
@@ -249,7 +316,7 @@ def column_wip(column_id: int) -> int:
     return Cell.objects.filter(column_id=column_id).aggregate(n=Sum("size"))["n"] or 0
 
 
-def swimlane_dict(swimlane: Swimlane) -> dict[str, Any]:
+def swimlane_dict(swimlane: Swimlane) -> SwimlaneData:
     return {
         "id": swimlane.pk,
         "board": swimlane.board_id,
@@ -259,5 +326,5 @@ def swimlane_dict(swimlane: Swimlane) -> dict[str, Any]:
     }
 
 
-def label_dict(label: Label) -> dict[str, Any]:
+def label_dict(label: Label) -> LabelData:
     return {"id": label.pk, "board": label.board_id, "name": label.name, "color": label.color}

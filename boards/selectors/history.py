@@ -87,7 +87,8 @@ def typical_cycle_time_days(board_id: int) -> float | None:
             seconds = cursor.fetchone()[0]
         return None if seconds is None else float(seconds) / DAY
     durations = [
-        (finished_at - started_at).total_seconds()
+        # `finished` excludes NULL start and finish times
+        (finished_at - started_at).total_seconds()  # type: ignore[operator]
         for started_at, finished_at in finished.values_list("started_at", "finished_at")
     ]
     seconds = percentile(durations, TYPICAL_CYCLE_TIME_PERCENTILE)

@@ -12,6 +12,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import Combinable
 
 from accounts.models import Membership, User
 from boards.models import (
@@ -61,7 +62,7 @@ def search_cards(
         )
     if blocked is not None:
         cards = cards.filter(blocked=blocked)
-    order = ("board_id", "column__position", "swimlane__position", "rank", "id")
+    order: tuple[str, ...] = ("board_id", "column__position", "swimlane__position", "rank", "id")
     if q:
         cards = _text_search(cards, q)
         order = ("-search_rank", *order)
@@ -120,7 +121,7 @@ def text_search_fallback(cards: QuerySet[Card], q: str) -> QuerySet[Card]:
     in the title, description or a comment, ignoring case. Annotated with `search_rank`: two
     points a word found in the title, one a word found in the description."""
     words = [w for w in (part.strip('"').lstrip("-") for part in q.split()) if w] or [q]
-    rank = Value(0.0)
+    rank: Combinable = Value(0.0)
     for word in words:
         in_comment = Exists(Comment.objects.filter(card_id=OuterRef("pk"), body__icontains=word))
         cards = cards.filter(Q(title__icontains=word) | Q(description__icontains=word) | in_comment)

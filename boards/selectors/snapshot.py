@@ -3,6 +3,7 @@
 import threading
 import time
 from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -66,7 +67,7 @@ def board_snapshot(board: Board) -> dict[str, Any]:
     columns = list(Column.objects.filter(board=board).order_by("position", "id"))
     swimlanes = list(Swimlane.objects.filter(board=board).order_by("position", "id"))
     labels = list(Label.objects.filter(board=board).order_by("name"))
-    rows = sql.fetch_all(_SNAPSHOT_CARDS_SQL, [board.pk])
+    rows: Sequence[Sequence[Any]] = sql.fetch_all(_SNAPSHOT_CARDS_SQL, [board.pk])
     if connection.vendor != "postgresql":  # SQLite's values need the fields' converters
         rows = [sql.convert(Card, CARD_FIELDS, row) for row in rows]
     relations: tuple[dict[int, list[int]], dict[int, list[int]]] = (

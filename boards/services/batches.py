@@ -112,7 +112,7 @@ def create_cards(board: Board, *, cards: Sequence[NewCard], actor: User) -> list
             board=board,
             column=column,
             swimlane=swimlane,
-            rank=last_rank[column.pk] + RANK_GAP,
+            rank=last_rank[column.pk] + RANK_GAP,  # and last_rank moves on below
             title=spec.title,
             description=spec.description,
             description_html=html,
@@ -125,7 +125,7 @@ def create_cards(board: Board, *, cards: Sequence[NewCard], actor: User) -> list
         if column.stage == Stage.DONE:  # its one move is its creation: card_active_seconds
             card.flow_active_seconds = active_seconds([(at, column.stage)], [], at, at)
         positions.append(cell_size[column.pk])
-        last_rank[column.pk] = card.rank
+        last_rank[column.pk] += RANK_GAP
         cell_size[column.pk] += 1
         wip[column.pk] += 1
         exceeded.append(column.wip_limit is not None and wip[column.pk] > column.wip_limit)

@@ -28,7 +28,7 @@ from boards.selectors import (
 from boards.services.access import ensure_can_write, ensure_manager
 from boards.services.rules import _after_change, _hold_board, _lock_columns
 from kanban.exceptions import Conflict, Forbidden, InvalidInput, NotFound
-from kanban.sentinels import UNSET
+from kanban.sentinels import UNSET, Unset
 
 DEFAULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Backlog", Stage.BACKLOG),
@@ -101,9 +101,9 @@ def create_board(
 def update_board(
     board: Board,
     *,
-    name: str = UNSET,
-    description: str = UNSET,
-    team: Team = UNSET,
+    name: str | Unset = UNSET,
+    description: str | Unset = UNSET,
+    team: Team | Unset = UNSET,
     actor: User,
 ) -> Board:
     ensure_can_write(actor, board)
@@ -160,6 +160,7 @@ def delete_board(
     writes that come after it find the board gone (404) instead of failing on a foreign key
     or deadlocking with the cascade."""
     if partial_import is None:
+        assert actor is not None, "only an import's clean-up deletes without an actor"
         ensure_manager(actor, board)
     elif partial_import.board_id != board.pk or partial_import.status != ImportStatus.RUNNING:
         raise Forbidden("Only the running import that built a board may delete it this way.")
@@ -204,7 +205,7 @@ def _validate_column_fields(*, stage: Any, wip_policy: Any, wip_limit: Any) -> N
         )
     if wip_policy is not UNSET and wip_policy not in WipPolicy.values:
         raise InvalidInput("Unknown WIP policy.", fields={"wip_policy": ["soft or hard."]})
-    if wip_limit not in (UNSET, None) and wip_limit < 1:
+    if isinstance(wip_limit, int) and wip_limit < 1:
         raise InvalidInput(
             "A WIP limit is at least 1 (or null for none).", fields={"wip_limit": ["Min 1."]}
         )
@@ -241,16 +242,28 @@ def create_column(
     return column
 
 
+def _save_changes(obj: Column | Swimlane, values: dict[str, Any]) -> list[str]:
+    """Set the fields given (not UNSET) whose value differs, and save those: their names, in
+    the order given. The caller holds the row's lock."""
+    changed = [field for field, value in values.items() if value is not UNSET]
+    changed = [field for field in changed if getattr(obj, field) != values[field]]
+    for field in changed:
+        setattr(obj, field, values[field])
+    if changed:
+        obj.save(update_fields=changed)
+    return changed
+
+
 @transaction.atomic
 def update_column(
     column: Column,
     *,
-    name: str = UNSET,
-    stage: str = UNSET,
-    position: int = UNSET,
-    wip_limit: int | None = UNSET,
-    wip_policy: str = UNSET,
-    policy: str = UNSET,
+    name: str | Unset = UNSET,
+    stage: str | Unset = UNSET,
+    position: int | Unset = UNSET,
+    wip_limit: int | Unset | None = UNSET,
+    wip_policy: str | Unset = UNSET,
+    policy: str | Unset = UNSET,
     actor: User,
     at: datetime | None = None,
 ) -> Column:
@@ -261,19 +274,16 @@ def update_column(
         column = _lock_columns([column.pk])[column.pk]
     else:
         column = _lock_board_columns(board)[column.pk]
-    changed = []
-    for field, value in (
-        ("name", name),
-        ("stage", stage),
-        ("wip_limit", wip_limit),
-        ("wip_policy", wip_policy),
-        ("policy", policy),
-    ):
-        if value is not UNSET and getattr(column, field) != value:
-            setattr(column, field, value)
-            changed.append(field)
-    if changed:
-        column.save(update_fields=changed)
+    changed = _save_changes(
+        column,
+        {
+            "name": name,
+            "stage": stage,
+            "wip_limit": wip_limit,
+            "wip_policy": wip_policy,
+            "policy": policy,
+        },
+    )
     if position is not UNSET and position != column.position:
         _renumber_columns(board, column, position)
         changed.append("position")
@@ -358,26 +368,18 @@ def create_swimlane(
 def update_swimlane(
     swimlane: Swimlane,
     *,
-    name: str = UNSET,
-    position: int = UNSET,
-    wip_limit: int | None = UNSET,
+    name: str | Unset = UNSET,
+    position: int | Unset = UNSET,
+    wip_limit: int | Unset | None = UNSET,
     actor: User,
 ) -> Swimlane:
     board = swimlane.board
     ensure_can_write(actor, board)
-    if wip_limit not in (UNSET, None) and wip_limit < 1:
+    if isinstance(wip_limit, int) and wip_limit < 1:
         raise InvalidInput("A WIP limit is at least 1.", fields={"wip_limit": ["Min 1."]})
     _hold_board(board.pk)
     swimlane = _lock_swimlane(swimlane.pk)
-    changed = []
-    if name is not UNSET and name != swimlane.name:
-        swimlane.name = name
-        changed.append("name")
-    if wip_limit is not UNSET and wip_limit != swimlane.wip_limit:
-        swimlane.wip_limit = wip_limit
-        changed.append("wip_limit")
-    if changed:
-        swimlane.save(update_fields=changed)
+    changed = _save_changes(swimlane, {"name": name, "wip_limit": wip_limit})
     if position is not UNSET and position != swimlane.position:
         _renumber_swimlanes(board, swimlane, position)
         swimlane.refresh_from_db(fields=["position"])

@@ -49,7 +49,7 @@ from boards.services.rules import (
     _validate_swimlane,
 )
 from kanban.exceptions import Conflict, InvalidInput
-from kanban.sentinels import UNSET
+from kanban.sentinels import UNSET, Unset
 
 # --- cards -----------------------------------------------------------------------------------
 
@@ -145,14 +145,14 @@ def create_card(
 def update_card(
     card: Card,
     *,
-    title: str = UNSET,
-    description: str = UNSET,
-    assignees: Sequence[User] = UNSET,
-    labels: Sequence[Label] = UNSET,
-    value: int = UNSET,
-    customer: str = UNSET,
-    class_of_service: str = UNSET,
-    due_date: date | None = UNSET,
+    title: str | Unset = UNSET,
+    description: str | Unset = UNSET,
+    assignees: Sequence[User] | Unset = UNSET,
+    labels: Sequence[Label] | Unset = UNSET,
+    value: int | Unset = UNSET,
+    customer: str | Unset = UNSET,
+    class_of_service: str | Unset = UNSET,
+    due_date: date | Unset | None = UNSET,
     actor: User,
     at: datetime | None = None,
 ) -> Card:

@@ -253,7 +253,8 @@ def _move_card(
         # Flow efficiency's numerator, read from the history (with this move) once, here.
         card.flow_active_seconds = card_active_seconds(card)
     dt = connection.ops.adapt_datetimefield_value
-    assignees, labels = sql.fetch_one(
+    # the card's row is there: this transaction holds its lock
+    assignees, labels = sql.fetch_one(  # type: ignore[misc]
         place_card,
         {
             "column": to_column_id,

@@ -90,7 +90,8 @@ def _lock_card_and_columns(
                     raise _CardChangedColumn
                 return card, columns
         except _CardChangedColumn:
-            column_id = Card.objects.filter(pk=card_id).values_list("column_id", flat=True).first()
+            # None: the card is gone, which the next line answers
+            column_id = Card.objects.filter(pk=card_id).values_list("column_id", flat=True).first()  # type: ignore[assignment]
             if column_id is None:
                 raise NotFound("Card not found.") from None
 
@@ -160,9 +161,9 @@ def _neighbours(
 def _between(before: int | None, after: int | None) -> int | None:
     """A rank between two neighbours' (None: no card that side), or None when there is no
     room left between them and the cell must be respaced first."""
-    if before is None and after is None:
-        return RANK_GAP
     if before is None:
+        if after is None:
+            return RANK_GAP
         rank = after - RANK_GAP
     elif after is None:
         rank = before + RANK_GAP
@@ -194,6 +195,7 @@ def _rank_at(
     if rank is None:
         _respace(column_id, swimlane_id)
         rank = _between(*_neighbours(column_id, swimlane_id, index, leaving=leaving))
+        assert rank is not None  # respaced: RANK_GAP between any two neighbours
     return rank
 
 

@@ -379,7 +379,8 @@ def read_upload(file: UploadedFile | None) -> Any:
             "Choose the Trello export's file (a .json file).", fields={"export": ["Required."]}
         )
     limit = settings.IMPORT_MAX_BYTES
-    if file.size > limit:
+    # an uploaded file always has a size
+    if file.size > limit:  # type: ignore[operator]
         raise PayloadTooLarge(f"The file is larger than the limit of {limit:,} bytes.")
     try:
         # utf-8-sig: a byte order mark, which some editors write, is not JSON's business.
@@ -390,10 +391,13 @@ def read_upload(file: UploadedFile | None) -> Any:
             f"This file is not a JSON export: {message}", fields={"export": [message]}
         ) from exc
     except ValidationError as exc:  # a NUL or lone surrogate, at a path within the board
+        # The parser raises it with a dict: {path: [message, ...]}.
+        assert isinstance(exc.detail, dict)
         path, messages = next(iter(exc.detail.items()))
         path = f"board.{path}" if path != "non_field_errors" else "board"
         raise InvalidInput(
-            f"This is not a Trello board export we can import: {path}: {messages[0]}",
+            # a list of messages (the parser's ValidationError)
+            f"This is not a Trello board export we can import: {path}: {messages[0]}",  # type: ignore[index]
             fields={path: [str(m) for m in messages]},
         ) from exc
 
@@ -713,6 +717,7 @@ def _finish(run: _Run, counts: dict[str, int]) -> ImportJob | None:
     except _Superseded:
         return None
     # The new board's WIP alerts and metrics, once for the whole import (held back meanwhile).
+    assert run.board is not None, "a run that finishes has created its board"
     followups.after_board_change(run.board.pk)
     job.refresh_from_db()
     return job

@@ -24,7 +24,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return settings.USE_TZ and self.timezone == datetime.UTC
 
     def _configure_connection(self, connection):
-        commit = super()._configure_connection(connection)
+        # A private hook of Django's psycopg backend, which django-stubs does not declare.
+        commit = super()._configure_connection(connection)  # type: ignore[misc]
         if self._fast_timestamps():
             connection.adapters.register_loader("timestamptz", C_TIMESTAMPTZ_LOADER)
         return commit
@@ -37,7 +38,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if not name:
             return self.connection.cursor()
         if self.settings_dict["OPTIONS"].get("server_side_binding") is not True:
-            return base.ServerSideCursor(
+            return base.ServerSideCursor(  # type: ignore[attr-defined]  # not in django-stubs
                 self.connection, name=name, scrollable=False, withhold=self.connection.autocommit
             )
         return self.connection.cursor(name, scrollable=False, withhold=self.connection.autocommit)
