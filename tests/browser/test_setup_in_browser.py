@@ -129,7 +129,7 @@ def test_an_owner_invites_someone_who_joins_and_then_changes_a_role(
     nina = User.objects.get(username="nina")
 
     # then: she is on the People page; alice makes her an admin with a personal WIP limit
-    page.reload()
+    page.goto("/o/acme/people/")  # not a reload, which would send the invitation's form again
     row = page.get_by_role("form", name=nina.display_name)
     row.get_by_label("Role").select_option("admin")
     row.get_by_label("Personal WIP").fill("3")
@@ -145,6 +145,8 @@ def test_an_owner_invites_someone_who_joins_and_then_changes_a_role(
     expect(page.get_by_text(f"{nina.display_name} joined Sales.")).to_be_visible()
     screenshot(page, "setup-people", full_page=True)
     assert acme.board.team.members.filter(pk=nina.pk).exists()
+    assert Invitation.objects.get().accepted_by == nina  # and no longer listed as pending
+    expect(page.locator("[data-invitation-id]")).to_have_count(0)
 
 
 def test_a_viewer_sees_the_settings_read_only(acme, open_page, screenshot):
