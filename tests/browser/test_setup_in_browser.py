@@ -164,3 +164,22 @@ def test_an_unknown_page_is_the_branded_404_with_a_way_back(acme, open_page, scr
     page.get_by_role("link", name="Back to your boards").click()
     expect(page.get_by_role("link", name="Customer onboarding", exact=True)).to_be_visible()
     assert Organization.objects.filter(slug="acme").exists()
+
+
+def test_a_column_is_dragged_to_its_new_place(acme, open_page):
+    # given: alice on the Sales board's settings (tall enough that nothing scrolls mid-drag)
+    page = open_page(
+        acme.alice, f"/boards/{acme.board.pk}/settings/", viewport={"width": 1280, "height": 1600}
+    )
+    review = page.locator(f"li[data-column-id='{acme.columns['Review'].pk}']")
+    ready = page.locator(f"li[data-column-id='{acme.columns['Ready'].pk}']")
+
+    # when: Review is dragged above Ready (by its card, not its inputs)
+    review.locator(".settings-meta").drag_to(ready, target_position={"x": 40, "y": 6})
+
+    # then: the page comes back with the new order, which the server has
+    expect(page.get_by_text("Column Review moved.")).to_be_visible()
+    names = page.locator("[data-column-id] input[name=name]")
+    expected = ["Backlog", "Review", "Ready", "Doing", "Done"]
+    assert names.evaluate_all("(inputs) => inputs.map((i) => i.value)") == expected
+    assert list(acme.board.columns.order_by("position").values_list("name", flat=True)) == expected
