@@ -163,6 +163,10 @@ def test_an_unknown_page_is_the_branded_404_with_a_way_back(acme, open_page, scr
     screenshot(page, "setup-404")
     page.get_by_role("link", name="Back to your boards").click()
     expect(page.get_by_role("link", name="Customer onboarding", exact=True)).to_be_visible()
+    # the home page links to what the owner may set up
+    expect(page.get_by_role("link", name="New board")).to_be_visible()
+    expect(page.get_by_role("link", name="People and teams")).to_be_visible()
+    screenshot(page, "setup-home")
     assert Organization.objects.filter(slug="acme").exists()
 
 
