@@ -448,3 +448,30 @@ def test_staff_see_the_django_admin_link(client, world):
     User.objects.filter(pk=world.alice.pk).update(is_staff=True)
     assert 'href="/admin/"' in client.get("/o/acme/people/").content.decode()
     assert 'href="/admin/"' in client.get("/").content.decode()
+
+
+def test_the_settings_page_reads_a_fixed_number_of_queries_whatever_the_cards(client, world):
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(world.bob)
+
+    def queries() -> int:
+        with CaptureQueriesContext(conn) as captured:
+            assert client.get(settings_url(world.board)).status_code == 200
+        return len(captured)
+
+    few = queries()
+    for i in range(20):
+        services.create_card(world.board, title=f"Card {i}", column=world.column("Ready"),
+                             actor=world.bob)  # fmt: skip
+    assert queries() == few
+
+
+def test_label_changes_are_written_to_the_boards_event_log(world):
+    label = services.create_label(world.board, name="urgent", color="#c81e1e", actor=world.bob)
+    services.update_label(label, color="#16a34a", actor=world.bob)
+    services.delete_label(label, actor=world.bob)
+    events = list(world.board.events.order_by("seq").values_list("type", "data"))[-3:]
+    assert [t for t, _ in events] == ["label.created", "label.updated", "label.deleted"]
+    assert events[1][1]["changed"] == ["color"]
