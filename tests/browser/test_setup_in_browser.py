@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Invitation, Membership, Organization, Role, User
 from boards.models import Board
+from tests.browser.conftest import PHONE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -155,6 +156,17 @@ def test_a_viewer_sees_the_settings_read_only(acme, open_page, screenshot):
     expect(page.get_by_role("button", name="Add column")).to_have_count(0)
     expect(page.locator("[data-column-id] input[name=name]").first).to_be_disabled()
     screenshot(page, "setup-settings-read-only")
+
+
+def test_the_settings_and_people_pages_fit_a_phone(acme, open_page, screenshot):
+    for path, name in (
+        (f"/boards/{acme.board.pk}/settings/", "settings"),
+        ("/o/acme/people/", "people"),
+    ):
+        page = open_page(acme.alice, path, viewport=PHONE)
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        screenshot(page, f"setup-{name}-phone")
+        assert width <= PHONE["width"], f"{path} scrolls sideways on a phone ({width}px)"
 
 
 def test_an_unknown_page_is_the_branded_404_with_a_way_back(acme, open_page, screenshot):
