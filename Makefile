@@ -29,10 +29,23 @@ $(NODE_STAMP): package.json package-lock.json
 
 install: $(STAMP) $(NODE_STAMP)
 
-# The embedded default: no Postgres, no Redis. DEBUG=1 because a local board needs no secret.
-run: export DEBUG ?= 1
-run: install $(NODE_STAMP)
+# A secret of this checkout's own, made once and never committed (var/ is git-ignored).
+SECRET_KEY_PATH := var/secret_key
+
+$(SECRET_KEY_PATH):
+	@mkdir -p $(dir $@)
+	@umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+	@echo "Generated a secret key in $@ (git-ignored; delete it to sign everyone out)."
+
+# The embedded default: no Postgres, no Redis, but served as in production: DEBUG off (error
+# pages, not tracebacks), the key from var/secret_key, static files collected under their
+# content-hashed names and served by WhiteNoise with long-lived caching.
+run: export DEBUG ?= 0
+run: export SECRET_KEY_FILE ?= $(SECRET_KEY_PATH)
+run: export ALLOWED_HOSTS ?= 127.0.0.1,localhost,[::1],$(HOST)
+run: install $(NODE_STAMP) $(SECRET_KEY_PATH)
 	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py load_demo
 	@echo "Obeya on http://$(HOST):$(PORT)/ - log in as alice / demo (owner), bob / demo, victor / demo"
 	$(BIN)/uvicorn kanban.asgi:application --host $(HOST) --port $(PORT) --no-proxy-headers

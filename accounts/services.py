@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
@@ -409,3 +409,93 @@ def set_user_active(user: User, *, active: bool, actor: User) -> User:
         if not active:
             close_sockets(user_id=user.pk)
     return user
+
+
+# --- the first run ---------------------------------------------------------------------------
+
+# Held while the first owner is made, so that two first-run forms sent at once make one owner:
+# the second waits, then finds a user and is refused. (Any number; it names this lock only.)
+FIRST_RUN_LOCK = 0x0BE7A_0001
+
+
+def is_first_run() -> bool:
+    """A fresh install: nobody has an account yet, so the first-run page may make the owner."""
+    return not User.objects.exists()
+
+
+@transaction.atomic
+def set_up_first_owner(
+    *,
+    username: str,
+    password: str,
+    email: str = "",
+    organization_name: str,
+    team_name: str = "",
+) -> tuple[User, Organization]:
+    """Make the first account of a fresh install, the owner of its first organisation (and a
+    member of its first team, if named). There is no actor: nobody exists yet, and that is
+    the one right this needs; once any user exists it raises Forbidden and changes nothing.
+    The owner is also the site's staff and superuser: the Django admin would otherwise need a
+    shell (`createsuperuser`), which is what this page replaces.
+
+    Takes a transaction-level lock first (Postgres' advisory lock; SQLite's write lock is taken
+    when the transaction begins, transaction_mode IMMEDIATE), then checks, so that of two
+    submissions at once exactly one makes an owner."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FIRST_RUN_LOCK])
+    if not is_first_run():
+        raise Forbidden("Obeya is set up already: log in, or ask an owner for an invitation.")
+    username = username.strip()
+    organization_name = organization_name.strip()
+    if not organization_name:
+        raise InvalidInput("Name the organisation.", fields={"organization_name": ["Required."]})
+    username_field = User._meta.get_field("username")
+    try:
+        if not username:
+            raise ValidationError("A username is required.")
+        username_field.run_validators(username)
+    except ValidationError as exc:
+        raise InvalidInput(exc.messages[0], fields={"username": exc.messages}) from exc
+    email = email.strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise InvalidInput("Not an email address.", fields={"email": exc.messages}) from exc
+    try:
+        validate_password(password, user=User(username=username, email=email))
+    except ValidationError as exc:
+        raise InvalidInput(exc.messages[0], fields={"password": exc.messages}) from exc
+    user = User.objects.create_user(
+        username=username, password=password, email=email, is_staff=True, is_superuser=True
+    )
+    organization = create_organization(name=organization_name, actor=user)
+    if team_name.strip():
+        create_team(organization, name=team_name.strip(), members=[user], actor=user)
+    return user, organization
+
+
+# --- teams, as the People page changes them ----------------------------------------------------
+
+
+@transaction.atomic
+def rename_team(team: Team, *, name: str, actor: User) -> Team:
+    """A team's new name (its slug, which URLs and scripts may know, stays)."""
+    ensure_org_manager(actor, team.organization)
+    name = name.strip()
+    if not name:
+        raise InvalidInput("The team needs a name.", fields={"name": ["Required."]})
+    team = Team.objects.select_for_update(no_key=True).get(pk=team.pk)
+    if team.name != name:
+        team.name = name
+        team.save(update_fields=["name"])
+    return team
+
+
+@transaction.atomic
+def remove_team_member(team: Team, *, user: User, actor: User) -> None:
+    """Take `user` off `team`: they keep their organisation membership (and can read its
+    boards), but no longer write to the team's boards. Removing a non-member is no error."""
+    ensure_org_manager(actor, team.organization)
+    TeamMembership.objects.filter(team=team, user=user).delete()

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,10 +13,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts import selectors, services
-from accounts.forms import InvitationSignUpForm
+from accounts.forms import FirstRunForm, InvitationSignUpForm
 from accounts.models import User
 from accounts.selectors import org_access
-from kanban.exceptions import DomainError, InvalidInput, InvitationNotValid, NotFound
+from kanban.exceptions import DomainError, Forbidden, InvalidInput, InvitationNotValid, NotFound
 from kanban.publisher import send_message, user_group
 
 
@@ -26,6 +26,10 @@ class LoginView(auth_views.LoginView):
 
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        # A fresh install has nobody to log in as: the page points to the first run instead.
+        return {**super().get_context_data(**kwargs), "first_run": services.is_first_run()}
 
     def form_invalid(self, form):
         wait = getattr(self.request, "login_retry_after", None)
@@ -157,4 +161,43 @@ def invitation_page(request: HttpRequest, key: str) -> HttpResponse:
             "login_url": f"{reverse('login')}?{urlencode({'next': request.path})}",
         },
         status=400 if form.errors else 200,
+    )
+
+
+# The service's field names for the first run's form's.
+_FIRST_RUN_FIELDS = {"password": "password1"}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def first_run_page(request: HttpRequest) -> HttpResponse:
+    """A fresh install's first page: make the owner and the organisation (and a first team),
+    then log in as that owner. Not found once anyone has an account."""
+    if not services.is_first_run():
+        raise Http404("Obeya is set up already.")
+    form = FirstRunForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user, organization = services.set_up_first_owner(
+                username=data["username"],
+                password=data["password1"],
+                email=data["email"],
+                organization_name=data["organization_name"],
+                team_name=data["team_name"],
+            )
+        except Forbidden as exc:  # someone else finished the first run a moment ago
+            raise Http404("Obeya is set up already.") from exc
+        except DomainError as exc:
+            for field, errors in (exc.fields or {"": [exc.detail]}).items():
+                name = _FIRST_RUN_FIELDS.get(field, field)
+                form.add_error(name if name in form.fields else None, errors)
+        else:
+            login(request, user)
+            messages.success(
+                request, f"Welcome to Obeya. {organization.name} is yours: create its first board."
+            )
+            return redirect("org-new-board", slug=organization.slug)
+    return render(
+        request, "accounts/first_run.html", {"form": form}, status=400 if form.errors else 200
     )

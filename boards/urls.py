@@ -1,6 +1,6 @@
 from django.urls import path
 
-from boards.pages import views
+from boards.pages import setup, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -8,6 +8,9 @@ urlpatterns = [
     path("boards/<int:board_id>/metrics/", views.metrics_page, name="board-metrics"),
     path("boards/<int:board_id>/standup/", views.standup_page, name="board-standup"),
     path("boards/<int:board_id>/activity/", views.board_activity_page, name="board-activity"),
+    path("boards/<int:board_id>/settings/", setup.board_settings_page, name="board-settings"),
+    path("o/<slug:slug>/boards/new/", setup.new_board_page, name="org-new-board"),
+    path("o/<slug:slug>/people/", setup.people_page, name="org-people"),
     path("o/<slug:slug>/", views.org_overview_page, name="org-overview"),
     path("o/<slug:slug>/board/", views.org_board_page, name="org-board"),
     path("o/<slug:slug>/activity/", views.org_activity_page, name="org-activity"),

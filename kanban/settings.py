@@ -32,6 +32,15 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DEBUG = env_bool("DEBUG", default=False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+# Or from a file (a container's secret; `make run` generates var/secret_key once, git-ignored).
+SECRET_KEY_FILE = os.environ.get("SECRET_KEY_FILE", "")
+if not SECRET_KEY and SECRET_KEY_FILE:
+    try:
+        SECRET_KEY = Path(SECRET_KEY_FILE).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY_FILE is {SECRET_KEY_FILE!r}, which cannot be read: {exc.strerror}."
+        ) from exc
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(

@@ -104,3 +104,27 @@ def test_make_test_stops_with_one_sentence_when_chromium_is_missing(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "apt-get install -y chromium" in result.stderr
+
+
+def test_the_secret_key_may_come_from_a_file(tmp_path):
+    key_file = tmp_path / "secret_key"
+    key_file.write_text("k" * 50 + "\n")
+    code = "from django.conf import settings as s; print(s.SECRET_KEY, s.DEBUG)"
+    result = run_settings({"DEBUG": "0", "SECRET_KEY_FILE": str(key_file)}, code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["k" * 50, "False"]
+
+
+def test_an_unreadable_secret_key_file_refuses_to_start_with_a_clear_message(tmp_path):
+    result = run_settings({"DEBUG": "0", "SECRET_KEY_FILE": str(tmp_path / "missing")}, "")
+    assert result.returncode != 0
+    assert "SECRET_KEY_FILE" in result.stderr and "cannot be read" in result.stderr
+
+
+def test_make_run_serves_with_debug_off_and_a_generated_key():
+    makefile = (ROOT / "Makefile").read_text()
+    run = makefile[makefile.index("\nrun:") :]
+    assert "run: export DEBUG ?= 0" in run
+    assert "SECRET_KEY_FILE ?= $(SECRET_KEY_PATH)" in run
+    assert "collectstatic --no-input" in run
+    assert "var/" in (ROOT / ".gitignore").read_text().split()

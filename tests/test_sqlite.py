@@ -1,5 +1,6 @@
 """The embedded default (`make run`) runs on SQLite: the move's plain SQL, and the Trello
-import's batched writes (bulk inserts that read back their ids), must hold there too.
+import's batched writes (bulk inserts that read back their ids), and the pages that set a board
+up (a newcomer's first clicks), must hold there too.
 
 The suite runs on Postgres; this runs their own tests again, in a pytest of their own, on a
 SQLite database."""
@@ -26,6 +27,7 @@ def test_the_move_and_import_tests_pass_on_sqlite(tmp_path):
             "tests/test_move_service.py",
             "tests/test_api_cards.py",
             "tests/test_trello_import.py",
+            "tests/test_setup_pages.py",
         ],
         cwd=ROOT,
         env=env,

@@ -15,16 +15,20 @@ call these functions; nothing else writes these models.
 from boards.services.access import ensure_can_write, ensure_manager
 from boards.services.batches import NewCard, NewComment, add_comments, create_cards
 from boards.services.boards import (
+    BOARD_TEMPLATES,
     DEFAULT_COLUMNS,
     create_board,
+    create_board_from_template,
     create_column,
     create_label,
     create_swimlane,
     delete_board,
     delete_column,
+    delete_label,
     delete_swimlane,
     update_board,
     update_column,
+    update_label,
     update_swimlane,
 )
 from boards.services.cards import (
@@ -41,6 +45,7 @@ from boards.services.cards import (
 from boards.services.moves import move_card
 
 __all__ = [
+    "BOARD_TEMPLATES",
     "DEFAULT_COLUMNS",
     "NewCard",
     "NewComment",
@@ -50,6 +55,7 @@ __all__ = [
     "block_card",
     "column_wip",
     "create_board",
+    "create_board_from_template",
     "create_card",
     "create_cards",
     "create_column",
@@ -58,6 +64,7 @@ __all__ = [
     "delete_board",
     "delete_card",
     "delete_column",
+    "delete_label",
     "delete_swimlane",
     "ensure_can_write",
     "ensure_manager",
@@ -67,5 +74,6 @@ __all__ = [
     "update_board",
     "update_card",
     "update_column",
+    "update_label",
     "update_swimlane",
 ]

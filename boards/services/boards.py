@@ -1,5 +1,6 @@
 """Boards, their columns, swimlanes and labels."""
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -423,6 +424,7 @@ def create_label(
     at: datetime | None = None,
 ) -> Label:
     ensure_can_write(actor, board)
+    _validate_label_color(color)
     _hold_board(board.pk)
     if Label.objects.filter(board=board, name=name).exists():
         raise Conflict(f"The board already has a label {name!r}.", fields={"name": ["Taken."]})
@@ -431,3 +433,149 @@ def create_label(
         board.pk, type="label.created", data={"label": label_dict(label)}, actor=actor, at=at
     )
     return label
+
+
+LABEL_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def _validate_label_color(color: str) -> None:
+    if not LABEL_COLOR.fullmatch(color or ""):
+        raise InvalidInput(
+            "A label's colour is written #rrggbb, e.g. #2563eb.", fields={"color": ["#rrggbb."]}
+        )
+
+
+@transaction.atomic
+def update_label(
+    label: Label, *, name: str | Unset = UNSET, color: str | Unset = UNSET, actor: User
+) -> Label:
+    board = label.board
+    ensure_can_write(actor, board)
+    if color is not UNSET:
+        _validate_label_color(color)
+    _hold_board(board.pk)
+    locked = Label.objects.select_for_update(no_key=True).filter(pk=label.pk).first()
+    if locked is None:
+        raise NotFound("Label not found.")
+    label = locked
+    changed = []
+    if name is not UNSET and name != label.name:
+        if Label.objects.filter(board=board, name=name).exclude(pk=label.pk).exists():
+            raise Conflict(f"The board already has a label {name!r}.", fields={"name": ["Taken."]})
+        label.name = name
+        changed.append("name")
+    if color is not UNSET and color != label.color:
+        label.color = color
+        changed.append("color")
+    if changed:
+        label.save(update_fields=changed)
+        append_event(
+            board.pk,
+            type="label.updated",
+            data={"label": label_dict(label), "changed": changed},
+            actor=actor,
+        )
+    return label
+
+
+@transaction.atomic
+def delete_label(label: Label, *, actor: User) -> None:
+    """Delete a label; the cards that carried it simply lose it."""
+    board = label.board
+    ensure_can_write(actor, board)
+    _hold_board(board.pk)
+    data = {"label": {"id": label.pk, "name": label.name}}
+    if Label.objects.filter(pk=label.pk).delete()[0] == 0:
+        raise NotFound("Label not found.")
+    append_event(board.pk, type="label.deleted", data=data, actor=actor)
+
+
+# --- boards from a template ----------------------------------------------------------------------
+
+# The new-board page's choices: (columns as create_board takes them, swimlanes). Limits are
+# soft where a team is still learning its capacity, hard where pulling past them hides a queue.
+BOARD_TEMPLATES: dict[str, dict[str, Any]] = {
+    "default": {
+        "title": "Kanban",
+        "summary": "Backlog, Ready, Doing, Review, Done: the default board.",
+        "columns": [{"name": n, "stage": s} for n, s in DEFAULT_COLUMNS],
+        "swimlanes": ("Default",),
+    },
+    "software": {
+        "title": "Software delivery",
+        "summary": "From the backlog through development, code review and test to release, "
+        "with an Expedite lane.",
+        "columns": [
+            {"name": "Backlog", "stage": Stage.BACKLOG},
+            {"name": "Ready", "stage": Stage.WAIT, "wip_limit": 8},
+            {
+                "name": "Development",
+                "stage": Stage.ACTIVE,
+                "wip_limit": 4,
+                "wip_policy": WipPolicy.HARD,
+                "policy": "Entry: the card has acceptance criteria.",
+            },
+            {
+                "name": "Code review",
+                "stage": Stage.WAIT,
+                "wip_limit": 3,
+                "wip_policy": WipPolicy.HARD,
+            },
+            {"name": "Test", "stage": Stage.ACTIVE, "wip_limit": 3},
+            {"name": "Ready to release", "stage": Stage.WAIT},
+            {
+                "name": "Done",
+                "stage": Stage.DONE,
+                "policy": "Definition of done: released, and the customer can use it.",
+            },
+        ],
+        "swimlanes": ("Expedite", "Standard"),
+    },
+    "support": {
+        "title": "Support",
+        "summary": "Requests from new through triage and work to resolved, waiting on the "
+        "customer kept visible.",
+        "columns": [
+            {"name": "New", "stage": Stage.BACKLOG},
+            {"name": "Triaged", "stage": Stage.WAIT, "policy": "Entry: severity and customer set."},
+            {"name": "In progress", "stage": Stage.ACTIVE, "wip_limit": 5},
+            {"name": "Waiting on customer", "stage": Stage.WAIT},
+            {
+                "name": "Resolved",
+                "stage": Stage.DONE,
+                "policy": "Exit: the customer confirmed the fix.",
+            },
+        ],
+        "swimlanes": ("Expedite", "Standard"),
+    },
+    "simple": {
+        "title": "Simple",
+        "summary": "To do, Doing, Done.",
+        "columns": [
+            {"name": "To do", "stage": Stage.BACKLOG},
+            {"name": "Doing", "stage": Stage.ACTIVE, "wip_limit": 3},
+            {"name": "Done", "stage": Stage.DONE},
+        ],
+        "swimlanes": ("Default",),
+    },
+}
+
+
+def create_board_from_template(
+    *, team: Team, name: str, template: str, description: str = "", actor: User
+) -> Board:
+    """create_board with one of BOARD_TEMPLATES' columns and swimlanes."""
+    spec = BOARD_TEMPLATES.get(template)
+    if spec is None:
+        raise InvalidInput(
+            "Choose one of the board templates.",
+            fields={"template": [f"One of {', '.join(BOARD_TEMPLATES)}."]},
+        )
+    return create_board(
+        team=team,
+        name=name,
+        description=description,
+        columns=spec["columns"],
+        swimlanes=spec["swimlanes"],
+        actor=actor,
+    )
