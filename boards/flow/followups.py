@@ -71,6 +71,26 @@ def after_board_change(board_id: int) -> None:
     if getattr(_suspended, "active", False):
         return
     transaction.on_commit(lambda: _schedule(board_id))
+    transaction.on_commit(lambda: _schedule_hooks(board_id))
+
+
+def hooks_pending_key(board_id: int) -> str:
+    return f"hooks-dispatch-pending:{board_id}"
+
+
+def _schedule_hooks(board_id: int) -> None:
+    """Queue the webhooks' dispatch of the board's new events (boards.hooks), unless one waits
+    to start already. Not throttled like board_changed: it is the webhooks' delivery delay.
+    A lost one is made up by the periodic sweep."""
+    try:
+        if cache.add(hooks_pending_key(board_id), 1, timeout=PENDING_SECONDS):
+            try:
+                queue("boards.hooks.dispatch", board_id)
+            except Exception:
+                cache.delete(hooks_pending_key(board_id))
+                raise
+    except Exception as exc:
+        logger.warning("Could not schedule the webhooks of board %s: %s", board_id, exc)
 
 
 def _schedule(board_id: int) -> None:
