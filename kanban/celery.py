@@ -11,7 +11,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kanban.settings")
 app = Celery("kanban")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.autodiscover_tasks(["boards.hooks"])  # boards/hooks/tasks.py
 
 
 @worker_ready.connect
