@@ -284,3 +284,52 @@ def test_disabling_and_enabling_through_the_api(world, receiver, api):
 
     assert answer.json()["is_active"] is True
     assert [r.payload["type"] for r in receiver.received] == ["card.created", "card.moved"]
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+
+def test_the_webhooks_page_lists_hooks_and_deliveries_and_redelivers(world, receiver, client):
+    hook = new_hook(world, receiver)
+    a_move(world)
+    delivery = WebhookDelivery.objects.filter(webhook=hook).order_by("seq").first()
+    client.force_login(world.adam)
+
+    page = client.get("/o/acme/webhooks/")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert f'data-webhook-id="{hook.pk}"' in html
+    assert f'data-delivery-id="{delivery.pk}" data-status="succeeded"' in html
+    assert "<script>" not in html  # the policy allows no inline script
+
+    answer = client.post(f"/o/acme/webhooks/{hook.pk}/deliveries/{delivery.pk}/redeliver/")
+
+    assert answer.status_code == 302
+    assert receiver.received[-1].msg_id == delivery.msg_id
+
+
+def test_the_webhooks_page_enables_a_disabled_hook_and_it_catches_up(world, receiver, client):
+    hook = new_hook(world, receiver)
+    hook_services.update_webhook(hook, is_active=False, actor=world.alice)
+    a_move(world)
+    client.force_login(world.alice)
+    assert "Enable and replay" in client.get("/o/acme/webhooks/").content.decode()
+
+    client.post(f"/o/acme/webhooks/{hook.pk}/toggle/", {"is_active": "1"})
+
+    assert [r.payload["type"] for r in receiver.received] == ["card.created", "card.moved"]
+
+
+def test_the_webhooks_page_is_for_managers_and_foreign_hooks_are_404(world, receiver, client):
+    hook = new_hook(world, receiver)
+    client.force_login(world.bob)
+    assert client.get("/o/acme/webhooks/").status_code == 403
+    assert client.post(f"/o/acme/webhooks/{hook.pk}/toggle/", {"is_active": "0"}).status_code == 403
+    client.force_login(world.gina)
+    assert client.get("/o/acme/webhooks/").status_code == 404
+    assert (
+        client.post(f"/o/globex/webhooks/{hook.pk}/toggle/", {"is_active": "0"}).status_code == 404
+    )
+    hook.refresh_from_db()
+    assert hook.is_active
