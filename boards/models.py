@@ -574,10 +574,12 @@ class WebhookDelivery(models.Model):
 
 class IdempotencyKey(models.Model):
     """The answer to a POST made with an `Idempotency-Key` header, replayed to a retry of it for
-    IDEMPOTENCY_TTL. `fingerprint` is a hash of the method, path and body: the same key with
-    another request is an error. `status_code` null means the first request is still running."""
+    IDEMPOTENCY_TTL (boards/hooks/idempotency.py). `scope` is a hash of the client's credential
+    (its API token, or its session's user): keys of different clients never meet.
+    `fingerprint` is a hash of the method, path and body: the same key with another request is
+    an error. `status_code` null: the first request is still running."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=64)
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -588,9 +590,9 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="idempotencykey_unique"),
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotencykey_unique"),
         ]
         indexes = [models.Index(fields=["created_at"], name="idempotencykey_age")]
 
     def __str__(self) -> str:
-        return f"{self.user_id}:{self.key}"
+        return self.key

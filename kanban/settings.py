@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Replays the answer to a retried POST /api/... with the same Idempotency-Key.
+    "boards.hooks.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -268,6 +270,7 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-metrics": {"task": "boards.refresh_all_metrics", "schedule": 60 * 60},
     # Webhooks: events no dispatch has taken yet, retries too far off for a countdown.
     "webhooks-sweep": {"task": "boards.hooks.sweep", "schedule": 10},
+    "idempotency-purge": {"task": "boards.hooks.purge_idempotency_keys", "schedule": 3600},
 }
 
 # --- Webhooks (boards/hooks/) -----------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from boards.flow.followups import hooks_pending_key, queue
-from boards.hooks import services
+from boards.hooks import idempotency, services
 
 
 @shared_task(name="boards.hooks.dispatch")
@@ -44,3 +44,8 @@ def sweep() -> dict[str, int]:
     for delivery_id in overdue:
         queue("boards.hooks.send", delivery_id)
     return {"boards": len(boards), "deliveries": len(overdue)}
+
+
+@shared_task(name="boards.hooks.purge_idempotency_keys")
+def purge_idempotency_keys() -> int:
+    return idempotency.purge_expired()
