@@ -9,12 +9,12 @@ from boards import services
 pytestmark = pytest.mark.django_db
 
 
-def walk(client, url):
-    """Every page of a cursor walk: its results' ids, in order, following `next`."""
+def walk(client, url, key=lambda row: row["id"]):
+    """Every page of a cursor walk: its results' keys (ids), in order, following `next`."""
     seen, pages = [], 0
     while url:
         body = client.get(url).json()
-        seen += [row["id"] for row in body["results"]]
+        seen += [key(row) for row in body["results"]]
         assert body["has_more"] == (body["next"] is not None)
         url, pages = body["next"], pages + 1
         yield seen, body
@@ -96,3 +96,24 @@ def test_after_seq_must_be_a_seq(world, api):
 
     assert answer.status_code == 400
     assert "after_seq" in answer.json()["fields"]
+
+
+def test_a_newest_first_list_pages_by_cursor_without_repeating_rows(world, api):
+    card = services.create_card(
+        world.board, title="T", column=world.column("Ready"), actor=world.bob
+    )
+    for title in ["a", "b", "c", "d"]:
+        services.update_card(card, title=title, actor=world.bob)
+    client = api(world.alice)
+    walker = walk(
+        client,
+        "/api/v1/orgs/acme/activity/?page_size=2&cursor=",
+        key=lambda row: (row["board"], row["seq"]),
+    )
+    seen, _ = next(walker)
+    services.update_card(card, title="newer than the walk", actor=world.bob)
+    for seen, _ in walker:  # noqa: B007
+        pass
+
+    everything = client.get("/api/v1/orgs/acme/activity/?page_size=100").json()["results"]
+    assert len(seen) == len(set(seen)) == len(everything) - 1  # the newer row is before the cursor

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from boards import services
+from boards.hooks import network
 from boards.hooks import services as hook_services
 from boards.hooks import tasks as hook_tasks
 from boards.models import Board, DeliveryStatus, Webhook, WebhookDelivery
@@ -333,3 +334,66 @@ def test_the_webhooks_page_is_for_managers_and_foreign_hooks_are_404(world, rece
     )
     hook.refresh_from_db()
     assert hook.is_active
+
+
+def test_reenabling_replays_a_failure_below_a_later_acknowledged_seq(world, receiver, settings):
+    settings.WEBHOOK_DISABLE_AFTER = 0
+    settings.WEBHOOK_DISABLE_MIN_FAILURES = 2
+    hook = new_hook(world, receiver)
+    receiver.script = [500, 200, 500, 500]
+    # given: A fails, B (later) is acknowledged, C fails, A's retry fails: disabled
+    card = services.create_card(
+        world.board, title="A", column=world.column("Ready"), actor=world.bob
+    )
+    services.update_card(card, title="B", actor=world.bob)
+    services.update_card(card, title="C", actor=world.bob)
+    a = WebhookDelivery.objects.order_by("seq").first()
+    retry_now(a.pk)
+    hook.refresh_from_db()
+    assert not hook.is_active
+    tried = len(receiver.received)
+
+    hook_services.update_webhook(hook, is_active=True, actor=world.alice)
+
+    replayed = {r.msg_id for r in receiver.received[tried:]}
+    assert a.msg_id in replayed
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "192.168.0.1",
+        "172.16.5.4",
+        "169.254.169.254",
+        "::1",
+        "fe80::1",
+        "::ffff:127.0.0.1",
+        "224.0.0.1",
+        "0.0.0.0",
+        "100.64.0.1",
+        "fc00::1",
+    ],
+)
+def test_non_public_addresses_are_refused(address, settings, monkeypatch):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    monkeypatch.setattr(
+        "socket.getaddrinfo", lambda *a, **k: [(None, None, None, "", (address, 80))]
+    )
+    with pytest.raises(network.BlockedAddress):
+        network.resolve("hooks.example.com", 80)
+
+
+def test_a_name_with_one_private_address_among_public_ones_is_refused(settings, monkeypatch):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    infos = [
+        (None, None, None, "", ("93.184.216.34", 80)),
+        (None, None, None, "", ("10.0.0.5", 80)),
+    ]
+    monkeypatch.setattr("socket.getaddrinfo", lambda *a, **k: infos)
+    with pytest.raises(network.BlockedAddress):
+        network.resolve("hooks.example.com", 80)
+    infos.pop()
+    assert network.resolve("hooks.example.com", 80) == "93.184.216.34"

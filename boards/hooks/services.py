@@ -110,21 +110,27 @@ def update_webhook(
         webhook.is_active = False
         webhook.disabled_reason = f"Disabled by {actor.username}."
     elif is_active and not webhook.is_active:
+        _replay(webhook, failing_since=webhook.failing_since)
         webhook.is_active = True
         webhook.disabled_reason = ""
         webhook.failing_since = None
         webhook.consecutive_failures = 0
-        _replay(webhook)
     webhook.save()
     return webhook
 
 
-def _replay(webhook: Webhook) -> None:
+def _replay(webhook: Webhook, *, failing_since: datetime | None) -> None:
+    """Every unacknowledged delivery after each board's last acknowledged seq pending again,
+    and those that failed during the streak that disabled the hook (deliveries are sent in
+    parallel, so one may have failed below a later acknowledged seq)."""
     now = timezone.now()
     ids: list[int] = []
     for cursor in WebhookCursor.objects.filter(webhook=webhook):
+        unacked = Q(seq__gt=cursor.acked_seq)
+        if failing_since is not None:
+            unacked |= Q(last_attempt_at__gte=failing_since)
         rows = WebhookDelivery.objects.filter(
-            webhook=webhook, board_id=cursor.board_id, seq__gt=cursor.acked_seq
+            unacked, webhook=webhook, board_id=cursor.board_id
         ).exclude(status=DeliveryStatus.SUCCEEDED)
         ids += rows.order_by("seq").values_list("pk", flat=True)
         rows.update(
