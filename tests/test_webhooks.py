@@ -397,3 +397,46 @@ def test_a_name_with_one_private_address_among_public_ones_is_refused(settings, 
         network.resolve("hooks.example.com", 80)
     infos.pop()
     assert network.resolve("hooks.example.com", 80) == "93.184.216.34"
+
+
+def test_the_delivery_log_and_the_hook_list_cost_the_same_queries_for_1_or_30_rows(
+    world, receiver, api
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    hook = new_hook(world, receiver)
+    client = api(world.alice)
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    def deliveries(n: int) -> None:
+        start = WebhookDelivery.objects.count()
+        WebhookDelivery.objects.bulk_create(
+            WebhookDelivery(
+                webhook=hook,
+                board=world.board,
+                seq=start + i + 1,
+                event_type="card.moved",
+                msg_id=f"msg_{start + i}",
+                body="{}",
+                status="succeeded",
+            )
+            for i in range(n)
+        )
+
+    deliveries(1)
+    queries("/api/v1/me/")  # the token's first use writes its last_used once
+    few = queries(f"/api/v1/webhooks/{hook.pk}/deliveries/"), queries("/api/v1/orgs/acme/webhooks/")
+    deliveries(29)
+    for _ in range(5):
+        new_hook(world, receiver, board=None)
+    many = (
+        queries(f"/api/v1/webhooks/{hook.pk}/deliveries/"),
+        queries("/api/v1/orgs/acme/webhooks/"),
+    )
+
+    assert few == many
