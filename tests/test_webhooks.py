@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from boards import services
+from boards.flow import followups
 from boards.hooks import network
 from boards.hooks import services as hook_services
 from boards.hooks import tasks as hook_tasks
@@ -199,6 +200,7 @@ def test_the_sweep_dispatches_what_no_trigger_did_and_sends_overdue_retries(worl
     hook_services.update_webhook(hook, is_active=False, actor=world.alice)
     services.create_card(world.board, title="T", column=world.column("Ready"), actor=world.bob)
     Webhook.objects.filter(pk=hook.pk).update(is_active=True)  # no replay: as if a trigger was lost
+    followups.forget_hooks_watch([world.board.pk])
 
     assert hook_tasks.sweep() == {"boards": 1, "deliveries": 0}
 

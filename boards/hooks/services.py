@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from accounts.selectors import org_access
-from boards.flow.followups import queue
+from boards.flow.followups import forget_hooks_watch, queue
 from boards.hooks import network, signing
 from boards.live.events import actor_dict, event_payload
 from boards.models import (
@@ -81,10 +81,13 @@ def create_webhook(
         created_by=actor,
     )
     boards = Board.objects.filter(pk=board.pk) if board else organization.boards.all()
-    WebhookCursor.objects.bulk_create(
+    cursors = [
         WebhookCursor(webhook=webhook, board_id=b_id, seq=seq, acked_seq=seq)
         for b_id, seq in boards.values_list("pk", "last_seq")
-    )
+    ]
+    WebhookCursor.objects.bulk_create(cursors)
+    board_ids = [c.board_id for c in cursors]
+    transaction.on_commit(lambda: forget_hooks_watch(board_ids))
     return webhook
 
 
@@ -139,6 +142,7 @@ def _replay(webhook: Webhook, *, failing_since: datetime | None) -> None:
     board_ids = list(webhook.cursors.values_list("board_id", flat=True))
 
     def resume() -> None:
+        forget_hooks_watch(board_ids)
         for delivery_id in ids:
             queue(SEND_TASK, delivery_id)
         for board_id in board_ids:  # and what happened while it was off
