@@ -9,3 +9,4 @@ class BoardsConfig(AppConfig):
         # Register the Celery tasks in every process (web ones too): the services queue them
         # by name (boards.flow.followups), without importing the task module above them.
         from boards import tasks  # noqa: F401
+        from boards.hooks import tasks as hook_tasks  # noqa: F401

@@ -475,3 +475,159 @@ class ImportJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+
+
+# --- Webhooks and idempotency (boards/hooks/) -------------------------------------------------
+
+
+class Webhook(models.Model):
+    """An endpoint that receives the events of one board (`board` set) or of every board of the
+    organisation (`board` null), signed as Standard Webhooks say (boards/hooks/signing.py).
+
+    `secret` signs every delivery; after a rotation `previous_secret` signs them too until
+    `previous_secret_expires_at`, so that a receiver can switch keys without losing one.
+    `failing_since` is the first failed attempt since the last success: a hook failing for
+    WEBHOOK_DISABLE_AFTER is disabled (`disabled_reason` says why), and re-enabling it replays
+    what it missed."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="webhooks"
+    )
+    board = models.ForeignKey(
+        Board, on_delete=models.CASCADE, null=True, blank=True, related_name="webhooks"
+    )
+    url = models.URLField(max_length=1000)
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=100, editable=False)
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(secret=""), name="webhook_secret_set"),
+            models.CheckConstraint(
+                condition=Q(previous_secret="") | Q(previous_secret_expires_at__isnull=False),
+                name="webhook_previous_secret_expires",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Webhook {self.pk} -> {self.url}"
+
+
+class WebhookCursor(models.Model):
+    """How far into one board's event log a webhook is: `seq`, the last event turned into a
+    delivery; `acked_seq`, the highest seq its receiver acknowledged (2xx). Locked by the
+    dispatch, which is what keeps two dispatches from making the same deliveries."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="cursors")
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField(default=0)
+    acked_seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "board"], name="webhookcursor_unique"),
+            models.CheckConstraint(condition=Q(seq__gte=0), name="webhookcursor_seq_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Webhook {self.webhook_id} on board {self.board_id} at {self.seq}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # waiting for its first attempt or its next retry
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"  # given up: out of retries, or an answer not worth retrying
+
+
+class WebhookDelivery(models.Model):
+    """One event of one board for one webhook. `msg_id` is the `webhook-id` header: the same on
+    every attempt and redelivery, so that receivers can drop duplicates. `body` is the exact
+    bytes signed and sent, kept so that a retry sends the same thing."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+    event_type = models.CharField(max_length=40)
+    msg_id = models.CharField(max_length=40, unique=True)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=9, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    # Retries run until this long after `window_start` (WEBHOOK_RETRY_WINDOW): the creation,
+    # or the redelivery / re-enabling that asked for it again.
+    window_start = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A worker holds the delivery while it sends it; past this, another may take it over (the
+    # first one died).
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webhook", "board", "seq"], name="webhookdelivery_one_per_event"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in DeliveryStatus]),
+                name="webhookdelivery_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=DeliveryStatus.PENDING) | Q(next_attempt_at__isnull=False),
+                name="webhookdelivery_pending_has_next_attempt",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status=DeliveryStatus.PENDING),
+                name="webhookdelivery_due",
+            ),
+            models.Index(fields=["webhook", "-id"], name="webhookdelivery_log"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.msg_id} ({self.status})"
+
+
+class IdempotencyKey(models.Model):
+    """The answer to a POST made with an `Idempotency-Key` header, replayed to a retry of it for
+    IDEMPOTENCY_TTL (boards/hooks/idempotency.py). `scope` is a hash of the client's credential
+    (its API token, or its session's user): keys of different clients never meet.
+    `fingerprint` is a hash of the method, path and body: the same key with another request is
+    an error. `status_code` null: the first request is still running."""
+
+    scope = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.BinaryField(blank=True, default=b"")
+    content_type = models.CharField(max_length=100, blank=True)
+    location = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotencykey_unique"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotencykey_age")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from boards.hooks import pages as hook_pages
 from boards.pages import setup, views
 
 urlpatterns = [
@@ -16,6 +17,17 @@ urlpatterns = [
     path("o/<slug:slug>/activity/", views.org_activity_page, name="org-activity"),
     path("o/<slug:slug>/search/", views.org_search_page, name="org-search"),
     path("o/<slug:slug>/import/", views.org_import_page, name="org-import"),
+    path("o/<slug:slug>/webhooks/", hook_pages.org_webhooks_page, name="org-webhooks"),
+    path(
+        "o/<slug:slug>/webhooks/<int:webhook_id>/toggle/",
+        hook_pages.toggle_action,
+        name="org-webhook-toggle",
+    ),
+    path(
+        "o/<slug:slug>/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver/",
+        hook_pages.redeliver_action,
+        name="org-webhook-redeliver",
+    ),
     path("o/<slug:slug>/imports/<int:job_id>/", views.org_import_job_page, name="org-import-job"),
     path(
         "boards/<int:board_id>/cards/<int:card_id>/fragment/",

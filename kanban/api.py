@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -19,20 +20,86 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from kanban import cursors
 from kanban.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
 
 
 class Pagination(PageNumberPagination):
+    """Page numbers (`?page=`), as the lists have always answered; or, opt-in, keyset paging
+    (`?cursor=`, empty for the first page: kanban/cursors.py), whose answer adds `has_more`
+    and `next_cursor` and whose `next` carries the cursor (`previous` is null: it pages
+    forward). A view with `seq_param` (the board's events: `after_seq`) pages by its seq the
+    same way, `next` carrying the last seq. Every answer has a `Link` header (RFC 8288) with
+    its `next` (and `prev`) link."""
+
     page_size_query_param = "page_size"
     max_page_size = 500
+    cursor_query_param = "cursor"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        seq_param = getattr(view, "seq_param", None)
+        if seq_param and seq_param in request.query_params:
+            self.keyset = seq_param
+        elif self.cursor_query_param in request.query_params:
+            self.keyset = self.cursor_query_param
+        else:
+            self.keyset = None
+            return super().paginate_queryset(queryset, request, view)
+        if not isinstance(queryset, QuerySet):
+            raise cursors.CursorNotSupported()
+        # REST_FRAMEWORK's PAGE_SIZE is set, so this is never None; the stubs cannot know
+        size = self.get_page_size(request) or 50
+        if self.keyset == self.cursor_query_param:
+            rows, fields = cursors.after(queryset, request.query_params[self.cursor_query_param])
+        else:
+            rows, fields = queryset, None  # the view has filtered it after the seq, in seq order
+        self.count = queryset.count()
+        page = list(rows[: size + 1])
+        self.has_more = len(page) > size
+        page = page[:size]
+        self.next_cursor = None
+        if self.has_more:
+            last = page[-1]
+            self.next_cursor = cursors.encode(fields, last) if fields else str(last.seq)
+        return page
+
+    def get_paginated_response(self, data):
+        if self.keyset is None:
+            response = super().get_paginated_response(data)
+            links = [(self.get_next_link(), "next"), (self.get_previous_link(), "prev")]
+        else:
+            assert self.request is not None  # paginate_queryset ran first
+            url = self.request.build_absolute_uri()
+            next_url = (
+                replace_query_param(url, self.keyset, self.next_cursor)
+                if self.next_cursor
+                else None
+            )
+            response = Response(
+                {
+                    "count": self.count,
+                    "next": next_url,
+                    "previous": None,
+                    "results": data,
+                    "has_more": self.has_more,
+                    "next_cursor": self.next_cursor,
+                }
+            )
+            links = [(next_url, "next")]
+        link = ", ".join(f'<{url}>; rel="{rel}"' for url, rel in links if url)
+        if link:
+            response["Link"] = link
+        return response
 
     def get_schema_operation_parameters(self, view):
-        """The `page` and `page_size` parameters, with their bounds (the schema of every
-        paginated list, through drf-spectacular)."""
+        """The `page` and `page_size` parameters, with their bounds, and `cursor` (the schema
+        of every paginated list, through drf-spectacular)."""
         page, page_size = super().get_schema_operation_parameters(view)
         page["schema"]["minimum"] = 1
         page["description"] = "A page number, from 1; past the last page answers 404."
@@ -40,11 +107,31 @@ class Pagination(PageNumberPagination):
             f"Results per page: default {self.page_size}, at most {self.max_page_size} (more "
             "gives that many; a value that is not a positive integer, the default)."
         )
-        return [page, page_size]
+        cursor = {
+            "name": self.cursor_query_param,
+            "required": False,
+            "in": "query",
+            "description": (
+                "Keyset paging instead of page numbers: empty for the first page, then the "
+                "answer's `next_cursor`. Rows inserted meanwhile are neither repeated nor "
+                "skipped. Not on the ranked text search (400 cursor_not_supported)."
+            ),
+            "schema": {"type": "string"},
+        }
+        return [page, page_size, cursor]
 
     def get_paginated_response_schema(self, schema):
         paginated = super().get_paginated_response_schema(schema)
         paginated["required"] = ["count", "next", "previous", "results"]  # always all four
+        paginated["properties"]["has_more"] = {
+            "type": "boolean",
+            "description": "Keyset paging only (`cursor`, `after_seq`): more rows follow.",
+        }
+        paginated["properties"]["next_cursor"] = {
+            "type": "string",
+            "nullable": True,
+            "description": "Keyset paging only: the `cursor` (or `after_seq`) of the next page.",
+        }
         return paginated
 
 

@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Replays the answer to a retried POST /api/... with the same Idempotency-Key.
+    "boards.hooks.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -276,7 +278,37 @@ CELERY_BEAT_SCHEDULE = {
     "ageing-alerts": {"task": "boards.check_ageing", "schedule": 15 * 60},
     # The rolling metrics window moves with the clock even when nothing changes.
     "refresh-metrics": {"task": "boards.refresh_all_metrics", "schedule": 60 * 60},
+    # Webhooks: events no dispatch has taken yet, retries too far off for a countdown.
+    "webhooks-sweep": {"task": "boards.hooks.sweep", "schedule": 10},
+    "idempotency-purge": {"task": "boards.hooks.purge_idempotency_keys", "schedule": 3600},
 }
+
+# --- Webhooks (boards/hooks/) -----------------------------------------------------------------
+# Seconds between the attempts of a failing delivery (a 5xx, 408, 429, timeout or refused
+# connection): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 16 h, 16 h (~2.5 days), and never
+# later than WEBHOOK_RETRY_WINDOW after the delivery was made (or redelivered).
+WEBHOOK_RETRY_DELAYS = [
+    float(d)
+    for d in os.environ.get(
+        "WEBHOOK_RETRY_DELAYS", "5,300,1800,7200,18000,36000,36000,57600,57600"
+    ).split(",")
+]
+WEBHOOK_RETRY_WINDOW = int(os.environ.get("WEBHOOK_RETRY_WINDOW", 3 * 24 * 3600))
+WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", 10))
+# A retry this close is queued as a countdown; later ones wait for the sweep (a long ETA on
+# Redis outlives the visibility timeout and is handed to a second worker).
+WEBHOOK_COUNTDOWN_MAX = 120
+WEBHOOK_SWEEP_SECONDS = 10
+# A hook whose every attempt failed for this long (and at least this many) is disabled.
+WEBHOOK_DISABLE_AFTER = int(os.environ.get("WEBHOOK_DISABLE_AFTER", 3 * 24 * 3600))
+WEBHOOK_DISABLE_MIN_FAILURES = int(os.environ.get("WEBHOOK_DISABLE_MIN_FAILURES", 10))
+# After a rotation the previous secret signs too, for this long.
+WEBHOOK_ROTATION_GRACE = 24 * 3600
+# Loopback, private, link-local and multicast targets are refused unless this is set (the
+# tests' local receiver, a deployment whose receivers are on its own network).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Idempotency-Key: how long the answer to a POST is kept and replayed (kanban/idempotency.py).
+IDEMPOTENCY_TTL = 24 * 3600
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK: dict[str, Any] = {

@@ -387,18 +387,28 @@ class CardHistoryView(APIView):
 
 class BoardEventsView(APIView):
     pagination_class = Pagination
+    seq_param = "after_seq"  # keyset paging by seq (kanban.api.Pagination)
 
     @extend_schema(
-        parameters=[OpenApiParameter("since", int, description="Events after this seq.")],
+        parameters=[
+            OpenApiParameter("since", int, description="Events after this seq."),
+            OpenApiParameter(
+                "after_seq",
+                int,
+                description="Events after this seq, as `since`, paged by seq: `next` and "
+                "`next_cursor` carry the last seq of the page, `has_more` says if more follow.",
+            ),
+        ],
         responses={200: s.EventOut(many=True), **ERRORS},
     )
     def get(self, request: AuthedRequest, board_id: int) -> Response:
         board = selectors.get_board_for_user(request.user, board_id)
-        since = request.query_params.get("since", "0")
+        name = self.seq_param if self.seq_param in request.query_params else "since"
+        since = request.query_params.get(name, "0")
         if not (since.isascii() and since.isdigit()):
             raise InvalidInput(
-                "since must be a seq (an integer, 0 or more).",
-                fields={"since": ["An integer >= 0."]},
+                f"{name} must be a seq (an integer, 0 or more).",
+                fields={name: ["An integer >= 0."]},
             )
         events = events_since(board.pk, int(since))
         return paginated(

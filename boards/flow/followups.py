@@ -16,6 +16,9 @@ from contextlib import contextmanager
 from celery import current_app
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
+
+from boards.models import Board, Webhook
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,58 @@ def after_board_change(board_id: int) -> None:
     if getattr(_suspended, "active", False):
         return
     transaction.on_commit(lambda: _schedule(board_id))
+    transaction.on_commit(lambda: _schedule_hooks(board_id))
+
+
+def hooks_pending_key(board_id: int) -> str:
+    return f"hooks-dispatch-pending:{board_id}"
+
+
+def _hooks_watch_key(board_id: int) -> str:
+    return f"hooks-watched:{board_id}"
+
+
+# How long "this board has (no) webhooks" is believed without asking the database again; the
+# webhook services forget it when a hook is created or enabled, and the sweep (10 s) catches
+# up whatever a stale answer held back.
+HOOKS_WATCH_SECONDS = 60
+
+
+def forget_hooks_watch(board_ids) -> None:
+    """Called by the webhook services (after commit) when the hooks watching these boards
+    changed."""
+    cache.delete_many([_hooks_watch_key(b) for b in board_ids])
+
+
+def _watched(board_id: int) -> bool:
+    key = _hooks_watch_key(board_id)
+    watched = cache.get(key)
+    if watched is None:
+        org = Board.objects.filter(pk=board_id).values("organization_id")
+        watched = Webhook.objects.filter(
+            Q(board_id=board_id) | Q(board__isnull=True, organization_id__in=org),
+            is_active=True,
+        ).exists()
+        cache.set(key, watched, timeout=HOOKS_WATCH_SECONDS)
+    return watched
+
+
+def _schedule_hooks(board_id: int) -> None:
+    """Queue the webhooks' dispatch of the board's new events (boards.hooks), if a hook
+    watches the board and no dispatch waits to start already. Not throttled like
+    board_changed: it is the webhooks' delivery delay. A boards without hooks costs one cache
+    read a change. A lost one is made up by the periodic sweep."""
+    try:
+        if _watched(board_id) and cache.add(
+            hooks_pending_key(board_id), 1, timeout=PENDING_SECONDS
+        ):
+            try:
+                queue("boards.hooks.dispatch", board_id)
+            except Exception:
+                cache.delete(hooks_pending_key(board_id))
+                raise
+    except Exception as exc:
+        logger.warning("Could not schedule the webhooks of board %s: %s", board_id, exc)
 
 
 def _schedule(board_id: int) -> None:
