@@ -21,7 +21,7 @@ def wait_live(page) -> None:
 
 def server_cells(board: Board) -> dict[tuple[int, int], list[int]]:
     cells: dict[tuple[int, int], list[int]] = {}
-    for card in Card.objects.filter(board=board, archived=False).order_by("position"):
+    for card in Card.objects.filter(board=board, archived=False).order_by("rank"):
         cells.setdefault((card.column_id, card.swimlane_id), []).append(card.pk)
     return cells
 
