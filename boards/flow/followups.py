@@ -95,9 +95,22 @@ def forget_hooks_watch(board_ids) -> None:
     """Called by the webhook services (after commit) when the hooks watching these boards
     changed."""
     cache.delete_many([_hooks_watch_key(b) for b in board_ids])
+    for board_id in board_ids:
+        _local_watch.pop(board_id, None)
+
+
+# This process's own copy of the answers, for a few seconds: a move then asks Redis nothing
+# about webhooks. A hook created elsewhere is noticed within this much more (and the sweep
+# sends what it held back meanwhile).
+LOCAL_WATCH_SECONDS = 5
+_local_watch: dict[int, tuple[float, bool]] = {}
 
 
 def _watched(board_id: int) -> bool:
+    now = time.monotonic()
+    kept = _local_watch.get(board_id)
+    if kept is not None and now - kept[0] < LOCAL_WATCH_SECONDS:
+        return kept[1]
     key = _hooks_watch_key(board_id)
     watched = cache.get(key)
     if watched is None:
@@ -107,6 +120,9 @@ def _watched(board_id: int) -> bool:
             is_active=True,
         ).exists()
         cache.set(key, watched, timeout=HOOKS_WATCH_SECONDS)
+    if len(_local_watch) > 10_000:
+        _local_watch.clear()
+    _local_watch[board_id] = (now, watched)
     return watched
 
 

@@ -34,6 +34,7 @@ from boards.services.access import ensure_can_write
 from boards.services.rules import (
     _add_to_cell,
     _after_change,
+    _between,
     _CardChangedColumn,
     _check_wip,
     _clamp_position,
@@ -56,9 +57,10 @@ _LOCKED_COLUMN_FIELDS = ("id", "board_id", "name", "stage", "wip_limit", "wip_po
 
 
 @functools.cache
-def _move_sql(vendor: str) -> tuple[str, str, str]:
+def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str]:
     """The move's locking statements and the card's own UPDATE, built once per database vendor
-    (they lock rows and aggregate ids, which the vendors spell differently)."""
+    (they lock rows and aggregate ids, which the vendors spell differently) and per kind of
+    place asked for: an index in the target cell, or its end."""
     managers = ", ".join(f"'{role}'" for role in sorted(MANAGER_ROLES))
     # Both columns, locked in id order, only for an actor who may change the board (the rule
     # of accounts.selectors.Access.can_write; no row otherwise, and _why_not_movable says why).
@@ -76,6 +78,24 @@ def _move_sql(vendor: str) -> tuple[str, str, str]:
                 WHERE t.team_id = b.team_id AND t.user_id = %(actor)s)))
         ORDER BY k.id{sql.lock_clause(of="k")}
     """
+    # The ranks around the place asked for in the target cell, not counting the card: at an
+    # index, the ranks at index - 1 (past the end: the last one) and at index (none past the
+    # end); at the end, the last rank. A rank is a look-up in the (column, swimlane, rank)
+    # index: at the ends one probe, at an index a walk to it.
+    target = (
+        f"FROM {_CARD} x WHERE x.column_id = %(to_column)s"
+        " AND x.swimlane_id = COALESCE(%(to_lane)s, c.swimlane_id)"
+        " AND x.rank IS NOT NULL AND x.id <> c.id ORDER BY x.rank"
+    )
+    last = f"(SELECT x.rank {target} DESC LIMIT 1)"
+    if at_index:
+        neighbours = (
+            f"CASE WHEN %(index)s = 0 THEN NULL ELSE COALESCE("
+            f"(SELECT x.rank {target} LIMIT 1 OFFSET %(index_before)s), {last}) END, "
+            f"(SELECT x.rank {target} LIMIT 1 OFFSET %(index)s)"
+        )
+    else:
+        neighbours = f"{last}, NULL"
     # Read in the card's own statement: the caller holds both columns' locks, and every
     # change to the cards of a column takes its lock first, so these cannot change until it
     # commits, whatever the card's own lock waits for. The target column's WIP and its cell's
@@ -88,13 +108,27 @@ def _move_sql(vendor: str) -> tuple[str, str, str]:
              AND swimlane_id = COALESCE(%(to_lane)s, c.swimlane_id)),
             (SELECT COUNT(*) FROM {_CARD} x
              WHERE x.column_id = c.column_id AND x.swimlane_id = c.swimlane_id
-             AND x.rank < c.rank)
+             AND x.rank < c.rank),
+            {neighbours}
         FROM {_CARD} c WHERE c.id = %(card)s{sql.lock_clause(of="c")}
     """
     # The card's assignees and labels come back from its own UPDATE: a statement begun after
     # the card's lock sees the last change another service made to them (not so a subquery of
-    # the locking statement, whose snapshot predates the wait for the lock).
-    place_card = f"""
+    # the locking statement, whose snapshot predates the wait for the lock). On Postgres the
+    # two cells' counts change in the same statement (data-modifying CTEs; `%(across)s` when
+    # the card changes cells); SQLite has no such CTEs, and the service counts them apart.
+    counts = ""
+    if vendor == "postgresql":
+        counts = f"""
+        WITH taken AS (
+            UPDATE {_CELL} SET size = size - 1
+            WHERE %(across)s AND column_id = %(from_column)s AND swimlane_id = %(from_lane)s
+        ), added AS (
+            INSERT INTO {_CELL} (column_id, swimlane_id, size)
+            SELECT %(column)s, %(lane)s, 1 WHERE %(across)s
+            ON CONFLICT (column_id, swimlane_id) DO UPDATE SET size = {_CELL}.size + 1
+        )"""
+    place_card = f"""{counts}
         UPDATE {_CARD} SET column_id = %(column)s, swimlane_id = %(lane)s,
             rank = %(rank)s, committed_at = %(committed_at)s,
             started_at = %(started_at)s, finished_at = %(finished_at)s,
@@ -143,6 +177,8 @@ def move_card(
     `card`, `to_column` and `swimlane` may be instances or ids: only their ids are used, and
     everything about them is read afresh (the API passes the ids of the request as they are).
     """
+    if position is not None:
+        _clamp_position(position, 0)  # refuses a negative one before any statement uses it
     while True:
         try:
             return _move_card(
@@ -171,8 +207,13 @@ def _move_card(
     actor: User,
     at: datetime,
 ) -> CardMove | None:
-    lock_columns, lock_card, place_card = _move_sql(connection.vendor)
-    params = {"actor": actor.pk, "column": to_column_id, "lane": swimlane_id, "card": card_id}
+    lock_columns, lock_card, place_card = _move_sql(connection.vendor, position is not None)
+    params: dict[str, Any] = {
+        "actor": actor.pk,
+        "column": to_column_id,
+        "lane": swimlane_id,
+        "card": card_id,
+    }
     # The card's column and the target column, locked in id order.
     rows = sql.fetch_all(lock_columns, params)
     if not rows:
@@ -191,11 +232,19 @@ def _move_card(
     if override_reason and not access.is_manager:
         raise Forbidden("Only an owner or admin can override a hard WIP limit.")
 
+    if position is not None:
+        params.update(index=position, index_before=max(position - 1, 0))
     row = sql.fetch_one(lock_card, {"to_column": to_column_id, "to_lane": swimlane_id, **params})
     if row is None:
         raise NotFound("Card not found.")  # deleted meanwhile
     card = sql.instance(Card, _LOCKED_CARD_FIELDS, row[: len(_LOCKED_CARD_FIELDS)])
-    counts = dict(zip(("column", "cell", "index"), row[len(_LOCKED_CARD_FIELDS) :], strict=True))
+    counts = dict(
+        zip(
+            ("column", "cell", "index", "before", "after"),
+            row[len(_LOCKED_CARD_FIELDS) :],
+            strict=True,
+        )
+    )
     if card.column_id not in columns:
         raise _CardChangedColumn
     if card.archived:
@@ -221,16 +270,19 @@ def _move_card(
 
     old = {"column": card.column_id, "swimlane": card.swimlane_id, "position": counts["index"]}
     # Its new rank, between its new neighbours' (no other card changes place, but for a rare
-    # respacing of the target cell).
-    card.rank = _rank_at(
-        to_column_id,
-        to_swimlane_id,
-        None if new_position == size else new_position,
-        leaving=card_id if same_cell else None,
-    )
-    if not same_cell:
+    # respacing of the target cell when they leave no room).
+    rank = _between(counts["before"], counts["after"])
+    if rank is None:
+        rank = _rank_at(
+            to_column_id,
+            to_swimlane_id,
+            None if new_position == size else new_position,
+            leaving=card_id,
+        )
+    if not same_cell and connection.vendor != "postgresql":  # Postgres: in place_card
         _take_from_cell(card.column_id, card.swimlane_id)
         _add_to_cell(to_column_id, to_swimlane_id)
+    card.rank = rank
     card.column_id, card.swimlane_id = to_column_id, to_swimlane_id
     _flow_times(card, from_stage=from_column.stage, to_stage=to_column.stage, at=at)
     card.updated_at = at
@@ -260,6 +312,9 @@ def _move_card(
             "column": to_column_id,
             "lane": to_swimlane_id,
             "rank": card.rank,
+            "across": not same_cell,
+            "from_column": old["column"],
+            "from_lane": old["swimlane"],
             "committed_at": dt(card.committed_at),
             "started_at": dt(card.started_at),
             "finished_at": dt(card.finished_at),
