@@ -32,6 +32,16 @@ from kanban.publisher import close_sockets
 from kanban.sentinels import UNSET, Unset
 
 
+def _check_username(username: str) -> None:
+    """A username the User model's validators accept, or the API's 400 saying why."""
+    try:
+        if not username:
+            raise ValidationError("A username is required.")
+        User._meta.get_field("username").run_validators(username)
+    except ValidationError as exc:
+        raise InvalidInput(exc.messages[0], fields={"username": exc.messages}) from exc
+
+
 def ensure_org_manager(actor: User, organization: Organization) -> Access:
     """Refuse unless `actor` is an owner or admin of the organisation; return their access."""
     access = org_access(actor, organization.pk)
@@ -296,13 +306,7 @@ def sign_up_with_invitation(
     which usernames exist; the password must pass Django's validators."""
     now = timezone.now()
     invitation = _lock_pending_invitation(key, now)
-    username_field = User._meta.get_field("username")
-    try:
-        if not username:
-            raise ValidationError("A username is required.")
-        username_field.run_validators(username)
-    except ValidationError as exc:
-        raise InvalidInput(exc.messages[0], fields={"username": exc.messages}) from exc
+    _check_username(username)
     try:
         validate_password(
             password,
@@ -450,13 +454,7 @@ def set_up_first_owner(
     organization_name = organization_name.strip()
     if not organization_name:
         raise InvalidInput("Name the organisation.", fields={"organization_name": ["Required."]})
-    username_field = User._meta.get_field("username")
-    try:
-        if not username:
-            raise ValidationError("A username is required.")
-        username_field.run_validators(username)
-    except ValidationError as exc:
-        raise InvalidInput(exc.messages[0], fields={"username": exc.messages}) from exc
+    _check_username(username)
     email = email.strip()
     if email:
         try:

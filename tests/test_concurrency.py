@@ -103,11 +103,6 @@ def cells(board: Board) -> dict[tuple[int, int], list[int]]:
     return result
 
 
-def assert_every_cell_dense(board: Board) -> None:
-    """Counts, distinct ranks and the API's positions 0..n-1 in every cell."""
-    assert_cells_consistent(board)
-
-
 def assert_log_gap_free(board: Board) -> list[Event]:
     events = list(Event.objects.filter(board=board).order_by("seq"))
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
@@ -240,7 +235,7 @@ def test_twenty_simultaneous_pulls_into_a_hard_limit_of_five_let_exactly_five_in
     assert sorted(board_cells[(doing.pk, lane)]) == sorted(moved)
     # the refused cards are still in Ready, in their original order, at dense positions
     assert board_cells[(ready.pk, lane)] == refused
-    assert_every_cell_dense(world.board)
+    assert_cells_consistent(world.board)
 
     # history: one creation per card, one move per winner, nothing for the refused
     history = CardMove.objects.filter(board=world.board)
@@ -315,7 +310,7 @@ def test_random_concurrent_moves_keep_cells_dense_history_complete_and_log_gap_f
     assert live.count() == 40
     assert not live.filter(archived=True).exists()
     assert not live.filter(rank__isnull=True).exists()
-    assert_every_cell_dense(world.board)
+    assert_cells_consistent(world.board)
     board_cells = cells(world.board)
     assert sorted(i for ids in board_cells.values() for i in ids) == sorted(card_ids)
 
@@ -371,7 +366,7 @@ def test_concurrent_creates_into_one_cell_keep_positions_dense_and_unique(world)
     board_cells = cells(world.board)
     assert len(board_cells[(ready.pk, lane.pk)]) == 3 + per_thread * threads
     assert set(created) <= set(board_cells[(ready.pk, lane.pk)])
-    assert_every_cell_dense(world.board)
+    assert_cells_consistent(world.board)
     events = assert_log_gap_free(world.board)
     assert sum(e.type == "card.created" for e in events) == 3 + per_thread * threads
     assert CardMove.objects.filter(board=world.board).count() == 3 + per_thread * threads

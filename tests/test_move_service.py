@@ -21,10 +21,6 @@ def cells(board) -> dict[tuple[int, int], list[int]]:
     return result
 
 
-def assert_dense(board) -> None:
-    assert_cells_consistent(board)
-
-
 def make_cards(world, column, n, **kwargs):
     return [
         services.create_card(
@@ -38,7 +34,7 @@ def test_cards_are_appended_in_order_with_dense_positions(world):
     ready = world.column("Ready")
     cards = make_cards(world, ready, 4)
     assert [position_of(c) for c in cards] == [0, 1, 2, 3]
-    assert_dense(world.board)
+    assert_cells_consistent(world.board)
 
 
 def test_create_at_position_shifts_the_cards_below(world):
@@ -59,7 +55,7 @@ def test_move_to_another_column_lands_at_the_given_index(world):
     lane = b.swimlane_id
     assert cells(world.board)[(ready.pk, lane)] == [a.pk, c.pk]
     assert cells(world.board)[(doing.pk, lane)] == [x.pk, b.pk, y.pk]
-    assert_dense(world.board)
+    assert_cells_consistent(world.board)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +108,7 @@ def test_move_into_full_hard_column_is_refused_and_changes_nothing(world):
     assert (card.column_id, position_of(card)) == (ready.pk, 0)
     assert Event.objects.filter(board=world.board).count() == before_events
     assert CardMove.objects.count() == before_moves
-    assert_dense(world.board)
+    assert_cells_consistent(world.board)
 
 
 def test_soft_limit_lets_the_move_through_and_flags_it(world):
@@ -200,7 +196,7 @@ def test_random_moves_keep_every_cell_dense_and_the_log_gap_free(world):
                 position=rng.randint(0, 8),
                 actor=world.alice,
             )
-        assert_dense(world.board)
+        assert_cells_consistent(world.board)
     seqs = list(
         Event.objects.filter(board=world.board).order_by("seq").values_list("seq", flat=True)
     )

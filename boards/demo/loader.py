@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.models import Membership, Organization, Role, Team, User
-from boards import services
+from boards import selectors, services
 from boards.flow import alerts, followups
 from boards.models import (
     Block,
@@ -1395,7 +1395,7 @@ class DemoLoader:
     def check_wip(self) -> None:
         """The simulation's own counts must be the database's: it pulls on them."""
         for b in self.boards:
-            actual = services.column_wip(b.board)
+            actual = selectors.board_wip(b.board)
             for col in b.cols:
                 if actual.get(col.column.pk, 0) != col.wip:
                     raise RuntimeError(

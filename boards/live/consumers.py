@@ -84,6 +84,15 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def authenticated_user(self) -> User | None:
+        """The socket's user (AuthMiddlewareStack's lazy object, which stands for our User),
+        or None after closing it as unauthenticated."""
+        user = cast("User | AnonymousUser | None", self.scope.get("user"))
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return None
+        return user
+
     async def join(self, user, groups: list[str]) -> bool:
         """Join `groups` plus the user's and the token's, and accept; False (after telling the
         client and closing "try again later") when the channel layer is down."""
@@ -150,10 +159,8 @@ class BoardConsumer(LiveConsumer):
 
     async def connect(self) -> None:
         self.connecting = True
-        # AuthMiddlewareStack's lazy object, which stands for our User (or AnonymousUser).
-        user = cast("User | AnonymousUser | None", self.scope.get("user"))
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        user = await self.authenticated_user()
+        if user is None:
             return
         board_id = int(self.scope["url_route"]["kwargs"]["board_id"])
         try:
@@ -234,9 +241,8 @@ class OrgConsumer(LiveConsumer):
 
     async def connect(self) -> None:
         self.connecting = True
-        user = cast("User | AnonymousUser | None", self.scope.get("user"))
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        user = await self.authenticated_user()
+        if user is None:
             return
         slug = self.scope["url_route"]["kwargs"]["slug"]
         try:

@@ -311,6 +311,16 @@ def column_as_dict(column: Column) -> ColumnData:
     return column_dict(column, column_wip(column.pk))
 
 
+def board_wip(board: Board) -> dict[int, int]:
+    """Live cards per column of the board, from its cells' counts."""
+    return dict(
+        Cell.objects.filter(column__board=board)
+        .values("column_id")
+        .annotate(n=Sum("size"))
+        .values_list("column_id", "n")
+    )
+
+
 def column_wip(column_id: int) -> int:
     """The column's live cards, from its cells' counts (boards.models.Cell)."""
     return Cell.objects.filter(column_id=column_id).aggregate(n=Sum("size"))["n"] or 0

@@ -243,7 +243,7 @@ def create_column(
     return column
 
 
-def _save_changes(obj: Column | Swimlane, values: dict[str, Any]) -> list[str]:
+def _save_changes(obj: Column | Swimlane | Label, values: dict[str, Any]) -> list[str]:
     """Set the fields given (not UNSET) whose value differs, and save those: their names, in
     the order given. The caller holds the row's lock."""
     changed = [field for field, value in values.items() if value is not UNSET]
@@ -458,17 +458,11 @@ def update_label(
     if locked is None:
         raise NotFound("Label not found.")
     label = locked
-    changed = []
-    if name is not UNSET and name != label.name:
-        if Label.objects.filter(board=board, name=name).exclude(pk=label.pk).exists():
-            raise Conflict(f"The board already has a label {name!r}.", fields={"name": ["Taken."]})
-        label.name = name
-        changed.append("name")
-    if color is not UNSET and color != label.color:
-        label.color = color
-        changed.append("color")
+    taken = Label.objects.filter(board=board, name=name).exclude(pk=label.pk)
+    if name is not UNSET and name != label.name and taken.exists():
+        raise Conflict(f"The board already has a label {name!r}.", fields={"name": ["Taken."]})
+    changed = _save_changes(label, {"name": name, "color": color})
     if changed:
-        label.save(update_fields=changed)
         append_event(
             board.pk,
             type="label.updated",

@@ -4,7 +4,6 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -15,7 +14,6 @@ from boards.models import (
     Board,
     Card,
     CardMove,
-    Cell,
     ClassOfService,
     Column,
     Comment,
@@ -354,13 +352,3 @@ def add_comment(card: Card, *, body: str, actor: User, at: datetime | None = Non
         at=at,
     )
     return comment
-
-
-def column_wip(board: Board) -> dict[int, int]:
-    """Live cards per column (used by the demo loader to pull only into columns with room)."""
-    return dict(
-        Cell.objects.filter(column__board=board)
-        .values("column_id")
-        .annotate(n=Sum("size"))
-        .values_list("column_id", "n")
-    )
