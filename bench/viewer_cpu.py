@@ -12,6 +12,7 @@ viewers. Reports CPU ms per move each way, and the viewers' share: µs per deliv
 """
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -96,7 +97,26 @@ def server_pids(port: int) -> list[int]:
     return pids
 
 
-def run(board, token, cards, columns, moves: int, viewers: int) -> dict:
+async def publish(board: int, count: int, rate: float, first_seq: int) -> int:
+    """`count` board events straight into the channel layer (as the publisher sends them), at
+    `rate` a second: the fan-out's cost alone, without the moves'."""
+    from channels.layers import get_channel_layer
+
+    from boards.live.events import board_group
+
+    layer = get_channel_layer()
+    start = time.perf_counter()
+    for i in range(count):
+        seq = first_seq + 1 + i
+        text = json.dumps({"type": "card.moved", "board": board, "seq": seq, "data": {"n": i}})
+        await layer.group_send(board_group(board), {"type": "board.event", "text": text})
+        delay = start + (i + 1) / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    return first_seq + count
+
+
+def run(board, token, cards, columns, moves: int, viewers: int, direct: bool = False) -> dict:
     with servers(1, workers=1) as (url,):
         port = int(url.rsplit(":", 1)[1])
         pids = server_pids(port)
@@ -126,7 +146,12 @@ def run(board, token, cards, columns, moves: int, viewers: int) -> dict:
         before = cpu_seconds(pids)
         t0 = time.perf_counter()
         seq = 0
-        for i in range(moves):
+        if direct:
+            status, answer = post_json(
+                conn, f"/api/v1/cards/{cards[0]}/move/", token, {"column": columns[1]}
+            )
+            seq = asyncio.run(publish(board, moves, 300.0, answer["seq"] + 10_000))
+        for i in range(0 if direct else moves):
             status, answer = post_json(
                 conn,
                 f"/api/v1/cards/{cards[(i * 7) % len(cards)]}/move/",
@@ -160,13 +185,18 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=50)
     parser.add_argument("--moves", type=int, default=400)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="publish --moves events into the channel layer (300/s) instead of moving cards",
+    )
     args = parser.parse_args()
     setup_django()
     board, token, columns, cards = make_board(100, name=f"vcpu{os.getpid()}")
     rows = []
     for _ in range(args.repeat):
         for viewers in (0, args.viewers):
-            row = run(board, token, cards, columns, args.moves, viewers)
+            row = run(board, token, cards, columns, args.moves, viewers, args.direct)
             rows.append(row)
             print(json.dumps(row), flush=True)
     alone = sorted(r["server_cpu_ms_per_move"] for r in rows if r["viewers"] == 0)
