@@ -170,7 +170,10 @@ def test_the_review_finds_the_hand_worked_signal(world, experiment):
     assert check["direction"] == "better"
     assert result["signal"] is True
     assert result["verdict"].startswith("Signal: throughput changed beyond normal variation")
-    assert "for the better" in result["verdict"] and "3 of 3 weeks" in result["verdict"]
+    assert (
+        "for the better" in result["verdict"]
+        and "3 of the 3 weeks after the start lie outside" in result["verdict"]
+    )
     assert "8.86 cards a week" in result["verdict"]
     # Lead time did not change (half a day every week): its moving range is 0, so its limits are
     # the line itself, and the after-weeks sit on it: no signal.
@@ -418,6 +421,7 @@ def test_the_metrics_page_carries_a_marker_at_the_start_day(world, client, exper
             "day": "2026-02-16",
             "day_index": 46,
             "week_index": 7,
+            "weekday": 0,
         }
     ]
     assert b'id="improvement-markers"' in response.content

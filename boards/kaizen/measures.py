@@ -179,7 +179,7 @@ def check_metric(metric: str, before: list[Week], after: list[Week]) -> MetricCh
     return result
 
 
-def _fmt(metric: str, value: float) -> str:
+def fmt_value(metric: str, value: float) -> str:
     if metric == ImprovementMetric.FLOW_EFFICIENCY:
         return f"{value * 100:.0f} %"
     return f"{value:.2f} {UNITS[metric]}".strip()
@@ -188,12 +188,15 @@ def _fmt(metric: str, value: float) -> str:
 def _verdict(metric: str, found: xmr.Check, n: int, days: list[str]) -> str:
     name = ImprovementMetric(metric).label
     lim = found.limits
-    bounds = f"{_fmt(metric, lim.lower)} to {_fmt(metric, lim.upper)}"
+    # Lead and cycle time and flow efficiency have no value in a week that finished nothing.
+    counted = (ImprovementMetric.THROUGHPUT, ImprovementMetric.BLOCKED_TIME)
+    with_value = "" if metric in counted else " with a value"
+    bounds = f"{fmt_value(metric, lim.lower)} to {fmt_value(metric, lim.upper)}"
     if not found.signal:
         return (
             f"No signal: {name.lower()} stayed within normal variation. Every week after the "
             f"start lies within the natural process limits ({bounds}) and no {xmr.RUN_LENGTH} "
-            f"weeks in a row lie on one side of the centre line ({_fmt(metric, lim.centre)})."
+            f"weeks in a row lie on one side of the centre line ({fmt_value(metric, lim.centre)})."
         )
     reasons = []
     if found.outside:
@@ -201,15 +204,16 @@ def _verdict(metric: str, found: xmr.Check, n: int, days: list[str]) -> str:
         limit = lim.upper if side == "above" else lim.lower
         which = "upper" if side == "above" else "lower"
         reasons.append(
-            f"{len(found.outside)} of {n} weeks after the start lie outside the natural process "
-            f"limits ({bounds}), {side} the {which} limit of {_fmt(metric, limit)} "
+            f"{len(found.outside)} of the {n} weeks after the start{with_value} lie outside the "
+            "natural process "
+            f"limits ({bounds}), {side} the {which} limit of {fmt_value(metric, limit)} "
             "(rule: a point outside the limits)"
         )
     if found.run is not None:
         first, length, side = found.run
         reasons.append(
             f"{length} weeks in a row from {days[first]} lie {side} the centre line "
-            f"({_fmt(metric, lim.centre)}) (rule: a run of {xmr.RUN_LENGTH} on one side)"
+            f"({fmt_value(metric, lim.centre)}) (rule: a run of {xmr.RUN_LENGTH} on one side)"
         )
     side = found.outside_side or (found.run[2] if found.run else "above")
     better = (side == "above") == (BETTER[metric] == "higher")

@@ -94,8 +94,22 @@ def _table(improvement: Improvement) -> list[dict[str, Any]]:
 def _card(improvement: Improvement) -> dict[str, Any]:
     result = improvement.result or {}
     check = (result.get("checks") or {}).get(improvement.target_metric)
+    limits = ""
+    if check and check.get("centre") is not None:
+        metric = improvement.target_metric
+
+        def show(key: str) -> str:
+            return measures.fmt_value(metric, check[key])
+
+        weeks = check["baseline_points"]
+        limits = (
+            f"Centre line {show('centre')}; natural process limits {show('lower_limit')} to "
+            f"{show('upper_limit')} (mean moving range {show('mean_moving_range')}, from "
+            f"{weeks} baseline week{'s' if weeks != 1 else ''})."
+        )
     return {
         "item": improvement,
+        "limits": limits,
         "table": _table(improvement),
         "before": (improvement.baseline or {}).get("figures"),
         "after": result.get("figures"),

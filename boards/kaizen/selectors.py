@@ -38,6 +38,7 @@ class Marker(TypedDict):
     day: str
     day_index: int  # days from the window's first day (the CFD and lead-time charts' x)
     week_index: int  # the ISO week's index in the window (the throughput chart's bars)
+    weekday: int  # 0 Monday .. 6 Sunday: where in its week's bar the line goes
 
 
 def improvements_of(board: Board) -> QuerySet[Improvement]:
@@ -97,6 +98,7 @@ def markers(board: Board, window: dict[str, str]) -> list[Marker]:
                 "day": day.isoformat(),
                 "day_index": (day - span.start).days,
                 "week_index": (day - monday).days // 7,
+                "weekday": day.weekday(),
             }
         )
     return out

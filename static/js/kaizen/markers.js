@@ -9,7 +9,8 @@ const markers = data ? JSON.parse(data.textContent) : [];
 const xOf = {
   "chart-cfd": (m) => m.day_index,
   "chart-lead": (m) => m.day_index,
-  "chart-throughput": (m) => m.week_index,
+  // A bar spans its week, Monday to Sunday: a Monday start is the bar's left edge.
+  "chart-throughput": (m) => m.week_index + (m.weekday - 3.5) / 7,
 };
 
 if (window.Chart && markers.length) {
@@ -34,12 +35,16 @@ if (window.Chart && markers.length) {
         ctx.lineTo(px, chartArea.bottom);
         ctx.stroke();
         ctx.setLineDash([]);
-        ctx.fillStyle = "#7c3aed";
         const label = m.title.length > 28 ? m.title.slice(0, 27) + "…" : m.title;
         const width = ctx.measureText(label).width;
-        // Right of the line, or left of it near the right edge; stacked when there are several.
+        // Right of the line, or left of it near the right edge; stacked when there are several;
+        // on a white ground, to stay readable over the bars and bands.
         const left = px + 4 + width > chartArea.right ? px - 4 - width : px + 4;
-        ctx.fillText(label, left, chartArea.top + 2 + (i % 3) * 13);
+        const top = chartArea.top + 2 + (i % 3) * 14;
+        ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
+        ctx.fillRect(left - 2, top - 1, width + 4, 13);
+        ctx.fillStyle = "#7c3aed";
+        ctx.fillText(label, left, top);
       });
       ctx.restore();
     },
