@@ -69,9 +69,9 @@ def test_eight_weeks_in_a_row_above_the_centre_line_are_a_signal_by_the_run_rule
 
 
 def test_seven_in_a_row_or_a_point_on_the_centre_line_make_no_run():
-    assert not xmr.check([5, 6, 5, 7, 6, 5], [6, 7, 6, 6, 7, 6, 6]).signal  # type: ignore[union-attr]
+    assert not xmr.check([5, 6, 5, 7, 6, 5], [6, 7, 6, 6, 7, 6, 6]).signal
     # Baseline 4, 6: centre 5. Four above, one on the line, four above: no 8 in a row.
-    assert not xmr.check([4, 6], [6, 6, 6, 6, 5, 6, 6, 6, 6]).signal  # type: ignore[union-attr]
+    assert not xmr.check([4, 6], [6, 6, 6, 6, 5, 6, 6, 6, 6]).signal
 
 
 def test_a_run_below_the_centre_line_is_found_after_other_points():
@@ -244,9 +244,9 @@ def test_weeks_without_finished_cards_have_no_lead_time_and_are_left_out_of_its_
         }
         for i, v in enumerate([2.0, None, 4.0])
     ]
-    check = measures.check_metric("lead_time", weeks, weeks[:1])  # type: ignore[arg-type]
+    check = measures.check_metric("lead_time", weeks, weeks[:1])
     assert check["baseline_points"] == 2 and check["centre"] == 3.0
-    check = measures.check_metric("cycle_time", weeks, weeks)  # type: ignore[arg-type]
+    check = measures.check_metric("cycle_time", weeks, weeks)
     assert check["baseline_points"] == 0 and check["signal"] is False
     assert check["verdict"].startswith("Not enough baseline")
 

@@ -65,10 +65,10 @@ def customer_page(request: AuthedHttpRequest, slug: str, name: str) -> HttpRespo
     truncated = len(cards) > PAGE_CARDS
     cards = cards[:PAGE_CARDS]
     boards = []
-    for (board_id, board_name), on_board in groupby(
+    for (board_id, board_name), group in groupby(
         cards, key=lambda c: (c["board"], c["board_name"])
     ):
-        on_board = list(on_board)
+        on_board = list(group)
         stages = [
             {"stage": stage, "heading": STAGE_HEADINGS[Stage(stage)], "cards": list(in_stage)}
             for stage, in_stage in groupby(on_board, key=lambda c: c["stage"])

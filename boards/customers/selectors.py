@@ -22,6 +22,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Lower, Trim
+from django.db.models.lookups import Exact
 
 from accounts.models import Membership, Organization, User
 from boards.models import Alert, AlertKind, Board, Card, Stage
@@ -65,12 +66,14 @@ def visible_boards(organization: Organization, user: User) -> QuerySet[Board]:
     return Board.objects.filter(organization=organization).filter(Exists(member.order_by()))
 
 
+KEY = Lower(Trim("customer"))  # the customer as compared: trimmed, without case
+
+
 def _cards(organization: Organization, user: User) -> QuerySet[Card]:
     return (
         Card.objects.filter(board__in=visible_boards(organization, user), archived=False)
         .exclude(customer="")
-        .annotate(customer_key=Lower(Trim("customer")))
-        .exclude(customer_key="")
+        .exclude(Exact(Trim("customer"), ""))
     )
 
 
@@ -82,6 +85,7 @@ def customers_of(organization: Organization, user: User) -> QuerySet:
     """One row per customer, alphabetically: a values() queryset of CustomerSummary."""
     return (
         _cards(organization, user)
+        .annotate(customer_key=KEY)
         .order_by()
         .values("customer_key")
         .annotate(
@@ -116,7 +120,7 @@ def cards_of_customer(organization: Organization, user: User, name: str) -> Quer
     )
     return (
         _cards(organization, user)
-        .filter(customer_key=customer_key(name))
+        .filter(Exact(KEY, customer_key(name)))
         .select_related("board", "column")
         .annotate(stage_order=stage_order, ageing=Exists(ageing))
         .order_by("board__name", "board_id", "stage_order", "column__position", "column_id", "rank")

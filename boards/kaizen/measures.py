@@ -23,7 +23,7 @@ BETTER: dict[str, Literal["lower", "higher"]] = {
     ImprovementMetric.FLOW_EFFICIENCY: "higher",
     ImprovementMetric.BLOCKED_TIME: "lower",
 }
-UNITS = {
+UNITS: dict[str, str] = {
     ImprovementMetric.LEAD_TIME: "days",
     ImprovementMetric.CYCLE_TIME: "days",
     ImprovementMetric.THROUGHPUT: "cards a week",
@@ -155,25 +155,23 @@ def check_metric(metric: str, before: list[Week], after: list[Week]) -> MetricCh
         )
         return result
     lim = found.limits
-    result.update(
-        centre=_r(lim.centre),
-        mean_moving_range=_r(lim.mean_moving_range),
-        lower_limit=_r(lim.lower),
-        upper_limit=_r(lim.upper),
-        signal=found.signal,
-        rules=found.rules,
-        outside=[days[i] for i in found.outside],
-    )
+    result["centre"] = _r(lim.centre)
+    result["mean_moving_range"] = _r(lim.mean_moving_range)
+    result["lower_limit"] = _r(lim.lower)
+    result["upper_limit"] = _r(lim.upper)
+    result["signal"] = found.signal
+    result["rules"] = found.rules
+    result["outside"] = [days[i] for i in found.outside]
     if found.run is not None:
         first, length, side = found.run
         result["run"] = {"start": days[first], "length": length, "side": side}
     if not values:
         result["verdict"] = "No week after the start has a value yet: nothing to judge."
         return result
-    side = found.outside_side or (found.run[2] if found.run else None)
-    if side is not None:
+    where = found.outside_side or (found.run[2] if found.run else None)
+    if where is not None:
         result["direction"] = (
-            "better" if (side == "above") == (BETTER[metric] == "higher") else "worse"
+            "better" if (where == "above") == (BETTER[metric] == "higher") else "worse"
         )
     result["verdict"] = _verdict(metric, found, len(values), days)
     return result

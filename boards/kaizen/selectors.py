@@ -90,6 +90,8 @@ def markers(board: Board, window: dict[str, str]) -> list[Marker]:
     )
     out: list[Marker] = []
     for pk, title, started_at in found:
+        if started_at is None:  # not after the filter above; for the type
+            continue
         day = started_at.astimezone(UTC).date()
         out.append(
             {
