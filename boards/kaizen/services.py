@@ -17,7 +17,7 @@ from boards.flow import metrics
 from boards.kaizen import measures
 from boards.models import Board, Improvement, ImprovementMetric, ImprovementStatus
 from boards.services.access import ensure_can_write
-from kanban.exceptions import Conflict, DomainError, InvalidInput
+from kanban.exceptions import Conflict, DomainError, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,14 @@ def create_improvement(
     )
 
 
+def _lock(improvement: Improvement) -> Improvement:
+    """The improvement's row, locked, read afresh (NotFound if it went with its board)."""
+    locked = Improvement.objects.select_for_update().filter(pk=improvement.pk).first()
+    if locked is None:
+        raise NotFound("Improvement not found.")
+    return locked
+
+
 def start_improvement(
     improvement: Improvement,
     *,
@@ -92,7 +100,7 @@ def start_improvement(
         raise Conflict("This improvement has already started.")
     baseline = measures.period(improvement.board, first, improvement.baseline_weeks, now=now)
     with transaction.atomic():
-        locked = Improvement.objects.select_for_update().get(pk=improvement.pk)
+        locked = _lock(improvement)
         if locked.status != ImprovementStatus.DRAFT:  # started meanwhile by someone else
             raise Conflict("This improvement has already started.")
         locked.status = ImprovementStatus.RUNNING
@@ -138,7 +146,7 @@ def _review(improvement: Improvement, *, now: datetime) -> Improvement:
         "computed_at": now.isoformat(),
     }
     with transaction.atomic():
-        locked = Improvement.objects.select_for_update().get(pk=improvement.pk)
+        locked = _lock(improvement)
         locked.result = result
         update = ["result"]
         if result["final"]:
