@@ -443,6 +443,7 @@ def test_the_improvements_page_shows_the_tables_and_the_verdict_in_words(world, 
     assert "Signal: throughput changed beyond normal variation, for the better" in html
     assert "5.7 a week" in html and "9.3 a week" in html  # before / after throughput
     assert 'data-signal="true"' in html and 'data-rules="outside_limits"' in html
+    assert html.count('<tr class="after outside">') == 3  # the three weeks past the limit
     assert "New improvement" not in html  # a viewer gets no forms
 
 
