@@ -478,7 +478,9 @@ def test_the_page_form_creates_and_refuses_bad_input_with_a_sentence(world, clie
     assert client.post(page + "new/", {"title": "x"}).status_code == 404
 
 
-def test_reviewing_an_improvement_deleted_meanwhile_is_not_found_and_writes_nothing(world, experiment):
+def test_reviewing_an_improvement_deleted_meanwhile_is_not_found_and_writes_nothing(
+    world, experiment
+):
     kaizen.start_improvement(experiment, started_on=S, actor=world.bob, now=REVIEW_NOW)
     experiment.refresh_from_db()
     Improvement.objects.filter(pk=experiment.pk).delete()  # as deleting its board would

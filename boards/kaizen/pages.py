@@ -3,6 +3,7 @@ before/after tables and XmR verdicts, and plain forms (no script needed) to writ
 start it and review it, through the same services as the API (post/redirect/get; a refusal
 comes back as the page with its sentence and its status, nothing changed)."""
 
+import json
 from datetime import date
 from typing import Any
 
@@ -91,6 +92,31 @@ def _table(improvement: Improvement) -> list[dict[str, Any]]:
     ]
 
 
+def _chart(improvement: Improvement, check: dict[str, Any] | None) -> str:
+    """The XmR chart's data (js/kaizen/xmr.js): the target metric's weekly values before and
+    after the start, the centre line and the limits; empty until a review set limits."""
+    if not check or check.get("centre") is None:
+        return ""
+    metric = improvement.target_metric
+
+    def points(weeks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"start": w["start"], "value": w[metric]} for w in weeks]
+
+    return json.dumps(
+        {
+            "label": ImprovementMetric(metric).label,
+            "unit": measures.UNITS[metric],
+            "percent": metric == ImprovementMetric.FLOW_EFFICIENCY,
+            "before": points((improvement.baseline or {}).get("weeks", [])),
+            "after": points((improvement.result or {}).get("weeks", [])),
+            "outside": check["outside"],
+            "centre": check["centre"],
+            "lower": check["lower_limit"],
+            "upper": check["upper_limit"],
+        }
+    )
+
+
 def _card(improvement: Improvement) -> dict[str, Any]:
     result = improvement.result or {}
     check = (result.get("checks") or {}).get(improvement.target_metric)
@@ -110,6 +136,7 @@ def _card(improvement: Improvement) -> dict[str, Any]:
     return {
         "item": improvement,
         "limits": limits,
+        "chart": _chart(improvement, check),
         "table": _table(improvement),
         "before": (improvement.baseline or {}).get("figures"),
         "after": result.get("figures"),

@@ -49,6 +49,8 @@ def test_an_improvement_is_written_down_started_and_reviewed_on_the_page(
     assert improvement.result is not None and len(improvement.result["weeks"]) == 3
     # The verdict on the page is the stored one, in words.
     expect(verdict).to_contain_text(improvement.result["verdict"])
+    # The XmR chart of lead time is drawn: 4 baseline weeks and 3 after, with the limits.
+    expect(section.locator("figure.xmr")).to_have_attribute("data-rendered", "true")
     screenshot(page, "kaizen-improvements", full_page=True)
 
     # A refused start (the review on a day before the start's first week ends) reads as a sentence.
