@@ -229,7 +229,24 @@ def test_the_beat_runs_the_task_and_the_task_calls_the_service(world):
     from kanban.celery import app
 
     assert "boards.kaizen.close_due_reviews" in app.tasks
+    assert "boards.kaizen.close_review" in app.tasks
     assert kaizen_tasks.close_due_reviews() == 0  # nothing due: runs, changes nothing
+
+
+def test_the_beat_task_queues_a_review_of_each_due_improvement_which_closes_it(world, experiment):
+    # Started on a day whose review date (S + 21 d) is long past by the real clock.
+    kaizen.start_improvement(experiment, started_on=S, actor=world.bob, now=REVIEW_NOW)
+
+    # The tasks run in-process here (CELERY_TASK_ALWAYS_EAGER in the test settings).
+    assert kaizen_tasks.close_due_reviews() == 1
+
+    experiment.refresh_from_db()
+    assert experiment.status == ImprovementStatus.REVIEWED
+    # The after-period ends on the review date, however late the beat comes.
+    assert [w["throughput"] for w in experiment.result["weeks"]] == AFTER
+    assert experiment.result["signal"] is True
+    assert kaizen_tasks.close_review(experiment.pk) == "skipped"  # a redelivery: left alone
+    assert kaizen_tasks.close_due_reviews() == 0
 
 
 def test_weeks_without_finished_cards_have_no_lead_time_and_are_left_out_of_its_check():

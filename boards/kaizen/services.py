@@ -157,21 +157,39 @@ def _review(improvement: Improvement, *, now: datetime) -> Improvement:
     return locked
 
 
-def close_due_reviews(*, now: datetime | None = None) -> int:
-    """Review every running improvement whose review date has come (the beat task, daily):
-    the system's review, which needs nobody's right to write. Idempotent: a reviewed one is
-    no longer running."""
+def due_for_review(*, now: datetime | None = None) -> list[int]:
+    """The running improvements whose review date has come (the beat task queues one review
+    each, so that each has its own time limit: a review of a long history takes seconds)."""
     now = now or timezone.now()
-    due = Improvement.objects.filter(
-        status=ImprovementStatus.RUNNING, review_on__lte=_today(now)
-    ).select_related("board")
-    closed = 0
-    for improvement in due:
-        try:
-            _review(improvement, now=now)
-        except DomainError:
-            # Deleted or changed meanwhile: the others still get their review.
-            logger.exception("Improvement %s could not be reviewed", improvement.pk)
-            continue
-        closed += 1
-    return closed
+    return list(
+        Improvement.objects.filter(
+            status=ImprovementStatus.RUNNING, review_on__lte=_today(now)
+        ).values_list("pk", flat=True)
+    )
+
+
+def close_review(improvement_id: int, *, now: datetime | None = None) -> Improvement | None:
+    """The system's final review of a due improvement, which needs nobody's right to write.
+    Idempotent: one already reviewed, gone, or not due is left alone (None)."""
+    now = now or timezone.now()
+    improvement = (
+        Improvement.objects.filter(
+            pk=improvement_id, status=ImprovementStatus.RUNNING, review_on__lte=_today(now)
+        )
+        .select_related("board")
+        .first()
+    )
+    if improvement is None:
+        return None
+    try:
+        return _review(improvement, now=now)
+    except DomainError:
+        # Deleted or changed meanwhile: nothing to close.
+        logger.warning("Improvement %s could not be reviewed", improvement_id, exc_info=True)
+        return None
+
+
+def close_due_reviews(*, now: datetime | None = None) -> int:
+    """Close every due review in this process (the embedded default and the tests; the beat's
+    task queues one task each instead)."""
+    return sum(close_review(pk, now=now) is not None for pk in due_for_review(now=now))
