@@ -503,3 +503,23 @@ def test_reviewing_an_improvement_deleted_meanwhile_is_not_found_and_writes_noth
     Improvement.objects.filter(pk=experiment.pk).delete()  # as deleting its board would
     with pytest.raises(kaizen.NotFound):
         kaizen.review_improvement(experiment, actor=world.bob, now=REVIEW_NOW)
+
+
+def test_the_page_start_and_review_buttons_refuse_readers_and_strangers(world, client, experiment):
+    page = f"/boards/{world.board.pk}/improvements/{experiment.pk}"
+    client.force_login(world.victor)  # a viewer: the sentence, 403, nothing started
+    response = client.post(f"{page}/start/", {"started_on": S.isoformat()})
+    assert response.status_code == 403
+    assert "Viewers have read-only access" in response.content.decode()
+    client.force_login(world.gina)  # another organisation: not found
+    assert client.post(f"{page}/start/", {"started_on": S.isoformat()}).status_code == 404
+    assert client.post(f"{page}/review/").status_code == 404
+    client.force_login(world.bob)
+    response = client.post(f"{page}/review/")  # a draft: nothing to compare with yet
+    assert (
+        response.status_code == 409 and "Start the improvement first" in response.content.decode()
+    )
+    response = client.post(f"{page}/start/", {"started_on": "yesterday"})
+    assert response.status_code == 400 and "pick a day" in response.content.decode()
+    experiment.refresh_from_db()
+    assert experiment.status == ImprovementStatus.DRAFT and experiment.baseline is None
