@@ -10,3 +10,4 @@ class BoardsConfig(AppConfig):
         # by name (boards.flow.followups), without importing the task module above them.
         from boards import tasks  # noqa: F401
         from boards.hooks import tasks as hook_tasks  # noqa: F401
+        from boards.kaizen import tasks as kaizen_tasks  # noqa: F401

@@ -631,3 +631,75 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ImprovementMetric(models.TextChoices):
+    LEAD_TIME = "lead_time", "Lead time"
+    CYCLE_TIME = "cycle_time", "Cycle time"
+    THROUGHPUT = "throughput", "Throughput"
+    FLOW_EFFICIENCY = "flow_efficiency", "Flow efficiency"
+    BLOCKED_TIME = "blocked_time", "Blocked time"
+
+
+class ImprovementStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"  # written down, not started: no baseline yet
+    RUNNING = "running", "Running"  # started: the baseline is captured
+    REVIEWED = "reviewed", "Reviewed"  # its review date came: the result is final
+
+
+class Improvement(models.Model):
+    """A kaizen experiment on a board's flow (boards/kaizen/): a change made on `started_at`,
+    expected to move `target_metric`; the baseline is the board's metrics over the
+    `baseline_weeks` weeks before the start, the result the weeks from the start to `review_on`
+    with an XmR check of whether the change is beyond normal variation."""
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="improvements")
+    title = models.CharField(max_length=200)
+    hypothesis = models.TextField(blank=True, max_length=2000)
+    target_metric = models.CharField(max_length=20, choices=ImprovementMetric.choices)
+    baseline_weeks = models.PositiveSmallIntegerField(default=6)
+    status = models.CharField(
+        max_length=10, choices=ImprovementStatus.choices, default=ImprovementStatus.DRAFT
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    review_on = models.DateField()
+    baseline = models.JSONField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["board_id", "-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(target_metric__in=[m.value for m in ImprovementMetric]),
+                name="improvement_metric_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in ImprovementStatus]),
+                name="improvement_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(baseline_weeks__gte=2, baseline_weeks__lte=26),
+                name="improvement_baseline_weeks_2_26",
+            ),
+            # Started means a baseline was captured; reviewed means a result was computed.
+            models.CheckConstraint(
+                condition=Q(status=ImprovementStatus.DRAFT)
+                | Q(started_at__isnull=False, baseline__isnull=False),
+                name="improvement_started_has_baseline",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ImprovementStatus.REVIEWED)
+                | Q(result__isnull=False, reviewed_at__isnull=False),
+                name="improvement_reviewed_has_result",
+            ),
+        ]
+        # The beat task's question: which running experiments are due for review?
+        indexes = [models.Index(fields=["status", "review_on"], name="improvement_due")]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,6 +1,8 @@
 from django.urls import path
 
+from boards.customers import pages as customer_pages
 from boards.hooks import pages as hook_pages
+from boards.kaizen import pages as kaizen_pages
 from boards.pages import setup, views
 
 urlpatterns = [
@@ -18,6 +20,32 @@ urlpatterns = [
     path("o/<slug:slug>/search/", views.org_search_page, name="org-search"),
     path("o/<slug:slug>/import/", views.org_import_page, name="org-import"),
     path("o/<slug:slug>/webhooks/", hook_pages.org_webhooks_page, name="org-webhooks"),
+    path("o/<slug:slug>/customers/", customer_pages.customers_page, name="org-customers"),
+    path(
+        "o/<slug:slug>/customers/<path:name>/",
+        customer_pages.customer_page,
+        name="org-customer",
+    ),
+    path(
+        "boards/<int:board_id>/improvements/",
+        kaizen_pages.improvements_page,
+        name="board-improvements",
+    ),
+    path(
+        "boards/<int:board_id>/improvements/new/",
+        kaizen_pages.create_action,
+        name="board-improvement-create",
+    ),
+    path(
+        "boards/<int:board_id>/improvements/<int:improvement_id>/start/",
+        kaizen_pages.start_action,
+        name="board-improvement-start",
+    ),
+    path(
+        "boards/<int:board_id>/improvements/<int:improvement_id>/review/",
+        kaizen_pages.review_action,
+        name="board-improvement-review",
+    ),
     path(
         "o/<slug:slug>/webhooks/<int:webhook_id>/toggle/",
         hook_pages.toggle_action,

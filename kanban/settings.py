@@ -281,6 +281,9 @@ CELERY_BEAT_SCHEDULE = {
     # Webhooks: events no dispatch has taken yet, retries too far off for a countdown.
     "webhooks-sweep": {"task": "boards.hooks.sweep", "schedule": 10},
     "idempotency-purge": {"task": "boards.hooks.purge_idempotency_keys", "schedule": 3600},
+    # Improvement experiments whose review date has come get their final result (hourly, so
+    # that a beat down at midnight still closes them the same day).
+    "kaizen-reviews": {"task": "boards.kaizen.close_due_reviews", "schedule": 3600},
 }
 
 # --- Webhooks (boards/hooks/) -----------------------------------------------------------------

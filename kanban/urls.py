@@ -32,6 +32,8 @@ urlpatterns = [
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("boards.api.urls")),
     path("api/v1/", include("boards.hooks.urls")),
+    path("api/v1/", include("boards.kaizen.urls")),
+    path("api/v1/", include("boards.customers.urls")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     # The split view serves Swagger UI's init script as a file (/api/docs/?script=), which the
     # Content-Security-Policy allows; the plain view inlines it. The template drops the inline

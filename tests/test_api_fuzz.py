@@ -11,6 +11,7 @@ that cases reach the services (create, move, import) and not only the lookups.""
 
 import json
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.services import create_api_token
 from boards import services
+from boards.kaizen.services import create_improvement
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.fuzz]
@@ -57,7 +59,16 @@ def in_process(db):
 def owner(world, in_process) -> dict[str, Any]:
     """alice's token (an owner of Acme) and the real ids of what she can reach."""
     doing, ready = world.column("Doing"), world.column("Ready")
-    card = services.create_card(world.board, title="Fuzzed", column=doing, actor=world.alice)
+    card = services.create_card(
+        world.board, title="Fuzzed", column=doing, customer="Initech", actor=world.alice
+    )
+    improvement = create_improvement(
+        world.board,
+        title="Fuzzed",
+        target_metric="throughput",
+        review_on=date(2026, 12, 31),
+        actor=world.alice,
+    )
     services.create_card(world.board, title="Other", column=ready, actor=world.bob)
     services.add_comment(card, body="A comment", actor=world.alice)
     services.block_card(card, reason="Waiting", actor=world.alice)
@@ -72,6 +83,8 @@ def owner(world, in_process) -> dict[str, Any]:
             "column_id": card.column_id,
             "swimlane_id": card.swimlane_id,
             "slug": world.acme.slug,
+            "improvement_id": improvement.pk,
+            "name": "Initech",
         },
         "body": {
             "column": list(world.board.columns.values_list("pk", flat=True)),

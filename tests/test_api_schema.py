@@ -3,6 +3,7 @@ page (`{"count", "next", "previous", "results"}`) is documented as one, with `pa
 `page_size`; the lists are found by calling every GET of the schema, not from a list here."""
 
 import re
+from datetime import date
 
 import pytest
 from django.core.management import call_command
@@ -10,6 +11,7 @@ from django.core.management import call_command
 from accounts.services import create_api_token
 from boards import services
 from boards.hooks.services import create_webhook
+from boards.kaizen.services import create_improvement
 from boards.services import trello
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +48,14 @@ def documented_as_page(schema: dict, operation: dict) -> bool:
 def test_every_list_that_answers_a_page_is_documented_as_one(world, api, schema):
     # given: one of everything a path can name
     card = services.create_card(
-        world.board, title="A", column=world.column("Ready"), actor=world.alice
+        world.board, title="A", column=world.column("Ready"), customer="Initech", actor=world.alice
+    )
+    improvement = create_improvement(
+        world.board,
+        title="Smaller batches",
+        target_metric="lead_time",
+        review_on=date(2026, 12, 31),
+        actor=world.alice,
     )
     services.add_comment(card, body="Hello", actor=world.alice)
     token, _ = create_api_token(user=world.alice, name="listed")
@@ -66,6 +75,8 @@ def test_every_list_that_answers_a_page_is_documented_as_one(world, api, schema)
         "column_id": card.column_id,
         "swimlane_id": card.swimlane_id,
         "slug": world.acme.slug,
+        "improvement_id": improvement.pk,
+        "name": "Initech",
     }
     client = api(world.alice)
 

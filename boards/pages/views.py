@@ -23,6 +23,7 @@ from accounts.models import User
 from accounts.selectors import get_organization_for_user, memberships_for_user
 from boards import selectors
 from boards.flow import metrics, overview
+from boards.kaizen import selectors as kaizen_selectors
 from boards.models import Board, ClassOfService, Label, Stage
 from boards.pages import activity
 from boards.pages import reads as pages
@@ -305,6 +306,7 @@ def metrics_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
         "metrics": snapshot.data,
         "window": snapshot.data["window"],
         "is_default": window is None,
+        "improvement_markers": kaizen_selectors.markers(board, snapshot.data["window"]),
     }
     if problem:
         messages.error(request, problem)
