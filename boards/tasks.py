@@ -110,7 +110,7 @@ def release_done_cards() -> int:
         "pk", flat=True
     ):
         while True:
-            n = cards.release_done_cards(Board(pk=pk))
+            n = cards.release_done_cards(Board(pk=pk), limit=cards.RELEASE_BATCH)
             archived += n
             if n < cards.RELEASE_BATCH:
                 break
