@@ -174,7 +174,7 @@ class Card(models.Model):
     # Incremented by every write to the card (an edit, a block or unblock, an archive or a
     # restore, a move) in the statement that writes it: a client that loaded version n and
     # sends it back (If-Match) is refused when someone else wrote meanwhile.
-    version = models.PositiveBigIntegerField(default=1)
+    version = models.PositiveBigIntegerField(default=1, db_default=1)
 
     class Meta:
         ordering = ["board_id", "column_id", "swimlane_id", "rank"]
