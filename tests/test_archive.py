@@ -227,6 +227,23 @@ def test_the_release_is_in_the_hourly_beat_schedule(settings):
     assert entry == {"task": "boards.release_done_cards", "schedule": 3600}
 
 
+def test_released_cards_still_count_toward_the_typical_cycle_time(world):
+    # given: finished cards that took 2 and 4 days, the 2-day one archived by the policy
+    from boards import selectors
+
+    start = timezone.now() - timedelta(days=30)
+    for days in (2, 4):
+        card = card_in(world, "Doing", f"{days}d", at=start)
+        services.move_card(
+            card, to_column=world.column("Done"), actor=world.bob, at=start + timedelta(days=days)
+        )
+    services.update_board(world.board, release_done_after_days=27, actor=world.alice)
+    assert tasks.release_done_cards() == 1
+
+    # then: both count (0.85 of the way from 2 to 4), not only the one left on the board
+    assert selectors.typical_cycle_time_days(world.board.pk) == pytest.approx(3.7)
+
+
 # --- the CFD: archived finished cards stay in Done -------------------------------------------
 
 MARCH = metrics.Window(date(2026, 3, 1), date(2026, 3, 7))

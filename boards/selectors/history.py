@@ -233,14 +233,16 @@ TYPICAL_CYCLE_TIME_PERCENTILE = 0.85
 
 def typical_cycle_time_days(board_id: int) -> float | None:
     """The board's typical cycle time: the 85th percentile of (finished_at - started_at), in
-    days, over its finished live cards; None while no card has finished. One query.
+    days, over its finished cards, archived ones too (a release policy archives every finished
+    card after a few days: without them the figure would rest on the last few days' work);
+    None while no card has finished. One query.
 
     The board page marks work in progress older than this as ageing: most work of this board
     finishes faster, so such a card deserves a look at the stand-up. Percentiles interpolate
     linearly (Postgres percentile_cont, numpy's default), as every metric of the design does.
     """
     finished = Card.objects.filter(
-        board_id=board_id, archived=False, finished_at__isnull=False, started_at__isnull=False
+        board_id=board_id, finished_at__isnull=False, started_at__isnull=False
     )
     if connection.vendor == "postgresql":
         table = Card._meta.db_table
@@ -248,7 +250,7 @@ def typical_cycle_time_days(board_id: int) -> float | None:
             cursor.execute(
                 "SELECT percentile_cont(%s) WITHIN GROUP "
                 "(ORDER BY EXTRACT(EPOCH FROM finished_at - started_at)) "
-                f"FROM {table} WHERE board_id = %s AND NOT archived "
+                f"FROM {table} WHERE board_id = %s "
                 "AND finished_at IS NOT NULL AND started_at IS NOT NULL",
                 [TYPICAL_CYCLE_TIME_PERCENTILE, board_id],
             )
