@@ -41,10 +41,20 @@ class Board(models.Model):
     last_seq = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # The release policy: cards finished more than this many days ago are archived by the
+    # hourly task (boards.tasks.release_done_cards); null: never.
+    release_done_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["organization_id", "name", "id"]
         indexes = [models.Index(fields=["organization", "team"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(release_done_after_days__isnull=True)
+                | Q(release_done_after_days__gte=1, release_done_after_days__lte=365),
+                name="board_release_done_after_days_1_365",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -161,6 +171,10 @@ class Card(models.Model):
     # Time in active columns while not blocked, from commitment to finish; set when the card
     # finishes, so that flow efficiency can be refreshed without re-reading the history.
     flow_active_seconds = models.FloatField(null=True, blank=True, editable=False)
+    # Incremented by every write to the card (an edit, a block or unblock, an archive or a
+    # restore, a move) in the statement that writes it: a client that loaded version n and
+    # sends it back (If-Match) is refused when someone else wrote meanwhile.
+    version = models.PositiveBigIntegerField(default=1, db_default=1)
 
     class Meta:
         ordering = ["board_id", "column_id", "swimlane_id", "rank"]
@@ -188,6 +202,7 @@ class Card(models.Model):
             models.CheckConstraint(
                 condition=Q(blocked=True) | Q(block_reason=""), name="card_block_reason_iff_blocked"
             ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="card_version_positive"),
         ]
         indexes = [
             models.Index(fields=["board", "archived"]),
@@ -248,6 +263,9 @@ class CardMove(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     override_reason = models.CharField(max_length=500, blank=True)
+    # The card's version this entry made it (Card.version); null for moves made before cards
+    # had versions.
+    version = models.PositiveBigIntegerField(null=True, blank=True)
     # Not columns: set by move_card on the move it returns, for the API's answer.
     seq: int
     card_data: Mapping[str, Any]
@@ -703,3 +721,53 @@ class Improvement(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- a card's history beyond its moves and comments --------------------------------------------
+
+
+class ChangeKind(models.TextChoices):
+    EDITED = "edited", "Edited"
+    BLOCKED = "blocked", "Blocked"
+    UNBLOCKED = "unblocked", "Unblocked"
+    ARCHIVED = "archived", "Archived"
+    RESTORED = "restored", "Restored"
+
+
+class CardChange(models.Model):
+    """One change to a card other than a move or a comment, written by the service that made
+    it, in its transaction: an edit of one field (`field`, `old`, `new`: one row per field of
+    the edit, all with the edit's version), a block (`new`: the reason), an unblock, an archive
+    or a restore. `version` is the card's version the change made it, which is how a refused
+    stale write says who changed what since the version it had (boards.selectors.history)."""
+
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="changes")
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=10, choices=ChangeKind.choices)
+    field = models.CharField(max_length=40, blank=True)
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=[k.value for k in ChangeKind]), name="cardchange_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=ChangeKind.EDITED) | ~Q(field=""),
+                name="cardchange_edit_names_field",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["card", "at"]),
+            models.Index(fields=["card", "version"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} v{self.version} {self.kind} {self.field}"

@@ -22,7 +22,7 @@ from boards.flow.followups import (
     _started_key,
 )
 from boards.models import Board, Event
-from boards.services import trello
+from boards.services import cards, trello
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,23 @@ def refresh_all_metrics() -> int:
     for pk in board_ids:
         metrics.refresh_snapshot(pk)
     return len(board_ids)
+
+
+@shared_task(name="boards.release_done_cards")
+def release_done_cards() -> int:
+    """Every board's release policy (Board.release_done_after_days): its cards finished more
+    than that many days ago archived, a batch (cards.RELEASE_BATCH) per transaction, until
+    none is due. Beat runs it hourly; idempotent (a card archived is no longer due)."""
+    archived = 0
+    for pk in Board.objects.filter(release_done_after_days__isnull=False).values_list(
+        "pk", flat=True
+    ):
+        while True:
+            n = cards.release_done_cards(Board(pk=pk), limit=cards.RELEASE_BATCH)
+            archived += n
+            if n < cards.RELEASE_BATCH:
+                break
+    return archived
 
 
 # The import's own limits, above the global 120 s: a big board takes a while (5,000 cards

@@ -192,7 +192,9 @@ def _concurrent_change(exc: DatabaseError) -> bool:
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
-        return error_response(exc.code, exc.detail, exc.status, exc.fields)
+        response = error_response(exc.code, exc.detail, exc.status, exc.fields)
+        response.data.update(exc.extra)
+        return response
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return error_response(

@@ -9,9 +9,18 @@ class DomainError(Exception):
     status = 400
     default_detail = "The request could not be completed."
 
-    def __init__(self, detail: str | None = None, *, fields: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        fields: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
         self.detail = detail or self.default_detail
         self.fields = fields or {}
+        # More keys of the error's body, beside code, detail and fields (a stale write's
+        # current card and the changes it missed).
+        self.extra = extra or {}
         super().__init__(self.detail)
 
 
@@ -42,6 +51,14 @@ class Conflict(DomainError):
 class WipLimitExceeded(Conflict):
     code = "wip_limit_exceeded"
     default_detail = "The column is at its hard WIP limit."
+
+
+class StaleVersion(Conflict):
+    """A write made from a version of the card that is no longer the current one: 409 for a
+    `version` in the body, 412 for an If-Match header (the view sets `status`)."""
+
+    code = "version_conflict"
+    default_detail = "The card changed since it was loaded."
 
 
 class InvitationNotValid(NotFound):

@@ -278,6 +278,8 @@ CELERY_BEAT_SCHEDULE = {
     "ageing-alerts": {"task": "boards.check_ageing", "schedule": 15 * 60},
     # The rolling metrics window moves with the clock even when nothing changes.
     "refresh-metrics": {"task": "boards.refresh_all_metrics", "schedule": 60 * 60},
+    # Boards' release policies: finished cards archived after the board's number of days.
+    "release-done-cards": {"task": "boards.release_done_cards", "schedule": 60 * 60},
     # Webhooks: events no dispatch has taken yet, retries too far off for a countdown.
     "webhooks-sweep": {"task": "boards.hooks.sweep", "schedule": 10},
     "idempotency-purge": {"task": "boards.hooks.purge_idempotency_keys", "schedule": 3600},

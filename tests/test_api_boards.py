@@ -486,6 +486,7 @@ def test_board_list_shows_every_board_of_my_organisations_and_none_of_others(wor
         "seq": Board.objects.get(pk=world.board.pk).last_seq,
         "created_at": sales["created_at"],
         "updated_at": sales["updated_at"],
+        "release_done_after_days": None,
         "cards": 1,
         "can_write": False,
     }

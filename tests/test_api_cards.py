@@ -35,6 +35,7 @@ CARD_KEYS = {
     "started_at",
     "finished_at",
     "age_days",
+    "version",
 }
 
 

@@ -6,7 +6,15 @@ from rest_framework import serializers
 
 from boards.live.events import ActorData
 from boards.models import AlertKind, ClassOfService, Stage, WipPolicy
-from boards.selectors import CardData, ColumnData, LabelData, PersonData, SwimlaneData
+from boards.selectors import (
+    CardData,
+    ChangeData,
+    ColumnData,
+    HistoryEntryData,
+    LabelData,
+    PersonData,
+    SwimlaneData,
+)
 from kanban.api import shape_serializer
 
 # --- input -----------------------------------------------------------------------------------
@@ -82,6 +90,14 @@ class BoardUpdateInput(serializers.Serializer):
     team = serializers.IntegerField(required=False)
     name = serializers.CharField(max_length=120, required=False)
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    release_done_after_days = serializers.IntegerField(
+        min_value=1,
+        max_value=365,
+        required=False,
+        allow_null=True,
+        help_text="The release policy: cards finished more than this many days ago are "
+        "archived (hourly); null: never.",
+    )
 
 
 class LabelInput(serializers.Serializer):
@@ -142,6 +158,12 @@ class CardUpdateInput(serializers.Serializer):
         help_text="true archives the card (off the board, out of WIP); "
         "false restores it at the end of its cell.",
     )
+    version = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="The card's version as the client loaded it: 409 `version_conflict`, "
+        "changing nothing, if the card changed since (If-Match does the same with 412).",
+    )
 
     def validate(self, attrs):
         for field in ("column", "swimlane", "position"):
@@ -177,6 +199,11 @@ class MoveInput(serializers.Serializer):
         allow_blank=True,
         default="",
         help_text="Owners and admins only: pass a hard WIP limit, recorded in the history.",
+    )
+    expected_column = serializers.IntegerField(
+        required=False,
+        help_text="The column the client saw the card in: 409 `conflict`, changing nothing, "
+        "when it is no longer there (moved by someone else meanwhile).",
     )
 
 
@@ -234,6 +261,10 @@ class BoardSummaryOut(serializers.Serializer):
     seq = serializers.IntegerField(help_text="The last seq of the board's event log.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    release_done_after_days = serializers.IntegerField(
+        allow_null=True,
+        help_text="Cards finished more than this many days ago are archived; null: never.",
+    )
 
 
 class BoardListOut(BoardSummaryOut):
@@ -258,22 +289,6 @@ class MoveOut(serializers.Serializer):
     moved = serializers.BooleanField()
 
 
-class HistoryOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    from_column = serializers.IntegerField(allow_null=True, help_text="null: the creation")
-    from_column_name = serializers.CharField(allow_null=True)
-    to_column = serializers.IntegerField(allow_null=True)
-    to_column_name = serializers.CharField(allow_null=True)
-    from_swimlane = serializers.IntegerField(allow_null=True)
-    to_swimlane = serializers.IntegerField(allow_null=True)
-    from_stage = serializers.CharField(allow_null=True)
-    to_stage = serializers.CharField()
-    position = serializers.IntegerField()
-    at = serializers.DateTimeField()
-    actor = PersonOut(allow_null=True)  # move_dict: user_dict, initials included
-    override_reason = serializers.CharField()
-
-
 class CommentOut(serializers.Serializer):
     id = serializers.IntegerField()
     card = serializers.IntegerField()
@@ -281,6 +296,52 @@ class CommentOut(serializers.Serializer):
     body = serializers.CharField()
     body_html = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+
+HistoryOut = shape_serializer(
+    HistoryEntryData,
+    name="HistoryOut",
+    kind=serializers.ChoiceField(
+        choices=[
+            "created",
+            "moved",
+            "edited",
+            "commented",
+            "blocked",
+            "unblocked",
+            "archived",
+            "restored",
+        ]
+    ),
+    at=serializers.DateTimeField(),
+    actor=PersonOut(allow_null=True),
+    version=serializers.IntegerField(
+        allow_null=True, help_text="The card's version this made (null: a comment)."
+    ),
+    field=serializers.CharField(allow_null=True, help_text="edited: the field."),
+    old=serializers.JSONField(help_text="edited: the value before (any JSON, null too)."),
+    new=serializers.JSONField(help_text="edited: the value after (any JSON, null too)."),
+    reason=serializers.CharField(allow_null=True, help_text="blocked: why."),
+    comment=CommentOut(allow_null=True),
+    from_column=serializers.IntegerField(allow_null=True, help_text="moved: from where."),
+)
+
+ChangeOut = shape_serializer(
+    ChangeData,
+    name="ChangeOut",
+    at=serializers.DateTimeField(),
+    by=serializers.CharField(allow_null=True, help_text="A username; null: the release policy."),
+    field=serializers.CharField(help_text="A card field; column for a move, blocked, archived."),
+    new=serializers.JSONField(help_text="The value it was changed to (any JSON, null too)."),
+)
+
+
+class VersionConflictOut(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField(help_text="Who changed what since, as a sentence.")
+    error = serializers.CharField(help_text="The same sentence.")
+    card = CardOut()
+    changes = ChangeOut(many=True)
 
 
 class EventOut(serializers.Serializer):

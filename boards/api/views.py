@@ -6,7 +6,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
@@ -21,7 +21,7 @@ from boards.flow.alerts import alert_dict
 from boards.live.events import actor_dict, event_payload, events_since
 from boards.selectors import access_of
 from kanban.api import CONFLICT, ERRORS, Pagination, paginated, validated
-from kanban.exceptions import InvalidInput
+from kanban.exceptions import InvalidInput, StaleVersion
 
 
 def board_list_dict(board) -> dict[str, Any]:
@@ -206,6 +206,12 @@ class CardListView(APIView):
             OpenApiParameter("label", int),
             OpenApiParameter("blocked", bool),
             OpenApiParameter(
+                "archived",
+                bool,
+                description="true: archived cards only (the latest archived first); default "
+                "false: live cards only.",
+            ),
+            OpenApiParameter(
                 "q",
                 str,
                 description=(
@@ -230,6 +236,7 @@ class CardFilterInput(serializers.Serializer):
     # a field named like Field.label: DRF's metaclass takes it out of the class
     label = serializers.IntegerField(required=False)  # type: ignore[assignment]
     blocked = serializers.BooleanField(required=False, allow_null=True, default=None)
+    archived = serializers.BooleanField(required=False, default=False)
     q = serializers.CharField(required=False, max_length=200, allow_blank=True)
 
 
@@ -263,32 +270,95 @@ class CardCreateView(APIView):
         return Response(selectors.card_as_dict(card.pk), status=status.HTTP_201_CREATED)
 
 
+def if_match_version(request: AuthedRequest) -> int | None:
+    """The card version of an `If-Match: "<n>"` header (a weak `W/"<n>"` too); None without
+    one, or for `*` (any version). Anything else is a 400: a client that meant to guard its
+    write must not have it go through unguarded."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    tag = header.strip().removeprefix("W/").strip('"')
+    if not (tag.isascii() and tag.isdigit()) or int(tag) < 1:
+        raise InvalidInput(
+            'If-Match must be a card\'s ETag, its version in quotes: "3".',
+            fields={"If-Match": ["A card version in quotes."]},
+        )
+    return int(tag)
+
+
+def etagged(card: selectors.CardData) -> Response:
+    return Response(card, headers={"ETag": f'"{card["version"]}"'})
+
+
+VERSION_CONFLICT = {
+    409: OpenApiResponse(
+        s.VersionConflictOut,
+        description="`version_conflict` (the body's `version` is not the card's), "
+        "`wip_limit_exceeded` or `conflict`. With the card as it is and what changed since.",
+    ),
+    412: OpenApiResponse(
+        s.VersionConflictOut,
+        description="`version_conflict`: If-Match is not the card's ETag; nothing changed.",
+    ),
+}
+
+
 class CardDetailView(APIView):
     @extend_schema(responses={200: s.CardOut, **ERRORS})
     def get(self, request: AuthedRequest, card_id: int) -> Response:
         card = selectors.get_card_for_user(request.user, card_id)
-        return Response(selectors.card_as_dict(card.pk))
+        return etagged(selectors.card_as_dict(card.pk))
 
-    @extend_schema(request=s.CardUpdateInput, responses={200: s.CardOut, **ERRORS, **CONFLICT})
+    @extend_schema(
+        request=s.CardUpdateInput,
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description='The ETag of the card as the client loaded it ("<version>"): the '
+                "edit is refused with 412 if anyone changed the card since.",
+            )
+        ],
+        responses={200: s.CardOut, **ERRORS, **VERSION_CONFLICT},
+        description=(
+            "Edit a card: only the fields sent change. Guard the edit with `If-Match` (412 when "
+            "stale) or `version` in the body (409 when stale): a stale edit changes nothing and "
+            "the answer carries the card as it is and `changes`, who changed what since. "
+            "Without either, the edit is made whatever the card's version."
+        ),
+    )
     def patch(self, request: AuthedRequest, card_id: int) -> Response:
         card = selectors.get_card_for_user(request.user, card_id)
+        header_version = if_match_version(request)
         data = dict(validated(s.CardUpdateInput, request))
+        body_version = data.pop("version", None)
+        expected = header_version if header_version is not None else body_version
         archived = data.pop("archived", None)
         if "assignees" in data:
             data["assignees"] = selectors.resolve_assignees(card.board, data["assignees"])
         if "labels" in data:
             data["labels"] = selectors.resolve_labels(card.board, data["labels"])
         # One transaction: an edit and an archive in one PATCH land together or not at all.
-        with transaction.atomic():
-            # An empty PATCH still goes through the service, which checks the right to write:
-            # a viewer must get 403, not a 200 for a change they may not make.
-            if data or archived is None:
-                services.update_card(card, **data, actor=request.user)
-            if archived is True:
-                services.archive_card(card, actor=request.user)
-            elif archived is False:
-                services.restore_card(card, actor=request.user)
-        return Response(selectors.card_as_dict(card.pk))
+        try:
+            with transaction.atomic():
+                # An empty PATCH still goes through the service, which checks the right to
+                # write: a viewer must get 403, not a 200 for a change they may not make. A
+                # guarded one too: the version is checked under the card's lock, before any
+                # change of this PATCH.
+                if data or archived is None or expected is not None:
+                    services.update_card(
+                        card, **data, expected_version=expected, actor=request.user
+                    )
+                if archived is True:
+                    services.archive_card(card, actor=request.user)
+                elif archived is False:
+                    services.restore_card(card, actor=request.user)
+        except StaleVersion as stale:
+            if header_version is not None:
+                stale.status = status.HTTP_412_PRECONDITION_FAILED
+            raise
+        return etagged(selectors.card_as_dict(card.pk))
 
     @extend_schema(responses={204: None, **ERRORS})
     def delete(self, request: AuthedRequest, card_id: int) -> Response:
@@ -304,7 +374,9 @@ class CardMoveView(APIView):
         description=(
             "Move a card. A position past the end of the target cell is clamped to the end. "
             "409 `wip_limit_exceeded` when the target column is at a hard WIP limit; nothing "
-            "changes. Owners and admins may pass it with `override_reason`."
+            "changes. Owners and admins may pass it with `override_reason`. With "
+            "`expected_column`, 409 `conflict` when the card is no longer in that column (it "
+            "says who moved it where, and carries the card and `changes`); nothing changes."
         ),
     )
     def post(self, request: AuthedRequest, card_id: int) -> Response:
@@ -323,6 +395,7 @@ class CardMoveView(APIView):
             position=data.get("position"),
             swimlane=data.get("swimlane"),
             override_reason=data["override_reason"],
+            expected_column=data.get("expected_column"),
             actor=request.user,
         )
         if move is None:  # already there: nothing changed
@@ -374,15 +447,18 @@ class CardCommentsView(APIView):
 class CardHistoryView(APIView):
     pagination_class = Pagination
 
-    @extend_schema(responses={200: s.HistoryOut(many=True), **ERRORS})
+    @extend_schema(
+        responses={200: s.HistoryOut(many=True), **ERRORS},
+        description=(
+            "Everything that happened to the card, oldest first: `kind` created, moved "
+            "(from_column, to_column...), edited (field, old, new), commented (comment), "
+            "blocked (reason), unblocked, archived, restored; each with `at`, `actor` and the "
+            "card `version` it made. Page numbers only (no `cursor`)."
+        ),
+    )
     def get(self, request: AuthedRequest, card_id: int) -> Response:
         card = selectors.get_card_for_user(request.user, card_id)
-        return paginated(
-            self,
-            request,
-            selectors.card_moves(card),
-            lambda page: [selectors.move_dict(m) for m in page],
-        )
+        return paginated(self, request, selectors.card_history(card), list)
 
 
 class BoardEventsView(APIView):

@@ -302,8 +302,10 @@ ORDER BY p.finish_at, p.card_id
 """
 
 # Each move is -1 for the column it leaves and +1 for the one it enters, on its day; archiving
-# is -1. Summing those per column and day, then accumulating over days, gives the end-of-day
-# counts without pairing a move with the next one.
+# is -1, but for a finished card (archived in a done column, by hand or by the release policy):
+# it stays in its Done band, which would otherwise fall each time finished work is cleared.
+# Summing those per column and day, then accumulating over days, gives the end-of-day counts
+# without pairing a move with the next one.
 _CFD_SQL = """
 WITH deltas AS (
     SELECT to_column_id AS col, (at AT TIME ZONE 'UTC')::date AS day, COUNT(*) AS d
@@ -316,6 +318,7 @@ WITH deltas AS (
     UNION ALL
     SELECT column_id, (archived_at AT TIME ZONE 'UTC')::date, -COUNT(*)
     FROM boards_card WHERE board_id = %(board)s AND archived_at IS NOT NULL
+        AND finished_at IS NULL
     GROUP BY 1, 2
 ),
 base AS (SELECT col, SUM(d) AS n FROM deltas WHERE day < %(from)s GROUP BY col),
@@ -460,9 +463,9 @@ class _PythonMetrics:
             blocks[card_id].append((started, ended or self.now))
         cards = dict(Card.objects.filter(board=self.board).values_list("id", "title"))
         archived = dict(
-            Card.objects.filter(board=self.board, archived_at__isnull=False).values_list(
-                "id", "archived_at"
-            )
+            Card.objects.filter(
+                board=self.board, archived_at__isnull=False, finished_at__isnull=True
+            ).values_list("id", "archived_at")
         )
 
         finished = []

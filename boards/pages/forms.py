@@ -34,6 +34,13 @@ class LabelForm(forms.Form):
     )
 
 
+class ReleaseForm(forms.Form):
+    # Empty: never.
+    release_done_after_days = forms.IntegerField(
+        min_value=1, max_value=365, required=False, label="Archive finished cards after (days)"
+    )
+
+
 class InvitationForm(forms.Form):
     email = forms.EmailField(required=False)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)

@@ -32,6 +32,7 @@ from boards.pages.forms import (
     LabelForm,
     MemberForm,
     NewBoardForm,
+    ReleaseForm,
     SwimlaneForm,
     TeamForm,
     first_error,
@@ -244,7 +245,16 @@ def _label_delete(request: AuthedHttpRequest, board: Board) -> str:
     return f"Label {label.name} deleted."
 
 
+def _release_save(request: AuthedHttpRequest, board: Board) -> str:
+    days = _valid(ReleaseForm(request.POST))["release_done_after_days"]
+    services.update_board(board, release_done_after_days=days, actor=request.user)
+    if days is None:
+        return "Finished cards stay on the board until someone archives them."
+    return f"Cards finished more than {days} day{'s' if days != 1 else ''} ago will be archived."
+
+
 SETTINGS_ACTIONS: dict[str, Action] = {
+    "release-save": _release_save,
     "column-add": _column_add,
     "column-save": _column_save,
     "column-move": _column_move,

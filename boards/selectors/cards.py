@@ -50,6 +50,7 @@ CARD_FIELDS = (
     "committed_at",
     "started_at",
     "finished_at",
+    "version",
 )
 
 
@@ -126,6 +127,7 @@ class CardData(TypedDict):
     started_at: str | None
     finished_at: str | None
     age_days: float
+    version: int  # incremented by every write to the card (If-Match / ETag)
 
 
 class PersonData(ActorData):
@@ -197,6 +199,7 @@ def card_dict(
         "started_at": _iso(row["started_at"]),
         "finished_at": _iso(row["finished_at"]),
         "age_days": age_days(row, now),
+        "version": row["version"],
     }
 
 
@@ -290,6 +293,7 @@ def board_summary(board: Board) -> dict[str, Any]:
         "seq": board.last_seq,
         "created_at": board.created_at.isoformat(),
         "updated_at": board.updated_at.isoformat(),
+        "release_done_after_days": board.release_done_after_days,
     }
 
 

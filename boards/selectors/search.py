@@ -34,9 +34,11 @@ def search_cards(
     blocked: bool | None = None,
     q: str | None = None,
     include_archived: bool = False,
+    archived: bool | None = None,
 ) -> QuerySet[Card]:
     """Cards of the user's organisations matching every given filter (`org`: one of them, by
-    slug). With `q`, best matches first (see text_search_postgres)."""
+    slug). With `q`, best matches first (see text_search_postgres). Live cards only, unless
+    `include_archived` (both) or `archived` (True: the archived ones, the latest first)."""
     cards = Card.objects.filter(
         Exists(
             Membership.objects.filter(
@@ -44,7 +46,9 @@ def search_cards(
             )
         )
     )
-    if not include_archived:
+    if archived is not None:
+        cards = cards.filter(archived=archived)
+    elif not include_archived:
         cards = cards.filter(archived=False)
     if org is not None:
         cards = cards.filter(board__organization__slug=org)
@@ -63,6 +67,8 @@ def search_cards(
     if blocked is not None:
         cards = cards.filter(blocked=blocked)
     order: tuple[str, ...] = ("board_id", "column__position", "swimlane__position", "rank", "id")
+    if archived:
+        order = ("board_id", "-archived_at", "-id")  # what went last comes first
     if q:
         cards = _text_search(cards, q)
         order = ("-search_rank", *order)

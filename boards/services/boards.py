@@ -105,11 +105,21 @@ def update_board(
     name: str | Unset = UNSET,
     description: str | Unset = UNSET,
     team: Team | Unset = UNSET,
+    release_done_after_days: int | Unset | None = UNSET,
     actor: User,
 ) -> Board:
     ensure_can_write(actor, board)
     _hold_board(board.pk)
     changed = []
+    if release_done_after_days is not UNSET:
+        if release_done_after_days is not None and not 1 <= release_done_after_days <= 365:
+            raise InvalidInput(
+                "Release finished cards after 1 to 365 days, or never.",
+                fields={"release_done_after_days": ["Between 1 and 365, or null."]},
+            )
+        if release_done_after_days != board.release_done_after_days:
+            board.release_done_after_days = release_done_after_days
+            changed.append("release_done_after_days")
     if name is not UNSET:
         board.name = name
         changed.append("name")
@@ -136,6 +146,7 @@ def update_board(
                     "name": board.name,
                     "description": board.description,
                     "team": board.team_id,
+                    "release_done_after_days": board.release_done_after_days,
                 },
                 "changed": changed,
             },

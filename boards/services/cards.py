@@ -1,19 +1,23 @@
 """Cards: create, edit, block and unblock (the andon cord), archive and restore, delete, comment."""
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from boards.live.events import append_event
+from boards.live.events import append_event, append_events
 from boards.markdown import COMMENT_MAX, DESCRIPTION_MAX
 from boards.models import (
     Block,
     Board,
     Card,
+    CardChange,
     CardMove,
+    ChangeKind,
     ClassOfService,
     Column,
     Comment,
@@ -22,7 +26,10 @@ from boards.models import (
     Swimlane,
 )
 from boards.selectors import (
+    ChangeData,
     card_as_dict,
+    cards_as_dicts,
+    changes_since,
     comment_dict,
 )
 from boards.services.access import ensure_can_write
@@ -46,8 +53,83 @@ from boards.services.rules import (
     _validate_labels,
     _validate_swimlane,
 )
-from kanban.exceptions import Conflict, InvalidInput
+from kanban.exceptions import Conflict, InvalidInput, StaleVersion
 from kanban.sentinels import UNSET, Unset
+
+# --- versions --------------------------------------------------------------------------------
+
+FIELD_NAMES = {
+    "title": "the title",
+    "description": "the description",
+    "assignees": "the assignees",
+    "labels": "the labels",
+    "value": "the value",
+    "customer": "the customer",
+    "class_of_service": "the class of service",
+    "due_date": "the due date",
+    "column": "the column (moved it)",
+    "blocked": "the blocker",
+    "archived": "whether it is archived",
+}
+
+
+def describe_changes(changes: Sequence[ChangeData]) -> str:
+    """ "bob changed the title and the value; carol changed the column (moved it)" """
+    by_person: dict[str, list[str]] = {}
+    for change in changes:
+        names = by_person.setdefault(change["by"] or "the board's release policy", [])
+        name = FIELD_NAMES.get(change["field"], change["field"])
+        if name not in names:
+            names.append(name)
+    return "; ".join(f"{who} changed {' and '.join(fields)}" for who, fields in by_person.items())
+
+
+def _check_version(card: Card, expected_version: int | None) -> None:
+    """Refuse a write made from another version of the card than the locked one (`card`, read
+    under its lock, so that two writers from the same version cannot both pass). The error
+    carries the card as it is and who changed what since `expected_version`."""
+    if expected_version is None or expected_version == card.version:
+        return
+    changes = changes_since(card.pk, expected_version)
+    detail = (
+        f"This card changed since you loaded it (version {expected_version}, now "
+        f"{card.version})"
+        + (f": {describe_changes(changes)}" if changes else "")
+        + ". Nothing was saved."
+    )
+    raise StaleVersion(
+        detail,
+        extra={"error": detail, "card": card_as_dict(card.pk), "changes": changes},
+    )
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _record(
+    card: Card,
+    kind: str,
+    *,
+    actor: User | None,
+    at: datetime,
+    field: str = "",
+    old: Any = None,
+    new: Any = None,
+) -> None:
+    """The history row of a change that made the card's current version (card.version)."""
+    CardChange.objects.create(
+        card=card,
+        board_id=card.board_id,
+        version=card.version,
+        kind=kind,
+        field=field,
+        old=_json_value(old),
+        new=_json_value(new),
+        at=at,
+        actor=actor,
+    )
+
 
 # --- cards -----------------------------------------------------------------------------------
 
@@ -125,6 +207,7 @@ def create_card(
         at=at,
         actor=actor,
         override_reason=override_reason,
+        version=card.version,
     )
     if column.stage == Stage.DONE:
         _record_active_time(card)
@@ -151,11 +234,16 @@ def update_card(
     customer: str | Unset = UNSET,
     class_of_service: str | Unset = UNSET,
     due_date: date | Unset | None = UNSET,
+    expected_version: int | None = None,
     actor: User,
     at: datetime | None = None,
 ) -> Card:
     """Edit a card's content. Where it sits is changed by move_card, archive_card and the
-    block services, never here."""
+    block services, never here.
+
+    With `expected_version`, refuses (StaleVersion, changing nothing) unless the card is still
+    at that version. Each field changed gets a history row (CardChange: old and new), and the
+    card's version goes up by one for the edit."""
     at = at or timezone.now()
     board = card.board
     ensure_can_write(actor, board)
@@ -163,7 +251,9 @@ def update_card(
     if description is not UNSET:
         description_html = _rendered(description, limit=DESCRIPTION_MAX, field="description")
     card = _lock_card(card.pk, card.board_id)
+    _check_version(card, expected_version)
     changed: list[str] = []
+    before: dict[str, Any] = {}
     for field, new in (
         ("title", title),
         ("value", value),
@@ -172,26 +262,52 @@ def update_card(
         ("due_date", due_date),
     ):
         if new is not UNSET and getattr(card, field) != new:
+            before[field] = getattr(card, field)
             setattr(card, field, new)
             changed.append(field)
     if description is not UNSET and description != card.description:
+        before["description"] = card.description
         card.description = description
         card.description_html = description_html
         changed += ["description", "description_html"]
     if assignees is not UNSET:
         new_ids = {u.pk for u in _validate_assignees(board, assignees)}
-        if new_ids != set(card.assignees.values_list("id", flat=True)):
+        old_ids = set(card.assignees.values_list("id", flat=True))
+        if new_ids != old_ids:
             card.assignees.set(list(assignees))
             changed.append("assignees")
+            before["assignees"] = sorted(old_ids)
     if labels is not UNSET:
         new_ids = {label.pk for label in _validate_labels(board, labels)}
-        if new_ids != set(card.labels.values_list("id", flat=True)):
+        old_ids = set(card.labels.values_list("id", flat=True))
+        if new_ids != old_ids:
             card.labels.set(list(labels))
             changed.append("labels")
+            before["labels"] = sorted(old_ids)
     if changed:
         card.updated_at = at
+        card.version += 1  # under the card's lock
         card.save(
-            update_fields=[f for f in changed if f not in ("assignees", "labels")] + ["updated_at"]
+            update_fields=[f for f in changed if f not in ("assignees", "labels")]
+            + ["updated_at", "version"]
+        )
+        after = {
+            "assignees": sorted(u.pk for u in assignees) if assignees is not UNSET else None,
+            "labels": sorted(label.pk for label in labels) if labels is not UNSET else None,
+        }
+        CardChange.objects.bulk_create(
+            CardChange(
+                card=card,
+                board_id=board.pk,
+                version=card.version,
+                kind=ChangeKind.EDITED,
+                field=field,
+                old=_json_value(old),
+                new=_json_value(after[field] if field in after else getattr(card, field)),
+                at=at,
+                actor=actor,
+            )
+            for field, old in before.items()
         )
         append_event(
             board.pk,
@@ -208,7 +324,14 @@ def update_card(
 
 
 @transaction.atomic
-def block_card(card: Card, *, reason: str, actor: User, at: datetime | None = None) -> Block:
+def block_card(
+    card: Card,
+    *,
+    reason: str,
+    expected_version: int | None = None,
+    actor: User,
+    at: datetime | None = None,
+) -> Block:
     """Pull the andon cord: mark the card blocked, with why, from `at` until unblocked."""
     at = at or timezone.now()
     ensure_can_write(actor, card.board)
@@ -216,13 +339,16 @@ def block_card(card: Card, *, reason: str, actor: User, at: datetime | None = No
     if not reason:
         raise InvalidInput("Say why the card is blocked.", fields={"reason": ["Required."]})
     card = _lock_card(card.pk, card.board_id)
+    _check_version(card, expected_version)
     if card.blocked:
         raise Conflict("The card is already blocked.")
     block = Block.objects.create(
         card=card, board_id=card.board_id, reason=reason, started_at=at, blocked_by=actor
     )
     card.blocked, card.block_reason, card.updated_at = True, reason, at
-    card.save(update_fields=["blocked", "block_reason", "updated_at"])
+    card.version += 1
+    card.save(update_fields=["blocked", "block_reason", "updated_at", "version"])
+    _record(card, ChangeKind.BLOCKED, actor=actor, at=at, field="blocked", new=reason)
     append_event(
         card.board_id,
         type="card.blocked",
@@ -235,10 +361,13 @@ def block_card(card: Card, *, reason: str, actor: User, at: datetime | None = No
 
 
 @transaction.atomic
-def unblock_card(card: Card, *, actor: User, at: datetime | None = None) -> Block:
+def unblock_card(
+    card: Card, *, expected_version: int | None = None, actor: User, at: datetime | None = None
+) -> Block:
     at = at or timezone.now()
     ensure_can_write(actor, card.board)
     card = _lock_card(card.pk, card.board_id)
+    _check_version(card, expected_version)
     block = Block.objects.filter(card=card, ended_at__isnull=True).first()
     if not card.blocked or block is None:
         raise Conflict("The card is not blocked.")
@@ -246,7 +375,9 @@ def unblock_card(card: Card, *, actor: User, at: datetime | None = None) -> Bloc
     block.unblocked_by = actor
     block.save(update_fields=["ended_at", "unblocked_by"])
     card.blocked, card.block_reason, card.updated_at = False, "", at
-    card.save(update_fields=["blocked", "block_reason", "updated_at"])
+    card.version += 1
+    card.save(update_fields=["blocked", "block_reason", "updated_at", "version"])
+    _record(card, ChangeKind.UNBLOCKED, actor=actor, at=at, field="blocked", old=block.reason)
     blocked_days = (block.ended_at - block.started_at).total_seconds() / 86_400
     append_event(
         card.board_id,
@@ -264,16 +395,21 @@ def unblock_card(card: Card, *, actor: User, at: datetime | None = None) -> Bloc
 
 
 @transaction.atomic
-def archive_card(card: Card, *, actor: User, at: datetime | None = None) -> Card:
+def archive_card(
+    card: Card, *, expected_version: int | None = None, actor: User, at: datetime | None = None
+) -> Card:
     """Take a card off the board (it stops counting toward WIP); its history is kept."""
     at = at or timezone.now()
     ensure_can_write(actor, card.board)
     card, _ = _lock_card_and_columns(card)
+    _check_version(card, expected_version)
     if card.archived:
         return card
     _take_from_cell(card.column_id, card.swimlane_id)
     card.archived, card.rank, card.archived_at, card.updated_at = True, None, at, at
-    card.save(update_fields=["archived", "rank", "archived_at", "updated_at"])
+    card.version += 1
+    card.save(update_fields=["archived", "rank", "archived_at", "updated_at", "version"])
+    _record(card, ChangeKind.ARCHIVED, actor=actor, at=at)
     append_event(
         card.board_id,
         type="card.archived",
@@ -286,11 +422,14 @@ def archive_card(card: Card, *, actor: User, at: datetime | None = None) -> Card
 
 
 @transaction.atomic
-def restore_card(card: Card, *, actor: User, at: datetime | None = None) -> Card:
+def restore_card(
+    card: Card, *, expected_version: int | None = None, actor: User, at: datetime | None = None
+) -> Card:
     """Put an archived card back at the end of its cell, if its column has room."""
     at = at or timezone.now()
     access = ensure_can_write(actor, card.board)
     card, columns = _lock_card_and_columns(card)
+    _check_version(card, expected_version)
     if not card.archived:
         return card
     column = columns[card.column_id]
@@ -298,7 +437,9 @@ def restore_card(card: Card, *, actor: User, at: datetime | None = None) -> Card
     card.rank = _rank_at(card.column_id, card.swimlane_id, None)
     _add_to_cell(card.column_id, card.swimlane_id)
     card.archived, card.archived_at, card.updated_at = False, None, at
-    card.save(update_fields=["archived", "rank", "archived_at", "updated_at"])
+    card.version += 1
+    card.save(update_fields=["archived", "rank", "archived_at", "updated_at", "version"])
+    _record(card, ChangeKind.RESTORED, actor=actor, at=at)
     append_event(
         card.board_id,
         type="card.restored",
@@ -352,3 +493,75 @@ def add_comment(card: Card, *, body: str, actor: User, at: datetime | None = Non
         at=at,
     )
     return comment
+
+
+# --- the release policy: finished cards off the board after N days ----------------------------
+
+RELEASE_BATCH = 200
+
+
+@transaction.atomic
+def release_done_cards(
+    board: Board, *, at: datetime | None = None, limit: int = RELEASE_BATCH
+) -> int:
+    """The board's release policy: archive up to `limit` of its live cards that finished more
+    than `release_done_after_days` days before `at` (none when the board has no policy), as
+    archive_card does each (the cell's count, a version, a history row, a `card.archived`
+    event with `"reason": "release_policy"`), in a few statements for the whole batch.
+
+    The board's own rule, not a person's: no actor and no access check (its writers set the
+    policy). Locks the cards' columns in id order, then the cards in id order, then the board
+    row (the events), the services' one order. Returns how many it archived: the task calls it
+    again until fewer than `limit`."""
+    at = at or timezone.now()
+    days = (
+        Board.objects.filter(pk=board.pk).values_list("release_done_after_days", flat=True).first()
+    )
+    if not days:
+        return 0
+    due = Card.objects.filter(
+        board_id=board.pk, archived=False, finished_at__lt=at - timedelta(days=days)
+    )
+    column_ids = set(due.values_list("column_id", flat=True).distinct())
+    if not column_ids:
+        return 0
+    _lock_columns(column_ids)
+    # Read again under the column locks: only cards of the locked columns (one moved in since
+    # waits for the next run), still due.
+    cards = list(
+        due.filter(column_id__in=column_ids).select_for_update(no_key=True).order_by("id")[:limit]
+    )
+    if not cards:
+        return 0
+    cells: dict[tuple[int, int], int] = {}
+    for card in cards:
+        cells[card.column_id, card.swimlane_id] = (
+            cells.get((card.column_id, card.swimlane_id), 0) + 1
+        )
+    for (column_id, swimlane_id), n in cells.items():
+        _take_from_cell(column_id, swimlane_id, n)
+    ids = [card.pk for card in cards]
+    Card.objects.filter(pk__in=ids).update(
+        archived=True, rank=None, archived_at=at, updated_at=at, version=F("version") + 1
+    )
+    CardChange.objects.bulk_create(
+        CardChange(
+            card_id=card.pk,
+            board_id=board.pk,
+            version=card.version + 1,
+            kind=ChangeKind.ARCHIVED,
+            at=at,
+            actor=None,
+        )
+        for card in cards
+    )
+    append_events(
+        board.pk,
+        [
+            ("card.archived", {"card": data, "reason": "release_policy"}, at)
+            for data in cards_as_dicts(Card.objects.filter(pk__in=ids).order_by("id"))
+        ],
+        actor=None,
+    )
+    _after_change(board.pk)
+    return len(cards)

@@ -23,8 +23,10 @@ from boards.models import (
 )
 from boards.selectors import (
     CARD_FIELDS,
+    card_as_dict,
     card_dict_of,
     get_card_for_user,
+    last_move,
     not_on_board,
     relation_ids_sql,
     resolve_column,
@@ -52,7 +54,12 @@ from kanban.exceptions import Conflict, Forbidden, NotFound
 _CARD, _COLUMN, _SWIMLANE = Card._meta.db_table, Column._meta.db_table, Swimlane._meta.db_table
 _BOARD, _CELL = Board._meta.db_table, Cell._meta.db_table
 _MEMBERSHIP, _TEAM_MEMBERSHIP = Membership._meta.db_table, TeamMembership._meta.db_table
-_LOCKED_CARD_FIELDS = (*CARD_FIELDS, "flow_active_seconds")
+# In the model's field order, which Model.from_db (kanban.sql.instance) maps values by.
+_LOCKED_CARD_FIELDS = tuple(
+    f.attname
+    for f in Card._meta.concrete_fields
+    if f.attname in {*CARD_FIELDS, "flow_active_seconds"}
+)
 _LOCKED_COLUMN_FIELDS = ("id", "board_id", "name", "stage", "wip_limit", "wip_policy")
 
 
@@ -132,7 +139,7 @@ def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str]:
         UPDATE {_CARD} SET column_id = %(column)s, swimlane_id = %(lane)s,
             rank = %(rank)s, committed_at = %(committed_at)s,
             started_at = %(started_at)s, finished_at = %(finished_at)s,
-            flow_active_seconds = %(active)s, updated_at = %(at)s
+            flow_active_seconds = %(active)s, updated_at = %(at)s, version = %(version)s
         WHERE id = %(card)s
         RETURNING {relation_ids_sql("%(card)s")}
     """
@@ -151,6 +158,32 @@ def _why_not_movable(
     raise _CardChangedColumn  # nothing wrong any more: it changed meanwhile, so again
 
 
+def _moved_meanwhile(card: Card, column_name: str) -> None:
+    """Raise the 409 of a move made from a stale board: the card left the column the client
+    saw it in. Only on this path: a move that goes through reads nothing more."""
+    move = last_move(card.pk)
+    who = move.actor.username if move and move.actor else "someone"
+    when = f" at {move.at.isoformat(timespec='seconds')}" if move else ""
+    detail = f"The card was moved to {column_name} by {who}{when}: nothing was changed."
+    changes = (
+        [
+            {
+                "field": "column",
+                "kind": "moved",
+                "by": move.actor.username if move.actor else None,
+                "at": move.at.isoformat(),
+                "version": move.version,
+                "new": column_name,
+            }
+        ]
+        if move
+        else []
+    )
+    raise Conflict(
+        detail, extra={"error": detail, "card": card_as_dict(card.pk), "changes": changes}
+    )
+
+
 def _pk(obj: Any) -> int:
     return obj if isinstance(obj, int) else obj.pk
 
@@ -162,10 +195,15 @@ def move_card(
     position: int | None = None,
     swimlane: Swimlane | int | None = None,
     override_reason: str = "",
+    expected_column: Column | int | None = None,
     actor: User,
     at: datetime | None = None,
 ) -> CardMove | None:
     """Move a card to `position` (default: the end) of (to_column, swimlane).
+
+    With `expected_column`, refuses (Conflict, changing nothing) when the card is no longer in
+    that column: a drag made on a stale board does not undo a colleague's move; the error says
+    who moved it where.
 
     Locks both columns in id order, then the card, so that a hard WIP limit holds however many
     moves race for the last slot, and every cell's ranks and count stay right. The card takes
@@ -187,6 +225,7 @@ def move_card(
                 position=position,
                 swimlane_id=None if swimlane is None else _pk(swimlane),
                 override_reason=override_reason,
+                expected_column_id=None if expected_column is None else _pk(expected_column),
                 actor=actor,
                 at=at or timezone.now(),
             )
@@ -204,6 +243,7 @@ def _move_card(
     position: int | None,
     swimlane_id: int | None,
     override_reason: str,
+    expected_column_id: int | None,
     actor: User,
     at: datetime,
 ) -> CardMove | None:
@@ -249,6 +289,8 @@ def _move_card(
         raise _CardChangedColumn
     if card.archived:
         raise Conflict("The card is archived: restore it before moving it.")
+    if expected_column_id is not None and card.column_id != expected_column_id:
+        _moved_meanwhile(card, columns[card.column_id].name)
     board_id = card.board_id
     from_column, to_column = columns[card.column_id], columns[to_column_id]
     to_swimlane_id = swimlane_id if swimlane_id is not None else card.swimlane_id
@@ -286,6 +328,7 @@ def _move_card(
     card.column_id, card.swimlane_id = to_column_id, to_swimlane_id
     _flow_times(card, from_stage=from_column.stage, to_stage=to_column.stage, at=at)
     card.updated_at = at
+    card.version += 1  # under the card's lock; written by place_card
     history = {
         "card_id": card_id,
         "board_id": board_id,
@@ -299,6 +342,7 @@ def _move_card(
         "at": at,
         "actor_id": actor.pk,
         "override_reason": override_reason,
+        "version": card.version,
     }
     move = CardMove(id=sql.insert(CardMove, history), **history)
     if to_column.stage == Stage.DONE:
@@ -320,6 +364,7 @@ def _move_card(
             "finished_at": dt(card.finished_at),
             "active": card.flow_active_seconds,
             "at": dt(at),
+            "version": card.version,
             "card": card_id,
         },
     )

@@ -8,6 +8,9 @@ import { currentFilters, matches, updateCount } from "./filters.js";
 
 /** Fired on the board element when a card leaves the page (detail: {cardId}). */
 export const CARD_REMOVED = "obeya:card-removed";
+/** Fired on the board element by the live client for each event about a card (detail: {card,
+ * actor, type}: the card as the event carries it, with its version). */
+export const CARD_CHANGED = "obeya:card-changed";
 
 export function placeCard(cardId, columnId, swimlaneId, position) {
   const card = cardEl(cardId);

@@ -3,6 +3,7 @@
  * updates. Native ES modules, no build step; every write goes through the REST API with the
  * session's CSRF token (lib/api.js), and the server stays the judge of every move (moves.js). */
 
+import { enableArchive } from "./archive.js";
 import { boardEl } from "./context.js";
 import { enableDialog, openCard } from "./dialog.js";
 import { enableFilters } from "./filters.js";
@@ -25,6 +26,7 @@ if (boardEl) {
   enablePolicies();
   enableFilters();
   enableDialog();
+  enableArchive();
   restoreLanes();
   const deepLink = window.location.hash.match(/^#card-(\d+)$/);
   if (deepLink) openCard(deepLink[1]);

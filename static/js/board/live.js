@@ -9,7 +9,14 @@
 import { api } from "../lib/api.js";
 import { InOrder, LiveSocket } from "../lib/socket.js";
 import { boardEl, boardId } from "./context.js";
-import { currentSeq, noteSeq, placeCard, refreshCard, removeCard } from "./cards.js";
+import {
+  CARD_CHANGED,
+  currentSeq,
+  noteSeq,
+  placeCard,
+  refreshCard,
+  removeCard,
+} from "./cards.js";
 
 const WORDS = {
   live: "Live",
@@ -92,6 +99,13 @@ function applyTo(banner) {
   return (event) => {
     const data = event.data || {};
     const card = data.card && typeof data.card === "object" ? data.card : null;
+    if (card && event.type !== "card.deleted") {
+      // The card dialog follows its card (dialog.js): fields nobody is editing refresh, and a
+      // field being edited that someone else changed asks which to keep.
+      boardEl.dispatchEvent(
+        new CustomEvent(CARD_CHANGED, { detail: { card, actor: event.actor, type: event.type } }),
+      );
+    }
     switch (event.type) {
       case "card.moved":
         if (!slide(card.id, () => placeCard(card.id, card.column, card.swimlane, card.position))) {

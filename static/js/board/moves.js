@@ -18,6 +18,10 @@ export async function sendMove(card, target, origin, overrideReason) {
   const id = Number(card.dataset.cardId);
   const body = { column: target.column, swimlane: target.swimlane, position: target.position };
   if (overrideReason) body.override_reason = overrideReason;
+  // The column the page showed the card in: if someone moved it meanwhile, the server refuses
+  // (409, saying who moved it where) rather than undo their move.
+  const from = origin && origin.list && origin.list.closest(".cell");
+  if (from) body.expected_column = Number(from.dataset.columnId);
   card.classList.add("is-saving");
   card.setAttribute("aria-busy", "true");
   try {
@@ -31,7 +35,12 @@ export async function sendMove(card, target, origin, overrideReason) {
     refreshCard(id); // its age and ageing cue may have changed with the column
     return true;
   } catch (error) {
-    if (origin && card.isConnected) insertAt(origin.list, card, origin.index);
+    const theirs = error.payload && error.payload.card;
+    if (theirs && card.isConnected) {
+      placeCard(id, theirs.column, theirs.swimlane, theirs.position); // where it really is
+    } else if (origin && card.isConnected) {
+      insertAt(origin.list, card, origin.index);
+    }
     recomputeWip();
     refused(card, target, origin, error);
     return false;

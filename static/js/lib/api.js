@@ -18,6 +18,8 @@ export class ApiError extends Error {
     this.status = status;
     this.code = payload && payload.code;
     this.fields = (payload && payload.fields) || {};
+    // The whole body: a stale write's answer carries the card as it is and `changes`.
+    this.payload = payload || {};
   }
 }
 
