@@ -557,7 +557,8 @@ def standup_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     """The board's stand-up, right to left: what arrived in each column since the start of the
     previous working day and who moved it, then what is blocked, ageing past the board's p85
     cycle time, over a WIP limit and untouched for ?days=N (default 3). ?wall=1: large type for
-    a wall screen (it refreshes itself every five minutes); the print style drops the chrome."""
+    a wall screen (org.js renders it again when the board's websocket reports a change after
+    `seq`, and every five minutes); the print style drops the chrome."""
     board = _board_or_404(request, board_id)
     days = _int_or_none(request.GET.get("days")) or STANDUP_DEFAULT_DAYS
     days = min(max(days, 1), 90)
@@ -570,6 +571,8 @@ def standup_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
             "standup": pages.standup(board, untouched_days=days),
             "days": days,
             "wall": wall,
+            # read with the board, before the stand-up: a change made meanwhile is newer
+            "seq": board.last_seq,
             "day_choices": (1, 2, 3, 5, 10),
         },
     )
