@@ -305,6 +305,8 @@ def metrics_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
         "metrics": snapshot.data,
         "window": snapshot.data["window"],
         "is_default": window is None,
+        # the ageing chart's line: the board's one ageing threshold, whatever the window
+        "ageing_after": selectors.typical_cycle_time_days(board.pk),
     }
     if problem:
         messages.error(request, problem)

@@ -135,4 +135,3 @@ def test_a_failing_page_names_the_rule_and_the_element(acme, open_page):
     text = readable(violations, "home")
     assert re.search(r"button-name \(critical\)", text), text
     assert "#nameless" in text
-
