@@ -150,6 +150,13 @@ def _is_expedite_lane(lane: dict[str, Any]) -> bool:
     return lane["name"].strip().lower() in EXPEDITE_LANE_NAMES
 
 
+ALERTS_SHOWN = 50  # as many as the board's script asks the API for
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in {"1", "true", "yes", "on"}
+
+
 def _board_or_404(request: AuthedHttpRequest, board_id: int) -> Board:
     try:
         return selectors.get_board_for_user(request.user, board_id)
@@ -168,6 +175,11 @@ def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     access = selectors.access_of(board)
     ageing_after = selectors.typical_cycle_time_days(board.pk)
     filters = Filters.from_query(request.GET)
+    # ?wall=1: the board for a screen on the wall: large type, no editing chrome, live.
+    wall = _flag(request.GET.get("wall"))
+    # Rendered with the page rather than fetched after it, so that the banner's row is there
+    # from the first paint and nothing below it moves once the scripts run.
+    open_alerts = list(selectors.board_alerts(board)[:ALERTS_SHOWN])
 
     people = {p["id"]: p for p in snapshot["people"]}
     labels = {label["id"]: label for label in snapshot["labels"]}
@@ -230,7 +242,10 @@ def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
             "snapshot": snapshot,
             "columns": columns,
             "lanes": lanes,
-            "can_write": access.can_write,
+            # the wall screen shows the board as a reader sees it: no drag, no quick-add
+            "can_write": access.can_write and not wall,
+            "wall": wall,
+            "alerts": open_alerts,
             "role": access.role,
             "filters": filters,
             "people": choosable,
@@ -241,7 +256,7 @@ def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
             "page_data": {
                 "board": board.pk,
                 "me": request.user.pk,
-                "canWrite": access.can_write,
+                "canWrite": access.can_write and not wall,
                 "isManager": access.is_manager,
                 "people": choosable,
                 "labels": snapshot["labels"],
@@ -564,7 +579,7 @@ def standup_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     board = _board_or_404(request, board_id)
     days = _int_or_none(request.GET.get("days")) or STANDUP_DEFAULT_DAYS
     days = min(max(days, 1), 90)
-    wall = request.GET.get("wall", "").lower() in {"1", "true", "yes", "on"}
+    wall = _flag(request.GET.get("wall"))
     return render(
         request,
         "boards/standup.html",

@@ -69,6 +69,8 @@ PAGES: list[tuple[str, str | None, Callable[[Acme], str], str]] = [
     ("login", None, lambda a: "/accounts/login/", "form"),
     ("home", "alice", lambda a: "/", "main"),
     ("board", "alice", lambda a: f"/boards/{a.board.pk}/", ".card"),
+    ("board-wall", "alice", lambda a: f"/boards/{a.board.pk}/?wall=1", ".card"),
+    ("board-no-match", "alice", lambda a: f"/boards/{a.board.pk}/?q=xyzzy", "#filter-empty"),
     ("board-read-only", "victor", lambda a: f"/boards/{a.board.pk}/", ".card"),
     ("board-settings", "alice", lambda a: f"/boards/{a.board.pk}/settings/", "form"),
     ("board-activity", "alice", lambda a: f"/boards/{a.board.pk}/activity/", "main"),
