@@ -99,12 +99,13 @@ SKIP = {"api-docs": ("nested-interactive",)}
 @pytest.mark.parametrize(("name", "who", "path", "ready"), PAGES, ids=[p[0] for p in PAGES])
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_the_page_has_no_serious_accessibility_violation(
-    acme, open_page, name, who, path, ready, viewport
+    acme, open_page, screenshot, name, who, path, ready, viewport
 ):
     user = getattr(acme, who) if who else None
     page = open_page(user, path(acme), viewport=PHONE if viewport == "phone" else None)
     expect(page.locator(ready).first).to_be_attached()
     settled(page)
+    screenshot(page, f"a11y-{name}-{viewport}")
     assert_accessible(page, f"{name} ({viewport})", SKIP.get(name, ()))
 
 
