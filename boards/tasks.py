@@ -13,6 +13,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
+from boards import selectors
 from boards.flow import alerts, metrics
 from boards.flow.followups import (
     BOARD_CHANGED_EVERY_SECONDS,
@@ -86,9 +87,9 @@ def check_ageing(board_id: int | None = None) -> int:
         board = Board.objects.filter(pk=pk).first()
         if board is None:
             continue  # deleted since
-        # The board's p85 cycle time over the rolling window, as its metrics show it.
-        snapshot = metrics.stored_or_computed(board)
-        alerts.check_ageing_alerts(pk, threshold_days=snapshot.data["cycle_time"]["p85"])
+        # The one ageing threshold (the board's p85 cycle time), as the board, the stand-up,
+        # the global board and the metrics page's ageing chart draw it.
+        alerts.check_ageing_alerts(pk, threshold_days=selectors.typical_cycle_time_days(pk))
     return len(board_ids)
 
 

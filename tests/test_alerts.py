@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from accounts.models import Membership
-from boards import services
+from boards import selectors, services, tasks
 from boards.flow import alerts
 from boards.models import Alert, AlertKind, Event, WipPolicy
 
@@ -126,3 +126,30 @@ def test_an_ageing_card_raises_an_alert_that_closes_when_it_moves_on(world):
         "raised": 0,
         "closed": 1,
     }
+
+
+def test_the_ageing_check_uses_the_boards_one_threshold_that_the_pages_show(world):
+    # given: the board's only finished card took 2 days, 200 days ago: outside the metrics'
+    # 90-day window (whose cycle-time p85 is therefore empty), but the board's typical cycle
+    # time, which the board page, the stand-up and the metrics' ageing line show
+    ready, doing, done = world.column("Ready"), world.column("Doing"), world.column("Done")
+    now = datetime.now(UTC)
+    finished = services.create_card(
+        world.board, title="finished", column=ready, actor=world.alice, at=now - timedelta(202)
+    )
+    services.move_card(finished, to_column=doing, actor=world.alice, at=now - timedelta(202))
+    services.move_card(finished, to_column=done, actor=world.alice, at=now - timedelta(200))
+    stuck = services.create_card(
+        world.board, title="stuck", column=ready, actor=world.alice, at=now - timedelta(10)
+    )
+    services.move_card(stuck, to_column=doing, actor=world.alice, at=now - timedelta(10))
+    threshold = selectors.typical_cycle_time_days(world.board.pk)
+    assert threshold == pytest.approx(2.0)
+
+    # when
+    tasks.check_ageing(world.board.pk)
+
+    # then: the stuck card is ageing by that threshold
+    (alert,) = open_alerts(world.board, AlertKind.AGEING)
+    assert alert.card == stuck
+    assert alert.data["threshold_days"] == round(threshold, 2)

@@ -567,7 +567,10 @@ def test_standup_page_renders_every_section_for_print_and_wall(world, client, hi
         assert heading in html
     assert "Waiting for IT" in html
     assert 'class="page-org page-standup wall"' in html
-    assert 'http-equiv="refresh"' in html
+    # no timed refresh (axe: meta-refresh); org.js follows the board's log from this seq
+    assert "http-equiv" not in html
+    world.board.refresh_from_db()
+    assert f'data-seq="{world.board.last_seq}"' in html
 
 
 def test_standup_page_without_finished_work_says_there_is_no_p85_yet(world, client):

@@ -151,6 +151,13 @@ def _is_expedite_lane(lane: dict[str, Any]) -> bool:
     return lane["name"].strip().lower() in EXPEDITE_LANE_NAMES
 
 
+ALERTS_SHOWN = 50  # as many as the board's script asks the API for
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in {"1", "true", "yes", "on"}
+
+
 def _board_or_404(request: AuthedHttpRequest, board_id: int) -> Board:
     try:
         return selectors.get_board_for_user(request.user, board_id)
@@ -169,6 +176,11 @@ def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     access = selectors.access_of(board)
     ageing_after = selectors.typical_cycle_time_days(board.pk)
     filters = Filters.from_query(request.GET)
+    # ?wall=1: the board for a screen on the wall: large type, no editing chrome, live.
+    wall = _flag(request.GET.get("wall"))
+    # Rendered with the page rather than fetched after it, so that the banner's row is there
+    # from the first paint and nothing below it moves once the scripts run.
+    open_alerts = list(selectors.board_alerts(board)[:ALERTS_SHOWN])
 
     people = {p["id"]: p for p in snapshot["people"]}
     labels = {label["id"]: label for label in snapshot["labels"]}
@@ -231,7 +243,10 @@ def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
             "snapshot": snapshot,
             "columns": columns,
             "lanes": lanes,
-            "can_write": access.can_write,
+            # the wall screen shows the board as a reader sees it: no drag, no quick-add
+            "can_write": access.can_write and not wall,
+            "wall": wall,
+            "alerts": open_alerts,
             "role": access.role,
             "filters": filters,
             "people": choosable,
@@ -242,7 +257,7 @@ def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
             "page_data": {
                 "board": board.pk,
                 "me": request.user.pk,
-                "canWrite": access.can_write,
+                "canWrite": access.can_write and not wall,
                 "isManager": access.is_manager,
                 "people": choosable,
                 "labels": snapshot["labels"],
@@ -307,6 +322,8 @@ def metrics_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
         "window": snapshot.data["window"],
         "is_default": window is None,
         "improvement_markers": kaizen_selectors.markers(board, snapshot.data["window"]),
+        # the ageing chart's line: the board's one ageing threshold, whatever the window
+        "ageing_after": selectors.typical_cycle_time_days(board.pk),
     }
     if problem:
         messages.error(request, problem)
@@ -559,11 +576,12 @@ def standup_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     """The board's stand-up, right to left: what arrived in each column since the start of the
     previous working day and who moved it, then what is blocked, ageing past the board's p85
     cycle time, over a WIP limit and untouched for ?days=N (default 3). ?wall=1: large type for
-    a wall screen (it refreshes itself every five minutes); the print style drops the chrome."""
+    a wall screen (org.js renders it again when the board's websocket reports a change after
+    `seq`, and every five minutes); the print style drops the chrome."""
     board = _board_or_404(request, board_id)
     days = _int_or_none(request.GET.get("days")) or STANDUP_DEFAULT_DAYS
     days = min(max(days, 1), 90)
-    wall = request.GET.get("wall", "").lower() in {"1", "true", "yes", "on"}
+    wall = _flag(request.GET.get("wall"))
     return render(
         request,
         "boards/standup.html",
@@ -572,6 +590,8 @@ def standup_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
             "standup": pages.standup(board, untouched_days=days),
             "days": days,
             "wall": wall,
+            # read with the board, before the stand-up: a change made meanwhile is newer
+            "seq": board.last_seq,
             "day_choices": (1, 2, 3, 5, 10),
         },
     )

@@ -380,7 +380,7 @@ def test_a_focused_card_moves_with_the_keyboard(acme, open_page):
 def test_quick_add_puts_a_new_card_at_the_bottom_of_the_column(acme, open_page):
     page = open_page(acme.alice, board_url(acme))
     backlog = cell(page, acme, "Backlog")
-    backlog.get_by_role("button", name="Add a card to Backlog, Standard").click()
+    backlog.get_by_role("button", name="Add card to Backlog, Standard").click()
     with page.expect_response(lambda r: r.request.method == "POST") as created:
         backlog.get_by_label("Title of the new card in Backlog").fill("Onboard Juniper Software")
         page.keyboard.press("Enter")

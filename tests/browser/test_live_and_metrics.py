@@ -8,8 +8,9 @@ from django.core.cache import cache
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from boards import services
+from boards import selectors, services
 from boards.models import Board, Card
+from tests.browser.conftest import PHONE
 from tests.browser.test_board_in_browser import board_url, card_on, cell, drag, ids_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -122,3 +123,82 @@ def test_the_metrics_page_of_the_demos_product_board(open_page, screenshot):
     screenshot(page, "metrics-product-board", full_page=True)
     page.goto(f"/boards/{board.pk}/")
     screenshot(page, "demo-product-board")
+
+
+CHARTS = ("cfd", "lead", "throughput", "ageing", "wip")
+
+
+def chart_facts(page, chart: str) -> dict:
+    """What Chart.js drew on #chart-<chart>: its axes' titles, its legend's labels and the x
+    axis' tick labels (None: no chart there)."""
+    return page.evaluate(
+        """(id) => {
+            const chart = window.Chart.getChart(document.getElementById(id));
+            if (!chart) return null;
+            const scales = chart.options.scales;
+            return {
+                x: scales.x.title.display ? scales.x.title.text : "",
+                y: scales.y.title.display ? scales.y.title.text : "",
+                legend: chart.options.plugins.legend.display === false ? [] :
+                    chart.legend.legendItems.map((item) => item.text),
+                ticks: chart.scales.x.ticks.map((t) => String(t.label)),
+            };
+        }""",
+        f"chart-{chart}",
+    )
+
+
+def test_every_chart_names_its_axes_with_units_and_its_colours_in_a_legend(
+    acme, open_page, screenshot
+):
+    page = open_page(acme.alice, f"/boards/{acme.board.pk}/metrics/")
+    page.wait_for_function("() => document.querySelector('.metrics').dataset.rendered === 'true'")
+    facts = {chart: chart_facts(page, chart) for chart in CHARTS}
+    assert facts["cfd"]["y"].startswith("cards") and facts["cfd"]["x"] == "day"
+    assert facts["lead"]["y"] == "lead time (days)"
+    assert facts["throughput"]["y"] == "cards finished"
+    assert facts["throughput"]["x"] == "week starting Monday"
+    assert facts["ageing"]["y"] == "age (days)"
+    assert facts["wip"]["y"] == "cards"
+    # a legend entry for every colour: each column of the CFD, blocked and not on the ageing chart
+    assert set(facts["cfd"]["legend"]) == {"Backlog", "Ready", "Doing", "Review", "Done"}
+    assert {"a card in progress", "a blocked card"} <= set(facts["ageing"]["legend"])
+    assert {"cards (within the limit)", "cards (over the limit)", "WIP limit"} <= set(
+        facts["wip"]["legend"]
+    )
+    assert "a finished card" in facts["lead"]["legend"]
+    # dates carry their year
+    for chart in ("cfd", "lead", "throughput"):
+        assert facts[chart]["ticks"], chart
+        assert all(re.search(r"\b20\d\d\b", t) for t in facts[chart]["ticks"]), facts[chart]
+    # the ageing line is the board's one threshold, the board page's "ageing after"
+    threshold = selectors.typical_cycle_time_days(acme.board.pk)
+    assert any(f"ageing after {threshold:.1f} days" in label for label in facts["ageing"]["legend"])
+    page.goto(f"/boards/{acme.board.pk}/")
+    expect(page.locator(".board-bar .legend")).to_contain_text(f"ageing after {threshold:.1f} d")
+    page.goto(f"/boards/{acme.board.pk}/metrics/")
+    page.wait_for_function("() => document.querySelector('.metrics').dataset.rendered === 'true'")
+    screenshot(page, "metrics-readable", full_page=True)
+    phone = open_page(acme.alice, f"/boards/{acme.board.pk}/metrics/", viewport=PHONE)
+    phone.wait_for_function("() => document.querySelector('.metrics').dataset.rendered === 'true'")
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(phone, "metrics-readable-phone", full_page=True)
+
+
+def test_a_new_board_says_there_is_not_enough_data_yet_instead_of_empty_charts(
+    acme, open_page, screenshot
+):
+    board = services.create_board(team=acme.board.team, name="Brand new", actor=acme.alice)
+    page = open_page(acme.alice, f"/boards/{board.pk}/metrics/")
+    page.wait_for_function("() => document.querySelector('.metrics').dataset.rendered === 'true'")
+    for chart in ("cfd", "lead", "throughput", "ageing"):
+        figure = page.locator(f".chart:has(#chart-{chart})")
+        expect(figure.locator(".no-data")).to_be_visible()
+        expect(page.locator(f"#chart-{chart}")).to_be_hidden()
+        assert chart_facts(page, chart) is None
+    expect(page.locator(".chart:has(#chart-lead) .no-data")).to_have_text(
+        re.compile(r"^Not enough data yet — finish a few cards")
+    )
+    # the columns' WIP (all zero) is still a true picture
+    assert chart_facts(page, "wip")["legend"]
+    screenshot(page, "metrics-new-board", full_page=True)

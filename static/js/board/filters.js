@@ -34,6 +34,17 @@ function isActive(f) {
   return Boolean(f.q || f.assignee || f.label || f.blocked);
 }
 
+// What the filters ask for, in words: “xyz”, Bob Martin, label migration, blocked.
+function describe(f) {
+  const el = filterForm.elements;
+  const parts = [];
+  if (f.q) parts.push(`“${el.q.value.trim()}”`);
+  if (f.assignee) parts.push(`assigned to ${el.assignee.selectedOptions[0].textContent.trim()}`);
+  if (f.label) parts.push(`label ${el.label.selectedOptions[0].textContent.trim()}`);
+  if (f.blocked) parts.push("blocked");
+  return parts.join(", ");
+}
+
 export function updateCount() {
   const all = boardEl.querySelectorAll(".card");
   const f = currentFilters();
@@ -41,6 +52,11 @@ export function updateCount() {
   document.getElementById("filter-count").textContent = isActive(f)
     ? `${shown} of ${all.length} cards`
     : `${all.length} cards`;
+  // A filter that hides every card says so, rather than showing an empty board.
+  const empty = document.getElementById("filter-empty");
+  if (!empty) return;
+  empty.hidden = !(isActive(f) && shown === 0 && all.length > 0);
+  if (!empty.hidden) empty.querySelector(".filter-empty-text").textContent = `No cards match ${describe(f)}`;
 }
 
 export function applyFilters() {
@@ -81,7 +97,7 @@ export function enableFilters() {
     event.preventDefault();
     applyFilters();
   });
-  clearLink.addEventListener("click", (event) => {
+  const clearAll = (event) => {
     event.preventDefault();
     filterForm.reset();
     for (const select of filterForm.querySelectorAll("select")) select.value = "";
@@ -89,5 +105,8 @@ export function enableFilters() {
     filterForm.elements.blocked.checked = false;
     applyFilters();
     filterForm.elements.q.focus();
-  });
+  };
+  clearLink.addEventListener("click", clearAll);
+  const emptyClear = document.querySelector("#filter-empty .filter-empty-clear");
+  if (emptyClear) emptyClear.addEventListener("click", clearAll);
 }

@@ -11,6 +11,7 @@ import { enableKeys, isGrabbing } from "./keys.js";
 import { enablePolicies, openQuickAdd, restoreLanes, toggleLane } from "./lanes.js";
 import { startLive } from "./live.js";
 import { justDragged } from "./moves.js";
+import { openOnCards } from "./opening.js";
 
 if (boardEl) {
   // Clicks: open a card, quick-add, fold a lane.
@@ -30,5 +31,6 @@ if (boardEl) {
   restoreLanes();
   const deepLink = window.location.hash.match(/^#card-(\d+)$/);
   if (deepLink) openCard(deepLink[1]);
+  else openOnCards();
   startLive();
 }

@@ -28,25 +28,34 @@ const WORDS = {
 // --- the indicator: connection state and who is watching ------------------------------------
 
 function makeIndicator() {
-  const indicator = document.createElement("span");
-  indicator.className = "live-indicator";
-  indicator.setAttribute("role", "status");
-  indicator.setAttribute("aria-live", "polite");
   const bar = boardEl.querySelector(".board-bar") || boardEl;
-  const anchor = bar.querySelector(".board-links") || bar.querySelector("h1");
-  if (anchor) anchor.insertAdjacentElement("afterend", indicator);
-  else bar.appendChild(indicator);
+  // The page renders the indicator (its space is there from the first paint); make one for a
+  // page that does not.
+  let indicator = boardEl.querySelector(".live-indicator");
+  if (!indicator) {
+    indicator = document.createElement("span");
+    indicator.className = "live-indicator";
+    indicator.setAttribute("role", "status");
+    indicator.setAttribute("aria-live", "polite");
+    const anchor = bar.querySelector(".board-links") || bar.querySelector("h1");
+    if (anchor) anchor.insertAdjacentElement("afterend", indicator);
+    else bar.appendChild(indicator);
+  }
   return { indicator, bar };
 }
 
 // --- alerts banner -----------------------------------------------------------------------------
 
 function makeBanner(bar) {
-  const banner = document.createElement("ul");
-  banner.className = "alerts-banner";
-  banner.setAttribute("aria-label", "Open alerts");
-  banner.hidden = true;
-  bar.insertAdjacentElement("afterend", banner);
+  // Rendered with the board's open alerts; the API's list and the socket keep it current.
+  let banner = boardEl.querySelector(".alerts-banner");
+  if (!banner) {
+    banner = document.createElement("ul");
+    banner.className = "alerts-banner";
+    banner.setAttribute("aria-label", "Open alerts");
+    banner.hidden = true;
+    bar.insertAdjacentElement("afterend", banner);
+  }
   return banner;
 }
 
