@@ -80,7 +80,7 @@ def recompute_metrics(board_id: int) -> int | None:
 
 @shared_task(name="boards.check_ageing")
 def check_ageing(board_id: int | None = None) -> int:
-    """Ageing alerts for one board, or (from beat) for every board."""
+    """Ageing and service level alerts for one board, or (from beat) for every board."""
     board_ids = [board_id] if board_id else list(Board.objects.values_list("pk", flat=True))
     for pk in board_ids:
         board = Board.objects.filter(pk=pk).first()
@@ -89,6 +89,7 @@ def check_ageing(board_id: int | None = None) -> int:
         # The board's p85 cycle time over the rolling window, as its metrics show it.
         snapshot = metrics.stored_or_computed(board)
         alerts.check_ageing_alerts(pk, threshold_days=snapshot.data["cycle_time"]["p85"])
+        alerts.check_sle_alerts(pk)
     return len(board_ids)
 
 

@@ -275,6 +275,17 @@ def test_api_forecasts_when_and_filters_by_class_of_service_and_customer(ten_day
     assert nobody["message"].startswith("No card finished in the 90 days sampled")
 
 
+def test_api_without_a_question_forecasts_the_next_two_weeks(ten_days, api):
+    body = (
+        api(ten_days.alice)
+        .get(f"{API}/boards/{ten_days.board.pk}/forecast/", {"class_of_service": "standard"})
+        .json()
+    )
+    assert body["how_many_by"]["days"] == 14
+    assert body["how_many_by"]["date"] == (utc_today() + timedelta(days=13)).isoformat()
+    assert [lv["at_least"] for lv in body["how_many_by"]["levels"]] == [14] * 4
+
+
 def test_api_cannot_forecast_from_a_history_of_zero_days(world, api):
     finish(world, "Long ago", utc_today() - timedelta(days=100))
     body = api(world.alice).get(f"{API}/boards/{world.board.pk}/forecast/", {"when": 5}).json()
@@ -299,7 +310,6 @@ def test_api_from_widens_the_history(world, api):
 @pytest.mark.parametrize(
     ("params", "field"),
     [
-        ({}, "when"),
         ({"when": 3, "how_many_by": "2099-01-01"}, "how_many_by"),
         ({"how_many_by": "tomorrow"}, "how_many_by"),
         ({"how_many_by": "2000-01-01"}, "how_many_by"),

@@ -1,7 +1,8 @@
-"""The forecast endpoints: Monte Carlo forecasts of a board's throughput and their backtest
-(boards/flow/forecast.py). Read only: they parse, check access, compute, answer."""
+"""Forecasts and service levels: Monte Carlo forecasts of a board's throughput and their
+backtest (boards/flow/forecast.py); service level expectations and WIP limits per class of
+service, the cards at risk, blocked time by cause (boards/flow/service_levels.py)."""
 
-from datetime import UTC, date
+from datetime import UTC, date, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -12,10 +13,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import AuthedRequest
-from boards import selectors
-from boards.flow import forecast
-from boards.models import ClassOfService
-from kanban.api import ERRORS
+from boards import selectors, services
+from boards.flow import forecast, metrics, service_levels
+from boards.models import Board, ClassOfService, WipPolicy
+from boards.services.service_levels import MAX_SLE_DAYS
+from kanban.api import ERRORS, validated
+from kanban.exceptions import NotFound
 
 
 def _today() -> date:
@@ -65,12 +68,17 @@ class ForecastInput(_FilterInput):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("how_many_by" in attrs) == ("when" in attrs):
+        if "how_many_by" in attrs and "when" in attrs:
             raise serializers.ValidationError(
                 {
-                    "how_many_by": ["Ask how_many_by=YYYY-MM-DD or when=N, one of the two."],
-                    "when": ["Ask how_many_by=YYYY-MM-DD or when=N, one of the two."],
+                    "how_many_by": ["Ask how_many_by=YYYY-MM-DD or when=N, not both."],
+                    "when": ["Ask how_many_by=YYYY-MM-DD or when=N, not both."],
                 }
+            )
+        if "how_many_by" not in attrs and "when" not in attrs:
+            # No question: the one a stand-up asks, how many in the next two weeks.
+            attrs["how_many_by"] = self.context["today"] + timedelta(
+                days=forecast.DEFAULT_HORIZON_DAYS - 1
             )
         return attrs
 
@@ -118,7 +126,8 @@ class BoardForecastView(APIView):
                 "when",
                 int,
                 description=f"When will this many cards (1 to {forecast.MAX_CARDS}) be "
-                "finished? Give how_many_by or when, not both.",
+                "finished? Give how_many_by or when, not both; neither asks how many in the "
+                f"next {forecast.DEFAULT_HORIZON_DAYS} days.",
             ),
             *FILTER_PARAMETERS,
         ],
@@ -183,4 +192,119 @@ class BoardBacktestView(APIView):
                 horizon=data.get("horizon", forecast.DEFAULT_BACKTEST_HORIZON),
                 seed=data.get("seed"),
             )
+        )
+
+
+# --- service levels per class of service -------------------------------------------------------
+
+
+class ServiceLevelInput(serializers.Serializer):
+    sle_days = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.01, max_value=MAX_SLE_DAYS
+    )
+    wip_limit = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=32767
+    )
+    wip_policy = serializers.ChoiceField(choices=WipPolicy.choices, required=False)
+
+
+def _service_levels_answer(board: Board) -> dict[str, Any]:
+    now = timezone.now()
+    levels = service_levels.board_service_levels(board, now)
+    return {
+        "board": board.pk,
+        "at_risk_fraction": service_levels.AT_RISK_FRACTION,
+        "levels": levels,
+        "cards": service_levels.cards_at_risk(board, now, service_levels.sle_by_class(levels)),
+    }
+
+
+SERVICE_LEVELS_DESCRIPTION = (
+    "Per class of service: the service level expectation in force (`sle_days`: 85 % of the "
+    "class's work finishes within it, from its start), whether it was `set` or `derived` (the "
+    "p85 cycle time of the class's cards finished in the last 90 days), the class's WIP now "
+    "and its limit. `cards`: the started cards in progress past `at_risk_fraction` of their "
+    "SLE (`at_risk`) or past it (`breached`), the most overdue first."
+)
+
+
+class BoardServiceLevelsView(APIView):
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, **ERRORS}, description=SERVICE_LEVELS_DESCRIPTION
+    )
+    def get(self, request: AuthedRequest, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        return Response(_service_levels_answer(board))
+
+
+class BoardServiceLevelView(APIView):
+    @extend_schema(
+        request=ServiceLevelInput,
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        description=(
+            "Set a class of service's SLE in days (null: derive it), WIP limit (null: none) "
+            "and WIP policy (soft: an alert; hard: moves and new cards that would pass it are "
+            "refused with 409 `wip_limit_exceeded`, unless an owner or admin gives an "
+            "`override_reason`). Members of the board's team, owners and admins. Answers as "
+            "the GET of the board's service levels."
+        ),
+    )
+    def patch(self, request: AuthedRequest, board_id: int, class_of_service: str) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        if class_of_service not in ClassOfService.values:
+            raise NotFound("No such class of service.")
+        data = validated(ServiceLevelInput, request)
+        services.set_service_level(
+            board, class_of_service=class_of_service, actor=request.user, **data
+        )
+        return Response(_service_levels_answer(board))
+
+
+# --- blockers by cause -------------------------------------------------------------------------
+
+
+class BlockerInput(serializers.Serializer):
+    to = serializers.DateField(required=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(required=False)
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("from" in attrs) != ("to" in attrs):
+            raise serializers.ValidationError("Give both from and to, or neither.")
+        return attrs
+
+
+class BoardBlockersView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, description="Window start (inclusive)."),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="Window end (inclusive)."),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        description=(
+            "Blocked time grouped by cause: the reasons of the blocks that overlap the window "
+            "(default the last 90 days), normalised (case, spacing, surrounding punctuation), "
+            "with how many blocks and cards, the blocked days within the window (an open "
+            "block up to now) and how many are still open; the most blocked time first."
+        ),
+    )
+    def get(self, request: AuthedRequest, board_id: int) -> Response:
+        board = selectors.get_board_for_user(request.user, board_id)
+        serializer = BlockerInput(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        query = serializer.validated_data
+        now = timezone.now()
+        if "from" in query:
+            window = metrics.chosen_window(query["from"], query["to"])
+        else:
+            window = metrics.default_window(now)
+        return Response(
+            {
+                "board": board.pk,
+                "window": {"from": window.start.isoformat(), "to": window.end.isoformat()},
+                "causes": service_levels.blocker_causes(board, window, now),
+            }
         )

@@ -24,6 +24,21 @@ urlpatterns = [
         forecast_views.BoardBacktestView.as_view(),
         name="api-forecast-backtest",
     ),
+    path(
+        "boards/<int:board_id>/service-levels/",
+        forecast_views.BoardServiceLevelsView.as_view(),
+        name="api-service-levels",
+    ),
+    path(
+        "boards/<int:board_id>/service-levels/<str:class_of_service>/",
+        forecast_views.BoardServiceLevelView.as_view(),
+        name="api-service-level",
+    ),
+    path(
+        "boards/<int:board_id>/blockers/",
+        forecast_views.BoardBlockersView.as_view(),
+        name="api-blockers",
+    ),
     path("columns/<int:column_id>/", views.ColumnDetailView.as_view(), name="api-column"),
     path("swimlanes/<int:swimlane_id>/", views.SwimlaneDetailView.as_view(), name="api-swimlane"),
     path("cards/", views.CardListView.as_view(), name="api-cards"),

@@ -43,6 +43,7 @@ MAX_HORIZON_DAYS = 366  # "how many by" at most a year ahead
 MAX_CARDS = 1_000  # "when will N be done": N at most (the cost grows with N / pace)
 # A trial that has not finished N cards after ten years stops: the answer is "not in sight".
 GIVE_UP_DAYS = 3_650
+DEFAULT_HORIZON_DAYS = 14  # the question asked when none is: how many in two weeks
 DEFAULT_BACKTEST_HORIZON = 14
 MIN_BACKTEST_HISTORY = 14  # days known before a backtest's date, at least
 # Days a "how many" trial sums per draw: draws come from the exact distribution of the sum of
