@@ -6,7 +6,7 @@ Histories where the answer is exact or is a known distribution:
 - constant 2 cards a day: every trial of 10 days finishes 20; 7 cards take 4 days (2, 4, 6, 8).
 - [2, 0] over 2 days: totals 0 (1/4), 2 (1/2), 4 (1/4). P(total >= 2) = 0.75, so at least 2
   with 50 and 70 % confidence, and only 0 with 85 and 95 %.
-- [1, 0] over 16 days (the BLOCK-day draws): total ~ Binomial(16, 1/2); P(X >= 8) = 0.598,
+- [1, 0] over 16 days (one draw of a 16-day block): total ~ Binomial(16, 1/2); P(X >= 8) = 0.598,
   P(X >= 7) = 0.773, P(X >= 6) = 0.895, P(X >= 5) = 0.962: at least 8, 7, 6, 5.
 - [1, 0], when will 1 be done: days ~ Geometric(1/2), P(T <= k) = 1 - 2^-k: 0.75 at 2 days,
   0.875 at 3, 0.969 at 5, so 70 % -> 2 days, 85 % -> 3, 95 % -> 5.
@@ -54,10 +54,10 @@ def test_constant_throughput_forecasts_exactly_at_every_confidence():
 
 
 def test_a_long_constant_wait_crosses_the_blocks_on_the_right_day():
-    # 3 a day, 100 cards: 33 days give 99, the 34th gives 102 (blocks of 8 days, then days).
+    # 3 a day, 100 cards: 33 days give 99, the 34th gives 102 (found halving the last block).
     result = forecast.when([3] * 20, today=TODAY, cards=100, trials=200, rng=rng())
     assert levels(result, "days") == dict.fromkeys((50, 70, 85, 95), 34)
-    # and "how many" over a year: 366 * 3 through 45 blocks and 6 single days
+    # and "how many" over a year: 366 * 3, two blocks of 128 days, then 64, 32, 8, 4 and 2
     result = forecast.how_many(
         [3] * 20, today=TODAY, by=TODAY + timedelta(days=365), trials=200, rng=rng()
     )

@@ -40,16 +40,20 @@ CONFIDENCES = (50, 70, 85, 95)
 DEFAULT_HISTORY_DAYS = 90
 MAX_HISTORY_DAYS = 731  # as the metrics' windows: at most two years
 MAX_HORIZON_DAYS = 366  # "how many by" at most a year ahead
-MAX_CARDS = 1_000  # "when will N be done": N at most (the cost grows with N / pace)
+MAX_CARDS = 10_000  # "when will N be done": N at most
 # A trial that has not finished N cards after ten years stops: the answer is "not in sight".
 GIVE_UP_DAYS = 3_650
 DEFAULT_HORIZON_DAYS = 14  # the question asked when none is: how many in two weeks
 DEFAULT_BACKTEST_HORIZON = 14
 MIN_BACKTEST_HISTORY = 14  # days known before a backtest's date, at least
-# Days a "how many" trial sums per draw: draws come from the exact distribution of the sum of
-# BLOCK days (the daily distribution convolved with itself), so a year ahead is 46 draws a
-# trial instead of 366, with the same distribution of totals.
-BLOCK = 8
+MAX_BACKTESTS = 80
+# A trial draws the sum of a block of days at once, from the exact distribution of the sum of
+# that many days (the daily distribution convolved with itself, doubling: 1, 2, 4, ... days),
+# so that a year ahead is a handful of draws instead of 366. Blocks stop doubling where the
+# distribution's support (the most a block can finish) would pass MAX_BLOCK_CARDS (the
+# convolution's cost is its square), and at MAX_BLOCK_DAYS.
+MAX_BLOCK_CARDS = 512
+MAX_BLOCK_DAYS = 256
 
 
 # --- the history -----------------------------------------------------------------------------
@@ -138,34 +142,62 @@ def history_of(per_day: dict[date, int], *, today: date, start: date | None = No
 # --- the simulation --------------------------------------------------------------------------
 
 
-def _sum_distribution(counts: list[int], days: int) -> tuple[list[int], list[float]]:
-    """The exact distribution of the sum of `days` days drawn from `counts`: (values,
-    cumulative weights), for random.choices. Convolution of the daily distribution."""
-    daily: dict[int, float] = {}
+@dataclass(frozen=True)
+class _Block:
+    days: int
+    pmf: list[float]  # the probability that a block of `days` days finishes i cards
+    values: list[int]  # the i it may finish ...
+    cum_weights: list[float]  # ... and their cumulative probabilities, for random.choices
+
+
+def _blocks(counts: list[int], longest: int, budget: float) -> list[_Block]:
+    """The exact distributions of the sum of 1, 2, 4, ... days drawn from `counts` (up to
+    `longest` days, MAX_BLOCK_DAYS, and MAX_BLOCK_CARDS of support), shortest first. A
+    doubling costs its support squared: none is made past `budget` (about what the draws it
+    saves would cost), which keeps a short forecast of a busy board from convolving more
+    than it draws."""
+    most = max(counts)
+    pmf = [0.0] * (most + 1)
     for n in counts:
-        daily[n] = daily.get(n, 0.0) + 1.0 / len(counts)
-    dist = {0: 1.0}
-    for _ in range(days):
-        nxt: dict[int, float] = {}
-        for total, p in dist.items():
-            for n, q in daily.items():
-                nxt[total + n] = nxt.get(total + n, 0.0) + p * q
-        dist = nxt
-    values = sorted(dist)
-    return values, list(itertools.accumulate(dist[v] for v in values))
+        pmf[n] += 1.0 / len(counts)
+    blocks = []
+    days = 1
+    while True:
+        values = [v for v, p in enumerate(pmf) if p > 0]
+        cum = list(itertools.accumulate(pmf[v] for v in values))
+        blocks.append(_Block(days, pmf, values, cum))
+        if (
+            days * 2 > min(longest, MAX_BLOCK_DAYS)
+            or (len(pmf) - 1) * 2 > MAX_BLOCK_CARDS
+            or len(values) ** 2 > budget
+        ):
+            return blocks
+        doubled = [0.0] * (2 * len(pmf) - 1)
+        for i, p in enumerate(pmf):
+            if p:
+                for j, q in enumerate(pmf):
+                    if q:
+                        doubled[i + j] += p * q
+        pmf, days = doubled, days * 2
 
 
 def simulate_totals(counts: list[int], days: int, *, trials: int, rng: random.Random) -> list[int]:
-    """Each trial's cards finished over `days` future days, sorted ascending."""
-    blocks, rest = divmod(days, BLOCK)
+    """Each trial's cards finished over `days` future days, sorted ascending: `days` split into
+    the longest block as many times as it fits, then the binary digits of the rest, one draw
+    of each block's sum a trial."""
+    if days <= 0:
+        return [0] * trials
+    blocks = _blocks(counts, days, budget=trials * days / 4)
+    longest = blocks[-1]
+    repeats, rest = divmod(days, longest.days)
+    parts = [(longest, repeats)] + [(b, 1) for b in blocks if rest & b.days]
     totals = [0] * trials
-    if blocks:
-        values, cum = _sum_distribution(counts, BLOCK)
-        draws = rng.choices(values, cum_weights=cum, k=blocks * trials)
-        totals = [sum(draws[i * blocks : (i + 1) * blocks]) for i in range(trials)]
-    if rest:
-        draws = rng.choices(counts, k=rest * trials)
-        totals = [t + sum(draws[i * rest : (i + 1) * rest]) for i, t in enumerate(totals)]
+    for block, times in parts:
+        draws = rng.choices(block.values, cum_weights=block.cum_weights, k=times * trials)
+        if times == 1:
+            totals = [t + d for t, d in zip(totals, draws, strict=True)]
+        else:
+            totals = [t + sum(draws[i * times : (i + 1) * times]) for i, t in enumerate(totals)]
     totals.sort()
     return totals
 
@@ -174,36 +206,57 @@ def simulate_days(counts: list[int], cards: int, *, trials: int, rng: random.Ran
     """Each trial's days to finish `cards` (today is day 1), sorted ascending; a trial that
     needs more than GIVE_UP_DAYS counts as GIVE_UP_DAYS + 1.
 
-    A trial first steps BLOCK days at a time (draws of the BLOCK-day sum) while even the
-    busiest possible block could not reach `cards` (so the day it is reached cannot lie inside
-    a block stepped over), then day by day: the same distribution as stepping day by day from
-    the start, with a BLOCK-th of the draws for a long wait."""
+    A trial draws the longest block's sums until their total reaches `cards`; the day it was
+    reached lies in the last block, which is then halved, again and again: its first half's
+    sum is drawn given the whole block's (P(h | s) = P(h) P(s - h) / P(s), the halves being
+    independent), and the search goes on in the half where the total is reached, down to one
+    day. The same distribution as stepping day by day, in a few draws however long the wait
+    (the conditional distributions are kept, keyed by block and sum)."""
     mean = sum(counts) / len(counts)
-    # Blocks stop where one block might cross: below this many cards done.
-    short_of = cards - BLOCK * max(counts)
-    values, cum = _sum_distribution(counts, BLOCK)
-    # Draw a little more than the mean pace needs, one call a chunk; short trials draw again.
-    block_chunk = max(math.ceil(max(short_of, 0) / (mean * BLOCK) * 1.25) + 2, 4)
-    day_chunk = max(math.ceil(min(cards, BLOCK * max(counts)) / mean * 1.25) + 8, 16)
+    expected_days = min(cards / mean, GIVE_UP_DAYS)
+    blocks = _blocks(counts, GIVE_UP_DAYS, budget=trials * max(expected_days, 16) / 4)
+    top = blocks[-1]
+    given: dict[tuple[int, int], tuple[list[int], list[float]]] = {}
+
+    def first_half(level: int, total: int) -> int:
+        """A draw of the first half's sum of a block of `blocks[level]`, given its `total`."""
+        key = (level, total)
+        if key not in given:
+            half = blocks[level - 1].pmf
+            hs = range(max(0, total - len(half) + 1), min(total, len(half) - 1) + 1)
+            kept = [(h, w) for h in hs if (w := half[h] * half[total - h]) > 0]
+            given[key] = ([h for h, _ in kept], list(itertools.accumulate(w for _, w in kept)))
+        values, cum = given[key]
+        return values[bisect.bisect(cum, random_() * cum[-1], hi=len(cum) - 1)]
+
+    random_, choices = rng.random, rng.choices
+    most_blocks = math.ceil(GIVE_UP_DAYS / top.days)
+    chunk = min(max(math.ceil(cards / (top.days * mean) * 1.25) + 1, 2), most_blocks)
     result = []
     for _ in range(trials):
-        done, elapsed = 0, 0
-        while done < short_of and elapsed < GIVE_UP_DAYS:
-            running = list(
-                itertools.accumulate(
-                    rng.choices(values, cum_weights=cum, k=block_chunk), initial=done
-                )
-            )
-            taken = min(bisect.bisect_left(running, short_of), block_chunk)
-            done, elapsed = running[taken], elapsed + taken * BLOCK
-        while elapsed < GIVE_UP_DAYS:
-            running = list(itertools.accumulate(rng.choices(counts, k=day_chunk), initial=done))
-            if running[-1] >= cards:
-                result.append(elapsed + bisect.bisect_left(running, cards))
+        done, taken = 0, 0
+        while True:
+            sums = choices(top.values, cum_weights=top.cum_weights, k=chunk)
+            running = list(itertools.accumulate(sums, initial=done))
+            crossing = bisect.bisect_left(running, cards)  # blocks until the total is reached
+            if crossing <= chunk or taken + chunk >= most_blocks:
                 break
-            done, elapsed = running[-1], elapsed + day_chunk
-        else:
+            done, taken = running[-1], taken + chunk
+        if crossing > chunk:
             result.append(GIVE_UP_DAYS + 1)
+            continue
+        # the total is reached within block number `crossing` (1-based) of this chunk
+        elapsed = (taken + crossing - 1) * top.days
+        need, total = cards - running[crossing - 1], sums[crossing - 1]
+        for level in range(len(blocks) - 1, 0, -1):
+            h = first_half(level, total)
+            if h >= need:
+                total = h
+            else:
+                need, total = need - h, total - h
+                elapsed += blocks[level - 1].days
+        days = elapsed + 1
+        result.append(days if days <= GIVE_UP_DAYS else GIVE_UP_DAYS + 1)
     result.sort()
     return result
 
@@ -322,12 +375,16 @@ def backtest(
     min_history: int = MIN_BACKTEST_HISTORY,
 ) -> tuple[list[BacktestLevel], list[BacktestPoint]]:
     """For each day P of the history with at least `min_history` days before it and `horizon`
-    days after it, forecast "how many in the next `horizon` days" from the days before P only,
-    and compare with what the next `horizon` days finished. A forecast at c% held when the
-    actual count was at least the forecast's. Dates whose past has no finished card are skipped
-    (no forecast was possible then)."""
+    days after it (at most MAX_BACKTESTS of them, evenly spread), forecast "how many in the
+    next `horizon` days" from the days before P only, and compare with what the next `horizon`
+    days finished. A forecast at c% held when the actual count was at least the forecast's.
+    Dates whose past has no finished card are skipped (no forecast was possible then)."""
     points: list[BacktestPoint] = []
-    for i in range(min_history, len(counts) - horizon + 1):
+    dates = range(min_history, len(counts) - horizon + 1)
+    # A long history is backtested on MAX_BACKTESTS dates spread evenly over it (the last one
+    # included), so that two years cost what three months do.
+    step = max(1, math.ceil(len(dates) / MAX_BACKTESTS))
+    for i in reversed(dates[::-1][::step]):
         known = counts[:i]
         if not any(known):
             continue

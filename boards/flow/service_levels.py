@@ -164,7 +164,7 @@ def cards_at_risk(board: Board, now: datetime, sle: dict[str, float]) -> list[Ca
     ).values("id", "title", "class_of_service", "column_id", "column__name", "started_at")
     found: list[CardAtRiskData] = []
     for r in rows:
-        age = (now - r["started_at"]).total_seconds() / DAY
+        age = (now - r["started_at"]).total_seconds() / DAY  # type: ignore[operator]  # started_at__isnull=False
         days = sle[r["class_of_service"]]
         state = sle_state(age, days)
         if state is None:
