@@ -88,6 +88,36 @@ def test_when_reads_the_confident_date_from_the_high_side_of_the_trials():
     assert days[50] <= days[70] <= days[85] <= days[95]
 
 
+def naive_days(counts, cards, trials, rng):
+    """The textbook walk, a day at a time: what the block draws must agree with."""
+    result = []
+    for _ in range(trials):
+        done = days = 0
+        while done < cards:
+            done += rng.choice(counts)
+            days += 1
+        result.append(days)
+    return sorted(result)
+
+
+def test_block_draws_agree_with_a_day_by_day_walk():
+    # a lumpy history (max 5 a day, mean 1.25): the blocks are 64 days, the wait about 80
+    history = [0, 0, 1, 5, 0, 2]
+    fast = forecast.simulate_days(history, 100, trials=20_000, rng=rng(1))
+    slow = naive_days(history, 100, 20_000, rng(2))
+    for c in forecast.CONFIDENCES:
+        assert abs(forecast.within(fast, c) - forecast.within(slow, c)) <= 1, c
+    assert abs(sum(fast) / len(fast) - sum(slow) / len(slow)) < 0.5
+
+    # the sum of 100 days (blocks of 64, 32 and 4): mean 100 * 8/6 = 133.3, variance
+    # 100 * (E[x^2] - E[x]^2) = 100 * (30/6 - (8/6)^2) = 322.2
+    totals = forecast.simulate_totals(history, 100, trials=20_000, rng=rng(3))
+    mean = sum(totals) / len(totals)
+    variance = sum((t - mean) ** 2 for t in totals) / len(totals)
+    assert abs(mean - 133.33) < 1
+    assert abs(variance - 322.2) < 20
+
+
 def test_the_same_seed_gives_the_same_forecast_and_another_seed_may_not():
     history = [0, 1, 0, 3, 2, 0, 0, 5, 1, 0]
     a = forecast.when(history, today=TODAY, cards=40, trials=2000, rng=rng(1))
@@ -174,6 +204,15 @@ def test_backtest_skips_dates_whose_past_had_no_finished_card():
     # days 14..35 qualify by length; 14..20 knew only zero days
     assert points[0]["date"] == (TODAY + timedelta(days=21)).isoformat()
     assert len(points) == 35 - 21 + 1
+
+
+def test_a_long_history_is_backtested_on_at_most_80_dates_spread_over_it():
+    levels_, points = forecast.backtest([1] * 731, start=TODAY, horizon=14, trials=50, rng=rng())
+    # 704 possible dates (14..717), every 9th from the last: 79
+    assert len(points) == 79
+    assert points[-1]["date"] == (TODAY + timedelta(days=717)).isoformat()
+    assert points[0]["date"] == (TODAY + timedelta(days=717 - 78 * 9)).isoformat()
+    assert levels_[2]["rate"] == 1.0
 
 
 def test_backtest_without_enough_days_says_so():
