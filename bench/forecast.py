@@ -6,8 +6,8 @@ Python (no numpy: the project does not depend on it).
 Histories of 90 days (and one of two years for the backtest), drawn once with a fixed seed:
 "sparse" finishes a card on 1 day in 5, "steady" about 2 a day, "busy" about 20 a day, each
 with its zero days. Every figure is the best of 3 runs of 10,000 trials (2,000 per backtest
-date, as the API does), in CPU time. The database's part, one grouped query on the (board, finished_at)
-index, is not in these figures.
+date, as the API does), in CPU time. The database's part, one grouped query on the (board,
+finished_at) index, is not in these figures.
 """
 
 import os

@@ -432,3 +432,36 @@ def test_normalising_a_reason_ignores_case_spacing_and_surrounding_punctuation()
     assert service_levels.normalise_reason("  Waiting   for VENDOR!! ") == "waiting for vendor"
     assert service_levels.normalise_reason("(QA) env down...") == "qa) env down"
     assert service_levels.normalise_reason("...") == ""
+
+
+# --- the forecast page -----------------------------------------------------------------------
+
+
+def test_forecast_page_shows_service_levels_risks_and_blockers_in_fixed_queries(
+    expedite_history, client, django_assert_max_num_queries
+):
+    world = expedite_history
+    started(world, "Late", 5)
+    card = services.create_card(
+        world.board, title="Stuck", column=world.column("Doing"), actor=world.alice
+    )
+    services.block_card(card, reason="Waiting for legal", actor=world.alice)
+    client.force_login(world.victor)
+    client.get(f"/boards/{world.board.pk}/forecast/")
+    # the session, the user, the board, the set SLEs, the derived sample, the WIP per class,
+    # the cards at risk, the customers, the blocks: the same for 10 cards or 10,000
+    with django_assert_max_num_queries(10):
+        response = client.get(f"/boards/{world.board.pk}/forecast/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="forecast-form"' in page and "js/forecast.js" in page
+    assert 'data-class-of-service="expedite"' in page and "4.4 days" in page
+    assert "SLE breached" in page and "Late" in page
+    assert "Waiting for legal" in page
+
+
+def test_forecast_page_of_another_organisation_is_not_found(world, client):
+    assert client.get(f"/boards/{world.board.pk}/forecast/").status_code == 302  # to the login
+    client.force_login(world.alice)
+    assert client.get(f"/boards/{world.globex_board.pk}/forecast/").status_code == 404
+    assert client.get("/boards/999999/forecast/").status_code == 404
