@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from boards import services
 from boards.models import ClassOfService
+from tests.browser.conftest import PHONE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,3 +76,27 @@ def test_cards_past_their_sle_are_badged_on_the_board(acme, open_page, screensho
     page.goto(f"/boards/{acme.board.pk}/forecast/")
     expect(page.locator("#sle-risks li").first).to_contain_text("SLE breached")
     expect(page.locator('#sle-table tr[data-class-of-service="standard"]')).to_contain_text("set")
+
+
+def test_a_class_of_service_is_set_up_in_the_board_settings(acme, open_page, screenshot):
+    page = open_page(acme.bob, f"/boards/{acme.board.pk}/settings/#services")
+    row = page.locator('#services li[data-class-of-service="expedite"]')
+    row.locator("input[name=sle_days]").fill("2")
+    row.locator("input[name=wip_limit]").fill("1")
+    row.locator("select[name=wip_policy]").select_option("hard")
+    row.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("Expedite service level saved.")
+    row = page.locator('#services li[data-class-of-service="expedite"]')
+    expect(row.locator(".settings-meta")).to_contain_text("SLE set: 2.0 days")
+    expect(row.locator(".settings-meta")).to_contain_text("of 1")
+    page.locator("#services").scroll_into_view_if_needed()
+    screenshot(page, "settings-classes-of-service")
+
+
+def test_the_forecast_page_fits_a_phone(acme, open_page, screenshot):
+    page = open_page(acme.victor, f"/boards/{acme.board.pk}/forecast/", viewport=PHONE)
+    page.locator("#fc-run").click()
+    expect(page.locator("#fc-levels tr")).to_have_count(4)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width
+    screenshot(page, "forecast-phone", full_page=True)
