@@ -179,6 +179,13 @@ def test_api_sets_a_class_of_service_and_records_the_event(world, api):
     event = Event.objects.filter(board=world.board).latest("seq")
     assert event.type == "service_level.updated"
     assert event.data["changed"] == ["sle_days", "wip_limit", "wip_policy"]
+    # the board's activity feed says it in words
+    from boards.pages.activity import describe
+
+    assert describe(event) == (
+        f"{world.bob.display_name} set expedite work's service level: SLE 3 days, "
+        "WIP limit 1 (hard)"
+    )
     # the same again changes nothing and logs nothing
     api(world.bob).patch(url, {"sle_days": 3}, format="json")
     assert Event.objects.filter(board=world.board).latest("seq").seq == event.seq
