@@ -30,12 +30,28 @@ def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kanban.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     _ensure_database()
+    _ensure_redis()
     import django
 
     django.setup()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def _ensure_redis() -> None:
+    """A bench without its Redis measures connection errors (every move retries the channel
+    layer, the cache and the broker): refuse to start instead."""
+    import redis
+
+    try:
+        redis.Redis.from_url(BENCH_REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        port = BENCH_REDIS_URL.rsplit(":", 1)[1].split("/")[0]
+        sys.exit(
+            f"BENCH_REDIS_URL={BENCH_REDIS_URL} is not answering ({exc}): start one, e.g."
+            f' `redis-server --daemonize yes --port {port} --save ""`'
+        )
 
 
 def _ensure_database() -> None:

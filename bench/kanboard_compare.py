@@ -42,6 +42,7 @@ import http.client
 import io
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -433,11 +434,25 @@ def run_wrk(url: str, script: Path, clients: int, seconds: int) -> dict:
     }
 
 
-def read_boards(obeya: tuple[str, int, str], kb: Kanboard, project: int, n: int) -> dict:
+def read_boards(
+    obeya: tuple[str, int, str, list[int], list[int]],
+    kb: Kanboard,
+    kb_board: dict,
+    n: int,
+    *,
+    cold: bool,
+) -> dict:
     """`n` reads of the whole board from each side, one client, alternating request by
     request, after 5 warm-up reads each. Keep-alive where the server keeps the connection
-    (uvicorn); php -S closes it after each answer, and http.client reconnects."""
-    url, board, token = obeya
+    (uvicorn); php -S closes it after each answer, and http.client reconnects.
+
+    Warm: the board does not change between reads, so Obeya answers from its per-process
+    copy of the board's JSON (kept by the board's seq). Cold: before every read each side
+    moves one card (not timed), so that every Obeya read builds the board anew, as the first
+    read after a change does; Kanboard keeps no such copy, so it reads the same way in both."""
+    url, board, token, cards, columns = obeya
+    project = kb_board["project"]
+    rng = random.Random(7)
     port = int(url.rsplit(":", 1)[1])
     oconn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     kconn = http.client.HTTPConnection("127.0.0.1", kb.port, timeout=60)
@@ -470,16 +485,52 @@ def read_boards(obeya: tuple[str, int, str], kb: Kanboard, project: int, n: int)
         assert answer.status == 200, (answer.status, data[:200])
         return elapsed, len(data), count_kanboard(json.loads(data)["result"])
 
+    def obeya_move() -> None:
+        body = json.dumps({"column": rng.choice(columns), "position": 0})
+        oconn.request(
+            "POST",
+            f"/api/v1/cards/{rng.choice(cards)}/move/",
+            body=body,
+            headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        )
+        answer = oconn.getresponse()
+        answer.read()
+        assert answer.status == 200, answer.status
+
+    def kanboard_move() -> None:
+        params = {
+            "project_id": project,
+            "task_id": rng.choice(kb_board["tasks"]),
+            "column_id": rng.choice(kb_board["columns"]),
+            "position": 1,
+            "swimlane_id": kb_board["swimlane"],
+        }
+        body = json.dumps(
+            {"jsonrpc": "2.0", "method": "moveTaskPosition", "id": 1, "params": params}
+        )
+        kconn.request(
+            "POST",
+            "/jsonrpc.php",
+            body=body,
+            headers={"Authorization": f"Basic {kb.auth}", "Content-Type": "application/json"},
+        )
+        answer = kconn.getresponse()
+        answer.read()
+        assert answer.status == 200, answer.status
+
     for _ in range(5):
         obeya_read()
         kanboard_read()
     times: dict[str, list[float]] = {"obeya": [], "kanboard": []}
-    sizes, cards = {}, {}
+    sizes, counts = {}, {}
+    sides = (("obeya", obeya_read, obeya_move), ("kanboard", kanboard_read, kanboard_move))
     for _ in range(n):
-        for side, read in (("obeya", obeya_read), ("kanboard", kanboard_read)):
+        for side, read, move in sides:
+            if cold:
+                move()
             elapsed, size, count = read()
             times[side].append(elapsed)
-            sizes[side], cards[side] = size, count
+            sizes[side], counts[side] = size, count
     oconn.close()
     kconn.close()
     return {
@@ -487,7 +538,7 @@ def read_boards(obeya: tuple[str, int, str], kb: Kanboard, project: int, n: int)
             "median": percentile(values, 0.5),
             "p95": percentile(values, 0.95),
             "bytes": sizes[side],
-            "cards": cards[side],
+            "cards": counts[side],
         }
         for side, values in times.items()
     }
@@ -621,13 +672,14 @@ def versions() -> dict:
 
     with psycopg.connect(BENCH_DATABASE_URL) as conn:
         postgres = conn.execute("SHOW server_version").fetchone()[0].split()[0]
-    redis_info = sh("redis-cli", "-u", BENCH_REDIS_URL, "INFO", "server")
+    # The bench's own redis-server is gone by now (servers() stops it): ask the binary.
+    redis_info = sh("redis-server", "--version")
     return {
         "python": sys.version.split()[0],
         "django": django.get_version(),
         "uvicorn": uvicorn.__version__,
         "postgres": postgres,
-        "redis": re.search(r"redis_version:(\S+)", redis_info).group(1),
+        "redis": re.search(r"v=(\S+)", redis_info).group(1),
         "php": sh("php", "-r", "echo PHP_VERSION;"),
         "opcache": sh(
             "php", "-r", "echo ini_get('opcache.enable') ? 'on' : 'off';"
@@ -724,7 +776,16 @@ def main() -> None:
                     row = {"processes": n, "clients": c, "obeya": o, "kanboard": k}
                     rows.append(row)
                     print(json.dumps(row), flush=True)
-                reads[n] = read_boards((url, board, token), kb, kb_board["project"], args.reads)
+                reads[n] = {
+                    mode: read_boards(
+                        (url, board, token, cards, columns),
+                        kb,
+                        kb_board,
+                        args.reads,
+                        cold=mode == "cold",
+                    )
+                    for mode in ("warm", "cold")
+                }
                 print(json.dumps({"processes": n, "reads": reads[n]}), flush=True)
                 if args.browser and n == processes[-1]:
                     drags = browser_drags(
@@ -817,18 +878,22 @@ def report(args, command, rows, reads, drags, load_before, load_after, processes
         "",
         f"Reading the whole board, one client, {args.reads} requests each (alternating), after"
         " 5 warm-up reads: Obeya `GET /api/v1/boards/{id}/` against Kanboard's JSON-RPC"
-        " `getBoard`.",
+        " `getBoard`. Warm: nothing changes between reads (Obeya answers from its copy of the"
+        " board's JSON for that seq). Cold: each side moves a card before every read (the"
+        " move not timed), so every Obeya read builds the board from the database.",
         "",
-        "| processes | Obeya median / p95 | size, cards | Kanboard median / p95 | size, cards |",
-        "|---|---|---|---|---|",
+        "| processes | reads | Obeya median / p95 | size, cards | Kanboard median / p95 |"
+        " size, cards |",
+        "|---|---|---|---|---|---|",
     ]
     for n in processes:
-        o, k = reads[n]["obeya"], reads[n]["kanboard"]
-        lines.append(
-            f"| {n} | **{o['median']:.1f}** / {o['p95']:.1f} ms | {o['bytes'] / 1024:.0f} KiB,"
-            f" {o['cards']} | **{k['median']:.1f}** / {k['p95']:.1f} ms |"
-            f" {k['bytes'] / 1024:.0f} KiB, {k['cards']} |"
-        )
+        for mode in ("warm", "cold"):
+            o, k = reads[n][mode]["obeya"], reads[n][mode]["kanboard"]
+            lines.append(
+                f"| {n} | {mode} | **{o['median']:.1f}** / {o['p95']:.1f} ms |"
+                f" {o['bytes'] / 1024:.0f} KiB, {o['cards']} | **{k['median']:.1f}** /"
+                f" {k['p95']:.1f} ms | {k['bytes'] / 1024:.0f} KiB, {k['cards']} |"
+            )
     if drags:
         o, k = drags["obeya"], drags["kanboard"]
         lines += [

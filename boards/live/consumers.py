@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from accounts.authentication import TokenAuth
 from accounts.models import User
 from accounts.selectors import get_organization_for_user
-from boards.live import presence
+from boards.live import presence, relay
 from boards.live.events import board_group, org_group
 from boards.selectors import (
     board_replay,
@@ -94,8 +94,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         return user
 
     async def join(self, user, groups: list[str]) -> bool:
-        """Join `groups` plus the user's and the token's, and accept; False (after telling the
-        client and closing "try again later") when the channel layer is down."""
+        """Join `groups` plus the user's and the token's (and the board's relay, see
+        `subscribe`), and accept; False (after telling the client and closing "try again
+        later") when the channel layer is down."""
         self.groups_joined = [*groups, user_group(user.pk)]
         # TokenAuthMiddleware's, for a socket opened with a token.
         token: TokenAuth | None = self.scope.get("token")  # type: ignore[assignment]
@@ -104,8 +105,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         try:
             for group in self.groups_joined:
                 await self.channel_layer.group_add(group, self.channel_name)
+            await self.subscribe()
         except Exception as exc:  # the channel layer (Redis) is down: say so, not a 500
-            logger.warning("%s: live updates unavailable: %s", groups, exc)
+            logger.warning("%s: live updates unavailable: %s", groups or self.scope["path"], exc)
+            await self.unsubscribe()
             self.groups_joined = []
             await self.accept()
             await self.send_json(LIVE_UNAVAILABLE)
@@ -119,6 +122,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                 max(delay, 0), lambda: asyncio.ensure_future(self.close(CLOSE_UNAUTHENTICATED))
             )
         return True
+
+    async def subscribe(self) -> None:
+        """What the socket hears besides its groups (the board's socket: its relay)."""
+
+    async def unsubscribe(self) -> None:
+        pass
 
     async def leave(self) -> None:
         if getattr(self, "expiry", None) is not None:
@@ -155,7 +164,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
 
 class BoardConsumer(LiveConsumer):
+    """The board's events come through the process's one relay for the board
+    (boards.live.relay), into this socket's outbox, not through a channel-layer group of its
+    own; the socket's channel still hears its user's and its token's groups (closing)."""
+
     board_id: int | None = None
+    outbox: relay.Outbox | None = None
 
     async def connect(self) -> None:
         self.connecting = True
@@ -171,13 +185,30 @@ class BoardConsumer(LiveConsumer):
             return
         self.board_id, self.organization_id = board_id, board.organization_id
         self.username = user.username
-        if not await self.join(user, [board_group(board_id)]):
+        if not await self.join(user, []):
             return
-        # Read after joining the group: an event committed in between arrives twice (the
-        # client ignores seqs it has) rather than never.
+        # Read after joining the relay: an event committed in between arrives twice (the
+        # client ignores seqs it has) rather than never. The outbox holds the events until
+        # the hello is out.
         seq = await database_sync_to_async(board_seq)(board_id)
         await self.send_json({"type": "hello", "board": board_id, "seq": seq})
+        assert self.outbox is not None
+        self.outbox.open()
         await self._presence_changed(join=True)
+
+    async def subscribe(self) -> None:
+        self.outbox = relay.Outbox(self.base_send)
+        await relay.watch(self.channel_layer, self.connected_board, id(self), self.outbox)
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        """Once the hello is out, everything this socket says goes through its outbox, in
+        order with the board's events (a replay after the events queued before it, as when
+        one task handled both)."""
+        outbox = self.outbox
+        if outbox is not None and outbox.is_open and text_data is not None and not close:
+            outbox.put(text_data)
+            return
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     @property
     def connected_board(self) -> int:
@@ -190,6 +221,16 @@ class BoardConsumer(LiveConsumer):
             return
         await self.leave()
         await self._presence_changed(join=False)
+
+    async def unsubscribe(self) -> None:
+        if self.outbox is not None:
+            self.outbox.close()
+            self.outbox = None
+            await relay.unwatch(self.connected_board, id(self))
+
+    async def leave(self) -> None:
+        await self.unsubscribe()
+        await super().leave()
 
     async def receive_json(self, content, **kwargs) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -225,11 +266,6 @@ class BoardConsumer(LiveConsumer):
             logger.info("Presence update failed: %s", exc)
             return
         _schedule_presence_broadcast(self.channel_layer, self.connected_board)
-
-    async def presence_update(self, message) -> None:
-        await self.send_json(
-            {"type": "presence", "count": message["count"], "viewers": message["viewers"]}
-        )
 
 
 class OrgConsumer(LiveConsumer):
