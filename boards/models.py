@@ -364,6 +364,8 @@ class AlertKind(models.TextChoices):
     WIP_PERSON = "wip_person", "Person over their WIP limit"
     WIP_OVERRIDE = "wip_override", "Hard WIP limit overridden"
     AGEING = "ageing", "Card ageing past the board's 85th percentile cycle time"
+    WIP_CLASS = "wip_class", "Class of service over its WIP limit"
+    SLE = "sle", "Card at risk of breaching, or past, its service level expectation"
 
 
 class Alert(models.Model):
@@ -771,3 +773,44 @@ class CardChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.card_id} v{self.version} {self.kind} {self.field}"
+
+
+class ServiceLevel(models.Model):
+    """What a board promises for one class of service. Its service level expectation: 85 % of
+    the class's work finishes within `sle_days` of its start (blank: the 85th percentile cycle
+    time of the class's finished cards, boards.flow.service_levels). Its WIP limit: at most
+    `wip_limit` cards of the class in progress (wait and active columns) at once, soft (an
+    alert) or hard (refused unless an owner or admin overrides), as a column's."""
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="service_levels")
+    class_of_service = models.CharField(max_length=12, choices=ClassOfService.choices)
+    sle_days = models.FloatField(null=True, blank=True)
+    wip_limit = models.PositiveSmallIntegerField(null=True, blank=True)
+    wip_policy = models.CharField(max_length=4, choices=WipPolicy.choices, default=WipPolicy.SOFT)
+
+    class Meta:
+        ordering = ["board_id", "class_of_service"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["board", "class_of_service"], name="service_level_one_per_class"
+            ),
+            models.CheckConstraint(
+                condition=Q(class_of_service__in=[c.value for c in ClassOfService]),
+                name="service_level_class_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(sle_days__isnull=True) | Q(sle_days__gt=0),
+                name="service_level_sle_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(wip_limit__isnull=True) | Q(wip_limit__gte=1),
+                name="service_level_wip_limit_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(wip_policy__in=[p.value for p in WipPolicy]),
+                name="service_level_wip_policy_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.board_id} {self.class_of_service}: {self.sle_days} d, WIP {self.wip_limit}"

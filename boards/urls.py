@@ -3,12 +3,13 @@ from django.urls import path
 from boards.customers import pages as customer_pages
 from boards.hooks import pages as hook_pages
 from boards.kaizen import pages as kaizen_pages
-from boards.pages import setup, views
+from boards.pages import forecast, setup, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("boards/<int:board_id>/", views.board_page, name="board"),
     path("boards/<int:board_id>/metrics/", views.metrics_page, name="board-metrics"),
+    path("boards/<int:board_id>/forecast/", forecast.forecast_page, name="board-forecast"),
     path("boards/<int:board_id>/standup/", views.standup_page, name="board-standup"),
     path("boards/<int:board_id>/activity/", views.board_activity_page, name="board-activity"),
     path("boards/<int:board_id>/settings/", setup.board_settings_page, name="board-settings"),

@@ -397,3 +397,55 @@ def test_a_move_that_waits_for_an_edit_of_its_card_carries_the_edit_in_its_event
     event = Event.objects.get(board=world.board, seq=moved.value.seq)
     assert event.data["card"]["assignees"] == [world.bob.pk]
     assert event.seq > Event.objects.get(board=world.board, type="card.updated").seq
+
+
+# --- e) a class of service's hard WIP limit across columns ---------------------------------------
+
+
+def test_ten_expedite_cards_starting_at_once_into_two_columns_let_exactly_the_limit_in(world):
+    # given: at most 2 expedite cards in progress (hard); 5 wait in the backlog for Ready and
+    # 5 reopen from Done into Doing: the two groups lock disjoint columns, so only the class's
+    # row orders them
+    services.set_service_level(
+        world.board, class_of_service="expedite", wip_limit=2, wip_policy="hard", actor=world.alice
+    )
+    moves = [
+        (world.column("Backlog"), world.column("Ready")),
+        (world.column("Done"), world.column("Doing")),
+    ]
+    cards = [
+        (
+            services.create_card(
+                world.board,
+                title=f"Fire {i}",
+                column=moves[i % 2][0],
+                class_of_service="expedite",
+                actor=world.alice,
+            ),
+            moves[i % 2][1],
+        )
+        for i in range(10)
+    ]
+
+    # when: all ten start at once
+    outcomes = run_together(
+        [
+            lambda card=card, to=to: services.move_card(card, to_column=to, actor=world.bob)
+            for card, to in cards
+        ]
+    )
+
+    # then: two got in, eight were refused as over the class's limit, nothing else went wrong
+    unexpected = [
+        describe(o.error)
+        for o in outcomes
+        if o.error is not None and not isinstance(o.error, WipLimitExceeded)
+    ]
+    assert unexpected == []
+    assert sum(o.error is None for o in outcomes) == 2
+    in_progress = Card.objects.filter(
+        board=world.board, class_of_service="expedite", column__stage__in=["wait", "active"]
+    )
+    assert in_progress.count() == 2
+    assert_cells_consistent(world.board)
+    assert_log_gap_free(world.board)

@@ -245,3 +245,21 @@ def test_a_move_through_the_api_costs_a_bounded_number_of_queries(
         )
     assert response.status_code == 200
     assert len(small_captured.captured_queries) == len(captured.captured_queries)
+
+
+def test_a_move_that_starts_work_of_a_limited_class_costs_two_statements_more(
+    world, api, boards, django_assert_max_num_queries
+):
+    # The class's limit is read in the move's locking statement; only a board with a limit on
+    # the card's class, for a card entering progress, pays the row lock and the count.
+    _, big, _ = boards
+    services.set_service_level(big, class_of_service="standard", wip_limit=999, actor=world.alice)
+    client = client_for(api, world.bob)
+    card = Card.objects.filter(board=big, column__name="Backlog").order_by("rank").first()
+    assert card is not None and card.class_of_service == "standard"
+    ready = big.columns.get(name="Ready")
+    with django_assert_max_num_queries(MOVE_MAX_QUERIES + 2) as captured:
+        response = client.post(f"/api/v1/cards/{card.pk}/move/", {"column": ready.pk})
+    assert response.status_code == 200, response.json()
+    sql = " ".join(q["sql"] for q in captured.captured_queries)
+    assert "boards_servicelevel" in sql and "FOR NO KEY UPDATE" in sql

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from boards.api import org_views, views
+from boards.api import forecast_views, org_views, views
 
 urlpatterns = [
     path("boards/", views.BoardListView.as_view(), name="api-boards"),
@@ -14,6 +14,31 @@ urlpatterns = [
     path("boards/<int:board_id>/events/", views.BoardEventsView.as_view(), name="api-events"),
     path("boards/<int:board_id>/metrics/", views.BoardMetricsView.as_view(), name="api-metrics"),
     path("boards/<int:board_id>/alerts/", views.BoardAlertsView.as_view(), name="api-alerts"),
+    path(
+        "boards/<int:board_id>/forecast/",
+        forecast_views.BoardForecastView.as_view(),
+        name="api-forecast",
+    ),
+    path(
+        "boards/<int:board_id>/forecast/backtest/",
+        forecast_views.BoardBacktestView.as_view(),
+        name="api-forecast-backtest",
+    ),
+    path(
+        "boards/<int:board_id>/service-levels/",
+        forecast_views.BoardServiceLevelsView.as_view(),
+        name="api-service-levels",
+    ),
+    path(
+        "boards/<int:board_id>/service-levels/<str:class_of_service>/",
+        forecast_views.BoardServiceLevelView.as_view(),
+        name="api-service-level",
+    ),
+    path(
+        "boards/<int:board_id>/blockers/",
+        forecast_views.BoardBlockersView.as_view(),
+        name="api-blockers",
+    ),
     path("columns/<int:column_id>/", views.ColumnDetailView.as_view(), name="api-column"),
     path("swimlanes/<int:swimlane_id>/", views.SwimlaneDetailView.as_view(), name="api-swimlane"),
     path("cards/", views.CardListView.as_view(), name="api-cards"),

@@ -15,7 +15,18 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from boards.live.events import append_event
-from boards.models import Alert, AlertKind, Board, Card, CardMove, Column, Stage, Swimlane
+from boards.models import (
+    Alert,
+    AlertKind,
+    Board,
+    Card,
+    CardMove,
+    ClassOfService,
+    Column,
+    ServiceLevel,
+    Stage,
+    Swimlane,
+)
 
 IN_PROGRESS = (Stage.WAIT, Stage.ACTIVE)
 
@@ -181,6 +192,43 @@ def check_wip_alerts(board_id: int, *, at: datetime | None = None) -> dict[str, 
             )
         )
 
+    # Classes of service with a WIP limit (boards.models.ServiceLevel): cards of the class in
+    # progress, over the board.
+    limits = {
+        level.class_of_service: level.wip_limit
+        for level in ServiceLevel.objects.filter(board=board, wip_limit__isnull=False)
+    }
+    if limits:
+        class_wip = dict(
+            Card.objects.filter(
+                board=board,
+                archived=False,
+                column__stage__in=IN_PROGRESS,
+                class_of_service__in=list(limits),
+            )
+            .values("class_of_service")
+            .annotate(n=Count("id"))
+            .values_list("class_of_service", "n")
+        )
+        for cos, limit in limits.items():
+            wip = class_wip.get(cos, 0)
+            if limit is None or wip <= limit:
+                continue
+            key = f"class:{cos}"
+            breached.add(key)
+            label = ClassOfService(cos).label
+            raised += bool(
+                _open(
+                    board,
+                    key=key,
+                    kind=AlertKind.WIP_CLASS,
+                    at=at,
+                    open_alerts=open_alerts,
+                    data={"wip": wip, "limit": limit, "class_of_service": cos},
+                    detail=f"{label} work: {wip} cards in progress, over its WIP limit of {limit}.",
+                )
+            )
+
     # Personal limits count work in progress on every board of the organisation.
     people = (
         Membership.objects.filter(
@@ -219,7 +267,7 @@ def check_wip_alerts(board_id: int, *, at: datetime | None = None) -> dict[str, 
 
     closed = 0
     for key, alert in open_alerts.items():
-        if alert.kind == AlertKind.AGEING or key in breached:
+        if alert.kind in (AlertKind.AGEING, AlertKind.SLE) or key in breached:
             continue
         _close(alert, at)
         closed += 1
@@ -280,6 +328,56 @@ def check_ageing_alerts(
     closed = 0
     for key, alert in open_alerts.items():
         if key not in ageing:
+            _close(alert, at)
+            closed += 1
+    return {"raised": raised, "closed": closed}
+
+
+@transaction.atomic
+def check_sle_alerts(board_id: int, *, at: datetime | None = None) -> dict[str, int]:
+    """An alert for each started card in progress at risk of breaching its class's service
+    level expectation (AT_RISK_FRACTION of it used) or past it: the warning comes while there
+    is time to act. Closed when the card finishes, leaves progress or its SLE grows."""
+    from boards.flow.service_levels import board_service_levels, cards_at_risk, sle_by_class
+
+    at = at or timezone.now()
+    board = _lock_board(board_id)
+    if board is None:
+        return {"raised": 0, "closed": 0}
+    open_alerts = {
+        a.key: a
+        for a in Alert.objects.filter(board=board, kind=AlertKind.SLE, closed_at__isnull=True)
+    }
+    risky: set[str] = set()
+    raised = 0
+    for card in cards_at_risk(board, at, sle_by_class(board_service_levels(board, at))):
+        key = f"sle:card:{card['card']}"
+        risky.add(key)
+        state = "past" if card["state"] == "breached" else "at risk of breaching"
+        raised += bool(
+            _open(
+                board,
+                key=key,
+                kind=AlertKind.SLE,
+                card_id=card["card"],
+                column_id=card["column"],
+                at=at,
+                open_alerts=open_alerts,
+                data={
+                    "state": card["state"],
+                    "age_days": round(card["age_days"], 1),
+                    "sle_days": card["sle_days"],
+                },
+                detail=(
+                    f"{card['title'][:120]} is {state} its service level expectation: "
+                    f"{card['age_days']:.1f} of {card['sle_days']:.1f} days "
+                    f"({ClassOfService(card['class_of_service']).label.lower()})."
+                ),
+            )
+        )
+    closed = 0
+    for key, alert in open_alerts.items():
+        if key not in risky:
             _close(alert, at)
             closed += 1
     return {"raised": raised, "closed": closed}

@@ -131,7 +131,20 @@ def describe(event: Event, names: Names | None = None) -> str:
         return _describe_alert(event, data.get("alert") or {}, names)
     if kind.startswith(("board.", "column.", "swimlane.", "label.")):
         return _describe_structure(who, kind, data)
+    if kind == "service_level.updated":
+        return _describe_service_level(who, data.get("service_level") or {})
     return f"{who}: {kind}"
+
+
+def _describe_service_level(who: str, level: dict) -> str:
+    """ "alice set expedite work's service level: SLE 2 days, WIP limit 1 (hard)"."""
+    cos = str(level.get("class_of_service", "")).replace("_", " ")
+    sle, limit = level.get("sle_days"), level.get("wip_limit")
+    parts = [
+        f"SLE {sle:g} days" if isinstance(sle, int | float) else "SLE from its cycle time",
+        f"WIP limit {limit} ({level.get('wip_policy', 'soft')})" if limit else "no WIP limit",
+    ]
+    return f"{who} set {cos} work's service level: {', '.join(parts)}"
 
 
 def _describe_move(who: str, title: str, data: dict, names: Names) -> str:

@@ -4,7 +4,7 @@ choices); the services check the rules (rights, limits, names taken) and say why
 from django import forms
 
 from accounts.models import Role
-from boards.models import Stage, WipPolicy
+from boards.models import ClassOfService, Stage, WipPolicy
 from boards.services import BOARD_TEMPLATES
 
 
@@ -21,6 +21,15 @@ class ColumnForm(forms.Form):
     wip_limit = forms.IntegerField(min_value=1, max_value=999, required=False)
     wip_policy = forms.ChoiceField(choices=WipPolicy.choices)
     policy = forms.CharField(max_length=2000, required=False)
+
+
+class ServiceLevelForm(forms.Form):
+    class_of_service = forms.ChoiceField(choices=ClassOfService.choices)
+    sle_days = forms.FloatField(
+        label="Service level expectation", min_value=0.1, max_value=3650, required=False
+    )
+    wip_limit = forms.IntegerField(min_value=1, max_value=999, required=False)
+    wip_policy = forms.ChoiceField(choices=WipPolicy.choices)
 
 
 class SwimlaneForm(forms.Form):

@@ -25,7 +25,8 @@ from accounts import services as accounts_services
 from accounts.authentication import AuthedHttpRequest
 from accounts.models import InvitationStatus, Role
 from boards import selectors, services
-from boards.models import Board, Column, Label, Stage, Swimlane, WipPolicy
+from boards.flow import service_levels
+from boards.models import Board, ClassOfService, Column, Label, Stage, Swimlane, WipPolicy
 from boards.pages.forms import (
     ColumnForm,
     InvitationForm,
@@ -33,6 +34,7 @@ from boards.pages.forms import (
     MemberForm,
     NewBoardForm,
     ReleaseForm,
+    ServiceLevelForm,
     SwimlaneForm,
     TeamForm,
     first_error,
@@ -253,8 +255,22 @@ def _release_save(request: AuthedHttpRequest, board: Board) -> str:
     return f"Cards finished more than {days} day{'s' if days != 1 else ''} ago will be archived."
 
 
+def _service_save(request: AuthedHttpRequest, board: Board) -> str:
+    data = _valid(ServiceLevelForm(request.POST))
+    services.set_service_level(
+        board,
+        class_of_service=data["class_of_service"],
+        sle_days=data["sle_days"],
+        wip_limit=data["wip_limit"],
+        wip_policy=data["wip_policy"],
+        actor=request.user,
+    )
+    return f"{ClassOfService(data['class_of_service']).label} service level saved."
+
+
 SETTINGS_ACTIONS: dict[str, Action] = {
     "release-save": _release_save,
+    "service-save": _service_save,
     "column-add": _column_add,
     "column-save": _column_save,
     "column-move": _column_move,
@@ -270,7 +286,7 @@ SETTINGS_ACTIONS: dict[str, Action] = {
 
 
 def _board_settings(board: Board) -> dict[str, Any]:
-    """The settings page's reads: four queries whatever the board's size."""
+    """The settings page's reads: six queries whatever the board's size."""
     columns = list(
         Column.objects.filter(board=board)
         .annotate(
@@ -285,7 +301,12 @@ def _board_settings(board: Board) -> dict[str, Any]:
         .order_by("position", "id")
     )
     labels = list(Label.objects.filter(board=board).order_by("name"))
-    return {"columns": columns, "lanes": lanes, "labels": labels}
+    # A class of service's SLE (set, or derived from its cycle time) and WIP limit: 3 queries.
+    service = [
+        {**level, "label": ClassOfService(level["class_of_service"]).label}
+        for level in service_levels.board_service_levels(board, timezone.now())
+    ]
+    return {"columns": columns, "lanes": lanes, "labels": labels, "service_levels": service}
 
 
 @login_required

@@ -22,7 +22,7 @@ from accounts.authentication import AuthedHttpRequest
 from accounts.models import User
 from accounts.selectors import get_organization_for_user, memberships_for_user
 from boards import selectors
-from boards.flow import metrics, overview
+from boards.flow import metrics, overview, service_levels
 from boards.kaizen import selectors as kaizen_selectors
 from boards.models import Board, ClassOfService, Label, Stage
 from boards.pages import activity
@@ -120,10 +120,14 @@ def card_view(
     ageing_after: float | None,
     today: date,
     hidden: bool = False,
+    sle_days: Mapping[str, float] | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """What templates/boards/_card.html needs for one card: the selector's dict plus the people
-    and labels it names, its class-of-service badge and whether it is ageing."""
+    and labels it names, its class-of-service badge, whether it is ageing and where it stands
+    against its class's service level expectation (`sle_days`, boards.flow.service_levels)."""
     age = card["age_days"]
+    sle = _sle_marker(card, stage, sle_days, now)
     due = date.fromisoformat(card["due_date"]) if card["due_date"] else None
     ageing = ageing_after is not None and stage in AGEING_STAGES and age > ageing_after
     css = f"card cos-{card['class_of_service']}"
@@ -131,6 +135,8 @@ def card_view(
         css += " is-blocked"
     if ageing:
         css += " is-ageing"
+    if sle:
+        css += f" is-sle-{sle['state']}"
     return {
         **card,
         "people": [people[i] for i in card["assignees"] if i in people],
@@ -144,6 +150,34 @@ def card_view(
         "assignee_ids": " ".join(str(i) for i in card["assignees"]),
         "label_ids": " ".join(str(i) for i in card["labels"]),
         "hidden": hidden,
+        "sle": sle,
+    }
+
+
+SLE_LABELS = {service_levels.AT_RISK: "At risk", service_levels.BREACHED: "SLE breached"}
+
+
+def _sle_marker(
+    card: Mapping[str, Any],
+    stage: str,
+    sle_days: Mapping[str, float] | None,
+    now: datetime | None,
+) -> dict[str, Any] | None:
+    """The card's SLE badge: None unless it is started, in progress and past
+    AT_RISK_FRACTION of its class's SLE."""
+    days = (sle_days or {}).get(card["class_of_service"])
+    if days is None or stage not in AGEING_STAGES or not card["started_at"]:
+        return None
+    age = ((now or timezone.now()) - datetime.fromisoformat(card["started_at"])).total_seconds()
+    age_days = age / metrics.DAY
+    state = service_levels.sle_state(age_days, days)
+    if state is None:
+        return None
+    return {
+        "state": state,
+        "label": SLE_LABELS[state],
+        "title": f"{age_days:.1f} of its {days:.1f}-day service level expectation "
+        f"({int(service_levels.AT_RISK_FRACTION * 100)}% warns)",
     }
 
 
@@ -175,6 +209,8 @@ def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     snapshot = selectors.board_snapshot(board)
     access = selectors.access_of(board)
     ageing_after = selectors.typical_cycle_time_days(board.pk)
+    now = timezone.now()
+    sle_days = service_levels.sle_in_force(board.pk, now)
     filters = Filters.from_query(request.GET)
     # ?wall=1: the board for a screen on the wall: large type, no editing chrome, live.
     wall = _flag(request.GET.get("wall"))
@@ -208,6 +244,8 @@ def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
             ageing_after=ageing_after,
             today=today,
             hidden=hidden,
+            sle_days=sle_days,
+            now=now,
         )
         cards_by_cell.setdefault((card["column"], card["swimlane"]), []).append(view)
 
@@ -295,6 +333,7 @@ def card_fragment(request: AuthedHttpRequest, board_id: int, card_id: int) -> Ht
         stage=stage,
         ageing_after=selectors.typical_cycle_time_days(board.pk),
         today=timezone.localdate(),
+        sle_days=service_levels.sle_in_force(board.pk, timezone.now()),
     )
     response = render(
         request,

@@ -9,6 +9,7 @@ call these functions; nothing else writes these models.
     access    who may write            rules    locks, positions, checks, after a change
     boards    boards, columns, lanes   cards    cards, blocks, comments
     moves     the move (hot path)      batches  many cards or comments at once (imports)
+    service_levels  a class of service's SLE and WIP limit
     trello    the Trello import, run as a job
 """
 
@@ -43,6 +44,7 @@ from boards.services.cards import (
     update_card,
 )
 from boards.services.moves import move_card
+from boards.services.service_levels import set_service_level
 
 __all__ = [
     "BOARD_TEMPLATES",
@@ -70,6 +72,7 @@ __all__ = [
     "move_card",
     "release_done_cards",
     "restore_card",
+    "set_service_level",
     "unblock_card",
     "update_board",
     "update_card",

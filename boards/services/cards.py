@@ -37,8 +37,10 @@ from boards.services.rules import (
     _add_to_cell,
     _after_change,
     _cell_size,
+    _check_class_wip,
     _check_wip,
     _clamp_position,
+    _enters_progress,
     _flow_times,
     _lock_card,
     _lock_card_and_columns,
@@ -169,6 +171,10 @@ def create_card(
 
     column = _lock_columns([column.pk])[column.pk]
     over_limit = _check_wip(column, incoming=1, access=access, override_reason=override_reason)
+    if _enters_progress(None, column.stage):
+        over_limit |= _check_class_wip(
+            board.pk, class_of_service, access=access, override_reason=override_reason
+        )
     size = _cell_size(column.pk, swimlane.pk)
     position = _clamp_position(position, size)
     card = Card(

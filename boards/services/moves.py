@@ -17,6 +17,7 @@ from boards.models import (
     CardMove,
     Cell,
     Column,
+    ServiceLevel,
     Stage,
     Swimlane,
     WipPolicy,
@@ -38,8 +39,10 @@ from boards.services.rules import (
     _after_change,
     _between,
     _CardChangedColumn,
+    _check_class_wip,
     _check_wip,
     _clamp_position,
+    _enters_progress,
     _flow_times,
     _rank_at,
     _take_from_cell,
@@ -53,6 +56,9 @@ from kanban.exceptions import Conflict, Forbidden, NotFound
 
 _CARD, _COLUMN, _SWIMLANE = Card._meta.db_table, Column._meta.db_table, Swimlane._meta.db_table
 _BOARD, _CELL = Board._meta.db_table, Cell._meta.db_table
+# Whether the card's class of service has a WIP limit on its board rides on the locking
+# statement, so that a board without such limits pays no statement for them.
+_SERVICE_LEVEL = ServiceLevel._meta.db_table
 _MEMBERSHIP, _TEAM_MEMBERSHIP = Membership._meta.db_table, TeamMembership._meta.db_table
 # In the model's field order, which Model.from_db (kanban.sql.instance) maps values by.
 _LOCKED_CARD_FIELDS = tuple(
@@ -73,7 +79,9 @@ def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str]:
     # of accounts.selectors.Access.can_write; no row otherwise, and _why_not_movable says why).
     lock_columns = f"""
         SELECT {sql.columns(Column, _LOCKED_COLUMN_FIELDS, alias="k")}, m.role,
-            EXISTS (SELECT 1 FROM {_SWIMLANE} s WHERE s.id = %(lane)s AND s.board_id = c.board_id)
+            EXISTS (SELECT 1 FROM {_SWIMLANE} s WHERE s.id = %(lane)s AND s.board_id = c.board_id),
+            EXISTS (SELECT 1 FROM {_SERVICE_LEVEL} v WHERE v.board_id = c.board_id
+                    AND v.class_of_service = c.class_of_service AND v.wip_limit IS NOT NULL)
         FROM {_CARD} c
         JOIN {_BOARD} b ON b.id = c.board_id
         JOIN {_MEMBERSHIP} m ON m.organization_id = b.organization_id AND m.user_id = %(actor)s
@@ -263,7 +271,7 @@ def _move_card(
         column.pk: column
         for column in (sql.instance(Column, _LOCKED_COLUMN_FIELDS, row[:n]) for row in rows)
     }
-    role, swimlane_on_board = rows[0][n:]
+    role, swimlane_on_board, class_limited = rows[0][n:]
     if to_column_id not in columns:
         raise not_on_board("column", to_column_id)
     if swimlane_id is not None and not swimlane_on_board:
@@ -304,6 +312,11 @@ def _move_card(
             access=access,
             override_reason=override_reason,
             wip=counts["column"],
+        )
+    if class_limited and _enters_progress(from_column.stage, to_column.stage):
+        # The card's class is locked in by the card's lock: update_card takes it too.
+        over_limit |= _check_class_wip(
+            board_id, card.class_of_service, access=access, override_reason=override_reason
         )
     size = counts["cell"] - (1 if same_cell else 0)  # the cards it goes among
     new_position = _clamp_position(position, size)

@@ -20,6 +20,7 @@ from boards.models import (
     ClassOfService,
     Column,
     Label,
+    ServiceLevel,
     Stage,
     Swimlane,
     WipPolicy,
@@ -229,6 +230,52 @@ def _check_wip(
                 f"{column.name} is at its hard WIP limit ({wip}/{column.wip_limit}): "
                 "finish or move work out before pulling more in.",
                 fields={"column": [f"WIP {wip}/{column.wip_limit}"]},
+            )
+        if not access.is_manager:
+            raise Forbidden("Only an owner or admin can override a hard WIP limit.")
+    return True
+
+
+IN_PROGRESS_STAGES = frozenset({Stage.WAIT, Stage.ACTIVE})
+
+
+def _enters_progress(from_stage: str | None, to_stage: str) -> bool:
+    """Whether a card going from `from_stage` (None: a new card) to `to_stage` starts counting
+    toward its class of service's WIP (cards in wait and active columns)."""
+    return to_stage in IN_PROGRESS_STAGES and from_stage not in IN_PROGRESS_STAGES
+
+
+def _check_class_wip(
+    board_id: int, class_of_service: str, *, access: Access, override_reason: str
+) -> bool:
+    """Raise if one more card of `class_of_service` in progress would break the board's hard
+    limit for the class; return whether its limit is exceeded (soft, or overridden).
+
+    Locks the class's ServiceLevel row first (after the caller's columns and card), so that
+    two cards of the class entering different columns at once are counted one after the
+    other: the count, a new statement after the lock, sees the other's commit."""
+    level = (
+        ServiceLevel.objects.select_for_update(no_key=True)
+        .filter(board_id=board_id, class_of_service=class_of_service, wip_limit__isnull=False)
+        .first()
+    )
+    if level is None or level.wip_limit is None:
+        return False
+    wip = Card.objects.filter(
+        board_id=board_id,
+        class_of_service=class_of_service,
+        archived=False,
+        column__stage__in=IN_PROGRESS_STAGES,
+    ).count()
+    if wip + 1 <= level.wip_limit:
+        return False
+    if level.wip_policy == WipPolicy.HARD:
+        label = ClassOfService(class_of_service).label
+        if not override_reason:
+            raise WipLimitExceeded(
+                f"{label} work is at its hard WIP limit ({wip}/{level.wip_limit}): finish "
+                f"{label.lower()} work in progress before starting more.",
+                fields={"class_of_service": [f"WIP {wip}/{level.wip_limit}"]},
             )
         if not access.is_manager:
             raise Forbidden("Only an owner or admin can override a hard WIP limit.")
