@@ -281,6 +281,8 @@ CELERY_BEAT_SCHEDULE = {
     # Webhooks: events no dispatch has taken yet, retries too far off for a countdown.
     "webhooks-sweep": {"task": "boards.hooks.sweep", "schedule": 10},
     "idempotency-purge": {"task": "boards.hooks.purge_idempotency_keys", "schedule": 3600},
+    # Waits on a finished card whose end_waits task was lost (boards/services/waits.py).
+    "waits-sweep": {"task": "boards.sweep_waits", "schedule": 60},
 }
 
 # --- Webhooks (boards/hooks/) -----------------------------------------------------------------

@@ -5,8 +5,9 @@ through per-object serializers: building dicts is ~20x cheaper on a 1,000-card b
 from rest_framework import serializers
 
 from boards.live.events import ActorData
-from boards.models import AlertKind, ClassOfService, Stage, WipPolicy
+from boards.models import AlertKind, ClassOfService, Stage, WaitEnd, WipPolicy
 from boards.selectors import CardData, ColumnData, LabelData, PersonData, SwimlaneData
+from boards.selectors.waits import CardWaitsData, WaitCardData, WaitData
 from kanban.api import shape_serializer
 
 # --- input -----------------------------------------------------------------------------------
@@ -306,3 +307,43 @@ class AlertOut(serializers.Serializer):
     opened_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
     open = serializers.BooleanField()
+
+
+# --- waits (boards/api/waits.py) -------------------------------------------------------------
+
+
+class WaitInput(serializers.Serializer):
+    on = serializers.IntegerField(
+        min_value=1, help_text="The id of the card to wait on: any board of the organisation."
+    )
+
+
+WaitCardOut = shape_serializer(
+    WaitCardData,
+    name="WaitCardOut",
+    visible=serializers.BooleanField(
+        help_text="false: the reader may not read that board, and sees only its team."
+    ),
+    ref=serializers.CharField(allow_null=True, help_text='"#42": how the card is referred to.'),
+    url=serializers.CharField(allow_null=True, help_text="The card open on its board."),
+)
+WaitOut = shape_serializer(
+    WaitData,
+    name="WaitOut",
+    card=WaitCardOut(help_text="The waiting card."),
+    on_card=WaitCardOut(help_text="The card waited on."),
+    started_at=serializers.DateTimeField(),
+    ended_at=serializers.DateTimeField(allow_null=True),
+    ended_reason=serializers.ChoiceField(
+        choices=[("", "open"), *WaitEnd.choices],
+        help_text='"" while open; "finished" (the card waited on was) or "removed".',
+    ),
+    days=serializers.FloatField(help_text="Days waited so far, or until it ended."),
+)
+CardWaitsOut = shape_serializer(
+    CardWaitsData,
+    name="CardWaitsOut",
+    waits=WaitOut(many=True, help_text="What this card waits (or waited) on, open first."),
+    waited_on_by=WaitOut(many=True, help_text="The cards that wait (or waited) on this one."),
+    waited_on_summary=serializers.CharField(help_text='"2 cards on 2 teams" waiting now, or "".'),
+)
