@@ -453,3 +453,151 @@ def test_without_the_rule_a_waiting_card_may_be_finished(world, api, product_boa
 
     assert response.status_code == 200
     assert Card.objects.get(pk=card.pk).column == done
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+def test_dependency_waits_per_team_pair_and_their_share_of_lead_time(world, api, product_board):
+    """Hand-worked: one Sales card waited on Ops for 6 days (p50 = p85 = 6), another waits on
+    Ops still. The finished card was committed 10 days before its finish and waited on two
+    Product cards, days 2-4 and 3-5: overlapping by a day, so 3 days lost, not 4: 30 % of its
+    lead time."""
+    from boards.flow.waits import dependency_waits
+
+    t0 = timezone.now() - timedelta(days=20)
+    day = timedelta(days=1)
+    ops_team = world.acme.teams.create(name="Ops", slug="ops")
+    ops = services.create_board(team=ops_team, name="Ops board", actor=world.alice)
+    upstream = [card_on(world, product_board, f"P{i}") for i in range(3)]
+    ops_card = card_on(world, ops, "O")
+    quotes = [card_on(world, world.board, f"Q{i}") for i in range(3)]
+    for quote, up, days in zip(quotes, upstream, (1, 2, 4), strict=True):
+        wait = services.add_wait(quote, on=up, actor=world.bob, at=t0)
+        services.end_wait(wait, actor=world.bob, at=t0 + days * day)
+    wait = services.add_wait(quotes[0], on=ops_card, actor=world.bob, at=t0 + 2 * day)
+    services.end_wait(wait, actor=world.bob, at=t0 + 8 * day)
+    open_wait = card_on(world, world.board, "still waiting")
+    services.add_wait(open_wait, on=ops_card, actor=world.bob, at=t0)
+
+    # the finished card: committed at t0, finished at t0 + 10 days, waited days 2-4 and 3-5
+    done_card = services.create_card(
+        world.board, title="F", column=world.column("Ready"), actor=world.bob, at=t0
+    )
+    a, b = card_on(world, product_board, "A"), card_on(world, product_board, "B")
+    w1 = services.add_wait(done_card, on=a, actor=world.bob, at=t0 + 2 * day)
+    w2 = services.add_wait(done_card, on=b, actor=world.bob, at=t0 + 3 * day)
+    services.end_wait(w1, actor=world.bob, at=t0 + 4 * day)
+    services.end_wait(w2, actor=world.bob, at=t0 + 5 * day)
+    services.move_card(done_card, to_column=world.column("Done"), actor=world.bob, at=t0 + 10 * day)
+
+    figures = dependency_waits(world.board)
+
+    by_pair = {(p["team_name"], p["on_team_name"]): p for p in figures["pairs"]}
+    product = by_pair[("Sales", "Product")]
+    assert product["count"] == 5  # the three quotes' and the finished card's two
+    ops_pair = by_pair[("Sales", "Ops")]
+    assert (ops_pair["count"], ops_pair["p50"], ops_pair["p85"], ops_pair["open"]) == (
+        1,
+        6.0,
+        6.0,
+        1,
+    )
+    share = figures["lead_share"]
+    assert share["cards"] == 1
+    assert share["lead_days"] == pytest.approx(10.0)
+    assert share["wait_days"] == pytest.approx(3.0)
+    assert share["value"] == pytest.approx(0.3)
+    # the API serves the same figures with the board's metrics
+    body = api(world.victor).get(f"/api/v1/boards/{world.board.pk}/metrics/").json()
+    assert body["dependency_waits"]["lead_share"]["value"] == pytest.approx(0.3)
+
+
+def test_dependency_wait_percentiles_of_one_pair(world, product_board):
+    """Waits of 1, 2 and 4 days, interpolated linearly (percentile_cont): p50 is the middle
+    one, 2; p85 sits at rank 0.85 * (3 - 1) = 1.7, so 2 + 0.7 * (4 - 2) = 3.4 days."""
+    from boards.flow.waits import dependency_waits
+
+    t0 = timezone.now() - timedelta(days=20)
+    for i, days in enumerate((1, 2, 4)):
+        wait = services.add_wait(
+            card_on(world, world.board, f"Q{i}"),
+            on=card_on(world, product_board, f"P{i}"),
+            actor=world.bob,
+            at=t0,
+        )
+        services.end_wait(wait, actor=world.bob, at=t0 + timedelta(days=days))
+
+    (pair,) = dependency_waits(world.board)["pairs"]
+
+    assert (pair["team_name"], pair["on_team_name"]) == ("Sales", "Product")
+    assert (pair["count"], pair["p50"], pair["p85"], pair["open"]) == (3, 2.0, 3.4, 0)
+    # the same pair, seen from the board waited on
+    assert dependency_waits(product_board)["pairs"] == [pair]
+
+
+# --- the pages: stand-up, overview, metrics ---------------------------------------------------
+
+
+def test_cards_others_wait_on_come_first_in_the_standup_of_their_board(
+    world, client, product_board
+):
+    upstream = card_on(world, product_board, "Pricing API", column="Doing")
+    lonely = card_on(world, product_board, "Nobody waits", column="Doing")
+    services.add_wait(card_on(world, world.board, "Quote A"), on=upstream, actor=world.bob)
+    ops_team = world.acme.teams.create(name="Ops", slug="ops")
+    ops = services.create_board(team=ops_team, name="Ops board", actor=world.alice)
+    services.add_wait(card_on(world, ops, "Deploy"), on=upstream, actor=world.alice)
+    client.force_login(world.mia)
+
+    page = client.get(f"/boards/{product_board.pk}/standup/").content.decode()
+
+    first = page.index('id="waited-on"')
+    assert first < page.index('id="walk"') and first < page.index('id="blocked"')
+    section = page[first : page.index("</section>", first)]
+    assert f'data-card-id="{upstream.pk}"' in section
+    assert "2 cards on 2 teams" in section
+    assert f'data-card-id="{lonely.pk}"' not in section
+
+
+def test_the_overview_shows_open_waits_team_to_team_with_the_oldest(
+    world, api, client, product_board
+):
+    t0 = timezone.now() - timedelta(days=4)
+    upstream = card_on(world, product_board, "Pricing API")
+    for i, at in enumerate((t0, t0 + timedelta(days=3))):
+        services.add_wait(card_on(world, world.board, f"Q{i}"), on=upstream, actor=world.bob, at=at)
+    ended = services.add_wait(
+        card_on(world, world.board, "Q old"), on=upstream, actor=world.bob, at=t0
+    )
+    services.end_wait(ended, actor=world.bob)
+
+    body = api(world.victor).get("/api/v1/orgs/acme/overview/").json()
+
+    (pair,) = body["team_waits"]
+    assert (pair["team_name"], pair["on_team_name"], pair["open"]) == ("Sales", "Product", 2)
+    assert pair["oldest_days"] == pytest.approx(4.0, abs=0.01)
+    client.force_login(world.victor)
+    page = client.get("/o/acme/").content.decode()
+    section = page[page.index('class="team-waits"') :]
+    assert 'Sales</th><td>Product</td><td class="num">2</td>' in section
+    assert "4.0" in section
+
+
+def test_the_metrics_page_shows_the_share_of_lead_time_lost_to_waits(world, client, product_board):
+    t0 = timezone.now() - timedelta(days=12)
+    card = services.create_card(
+        world.board, title="F", column=world.column("Ready"), actor=world.bob, at=t0
+    )
+    wait = services.add_wait(card, on=card_on(world, product_board, "A"), actor=world.bob, at=t0)
+    services.end_wait(wait, actor=world.bob, at=t0 + timedelta(days=2))
+    services.move_card(
+        card, to_column=world.column("Done"), actor=world.bob, at=t0 + timedelta(days=8)
+    )
+    client.force_login(world.victor)
+
+    page = client.get(f"/boards/{world.board.pk}/metrics/").content.decode()
+
+    # 2 days of an 8-day lead time
+    assert '<strong id="dependency-share">25 %</strong>' in page
+    assert "<td>Sales</td><td>Product</td><td>1</td><td>2.0</td><td>2.0</td><td>0</td>" in page

@@ -23,6 +23,7 @@ from accounts.models import User
 from accounts.selectors import get_organization_for_user, memberships_for_user
 from boards import selectors
 from boards.flow import metrics, overview
+from boards.flow.waits import dependency_waits
 from boards.models import Board, ClassOfService, Label, Stage
 from boards.pages import activity
 from boards.pages import reads as pages
@@ -303,6 +304,7 @@ def metrics_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     context = {
         "board": board,
         "metrics": snapshot.data,
+        "dependency_waits": dependency_waits(board, window),
         "window": snapshot.data["window"],
         "is_default": window is None,
     }
@@ -412,6 +414,7 @@ def org_overview_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
             "role": access.role,
             "tab": "overview",
             "rows": [_overview_row(row, weeks) for row in rows],
+            "team_waits": overview.team_waits(organization.pk, now),
             "can_import": selectors.may_create_boards(request.user, organization, access),
             "headers": {h["key"]: h for h in headers},
             "sort": sort,

@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import TypedDict
 
-from django.db.models import Count, Min
+from django.db.models import Count
 
 from accounts.models import Membership, User
 from boards.models import Card, CardWait
@@ -190,39 +190,6 @@ def waiters_on_board(board_id: int) -> dict[int, str]:
         )
         .order_by()
     }
-
-
-class TeamWaitData(TypedDict):
-    team: int
-    team_name: str
-    on_team: int
-    on_team_name: str
-    open: int
-    oldest_started_at: str
-    oldest_days: float
-
-
-def team_waits(organization_id: int, now: datetime) -> list[TeamWaitData]:
-    """Open waits of the organisation, team to team: how many, and since when the oldest has
-    waited; the longest-waiting pair first. One query."""
-    rows = (
-        CardWait.objects.filter(organization_id=organization_id, ended_at__isnull=True)
-        .values("board__team_id", "board__team__name", "on_board__team_id", "on_board__team__name")
-        .annotate(n=Count("id"), oldest=Min("started_at"))
-        .order_by("oldest", "board__team_id", "on_board__team_id")
-    )
-    return [
-        {
-            "team": r["board__team_id"],
-            "team_name": r["board__team__name"],
-            "on_team": r["on_board__team_id"],
-            "on_team_name": r["on_board__team__name"],
-            "open": r["n"],
-            "oldest_started_at": r["oldest"].isoformat(),
-            "oldest_days": round(max((now - r["oldest"]).total_seconds(), 0) / 86_400, 2),
-        }
-        for r in rows
-    ]
 
 
 def waited_on_counts(card_ids: list[int]) -> dict[int, int]:
