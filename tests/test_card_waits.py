@@ -601,3 +601,40 @@ def test_the_metrics_page_shows_the_share_of_lead_time_lost_to_waits(world, clie
     # 2 days of an 8-day lead time
     assert '<strong id="dependency-share">25 %</strong>' in page
     assert "<td>Sales</td><td>Product</td><td>1</td><td>2.0</td><td>2.0</td><td>0</td>" in page
+
+
+def test_the_boards_writers_switch_the_rule_on_through_the_api(world, api):
+    response = api(world.bob).patch(
+        f"/api/v1/boards/{world.board.pk}/", {"no_done_while_waiting": True}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["no_done_while_waiting"] is True
+    world.board.refresh_from_db()
+    assert world.board.no_done_while_waiting is True
+    event = events_of(world.board, "board.updated")[-1]
+    assert event.data["changed"] == ["no_done_while_waiting"]
+    refused = api(world.victor).patch(
+        f"/api/v1/boards/{world.board.pk}/", {"no_done_while_waiting": False}, format="json"
+    )
+    assert refused.status_code == 403
+
+
+def test_the_board_draws_what_a_card_waits_on_and_who_waits_on_it(world, client, product_board):
+    upstream = card_on(world, product_board, "Pricing API")
+    waiting = card_on(world, world.board, "Quote")
+    services.add_wait(waiting, on=upstream, actor=world.bob)
+    ops_team = world.acme.teams.create(name="Ops", slug="ops")
+    ops = services.create_board(team=ops_team, name="Ops board", actor=world.alice)
+    services.add_wait(card_on(world, ops, "Deploy"), on=upstream, actor=world.alice)
+    client.force_login(world.victor)
+
+    here = client.get(f"/boards/{world.board.pk}/").content.decode()
+    there = client.get(f"/boards/{product_board.pk}/").content.decode()
+    fragment = client.get(f"/boards/{product_board.pk}/cards/{upstream.pk}/fragment/")
+    fragment = fragment.content.decode()
+
+    link = f'href="/boards/{product_board.pk}/#card-{upstream.pk}"'
+    assert link in here and f">#{upstream.pk}</a> (Product)" in here
+    assert "Waited on by <strong>2 cards on 2 teams</strong>" in there
+    assert "Waited on by <strong>2 cards on 2 teams</strong>" in fragment

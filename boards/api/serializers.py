@@ -83,6 +83,11 @@ class BoardUpdateInput(serializers.Serializer):
     team = serializers.IntegerField(required=False)
     name = serializers.CharField(max_length=120, required=False)
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    no_done_while_waiting = serializers.BooleanField(
+        required=False,
+        help_text="The board's rule: a card that waits on another card may not enter a done "
+        "column (409 `still_waiting`, unless an owner/admin gives `override_reason`).",
+    )
 
 
 class LabelInput(serializers.Serializer):
@@ -235,6 +240,9 @@ class BoardSummaryOut(serializers.Serializer):
     seq = serializers.IntegerField(help_text="The last seq of the board's event log.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    no_done_while_waiting = serializers.BooleanField(
+        help_text="No card that waits on another enters a done column (the board's rule)."
+    )
 
 
 class BoardListOut(BoardSummaryOut):
@@ -285,7 +293,12 @@ class CommentOut(serializers.Serializer):
 
 
 class EventOut(serializers.Serializer):
-    type = serializers.CharField(help_text="card.moved, card.created, card.updated, ...")
+    type = serializers.CharField(
+        help_text="card.moved, card.created, card.updated, ...; card.wait_added and "
+        "card.wait_ended (on both cards' boards: `data.card` is this board's card of the wait, "
+        "`data.wait` has `id`, `card`, `on_card` (null for the other board's card), `board`, "
+        "`on_board`, `started_at`, `ended_at`, `ended_reason`)"
+    )
     board = serializers.IntegerField()
     seq = serializers.IntegerField()
     at = serializers.DateTimeField()

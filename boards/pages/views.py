@@ -27,6 +27,7 @@ from boards.flow.waits import dependency_waits
 from boards.models import Board, ClassOfService, Label, Stage
 from boards.pages import activity
 from boards.pages import reads as pages
+from boards.selectors.waits import waits_on_board
 from boards.services import trello
 from kanban.exceptions import DomainError, InvalidInput, NotFound
 
@@ -120,6 +121,8 @@ def card_view(
     ageing_after: float | None,
     today: date,
     hidden: bool = False,
+    waited_on: str = "",
+    waiting_on: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What templates/boards/_card.html needs for one card: the selector's dict plus the people
     and labels it names, its class-of-service badge and whether it is ageing."""
@@ -144,6 +147,9 @@ def card_view(
         "assignee_ids": " ".join(str(i) for i in card["assignees"]),
         "label_ids": " ".join(str(i) for i in card["labels"]),
         "hidden": hidden,
+        # boards.selectors.waits: "2 cards on 2 teams" wait on it; what it waits on
+        "waited_on": waited_on,
+        "waiting_on": waiting_on,
     }
 
 
@@ -183,6 +189,7 @@ def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     )
     stages = {c["id"]: c["stage"] for c in snapshot["columns"]}
     today = timezone.localdate()
+    waited_on, waiting_on = waits_on_board(board.pk)
     cards_by_cell: dict[tuple[int, int], list[dict[str, Any]]] = {}
     shown = 0
     for card in snapshot["cards"]:
@@ -196,6 +203,8 @@ def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
             ageing_after=ageing_after,
             today=today,
             hidden=hidden,
+            waited_on=waited_on.get(card["id"], ""),
+            waiting_on=waiting_on.get(card["id"]),
         )
         cards_by_cell.setdefault((card["column"], card["swimlane"]), []).append(view)
 
@@ -273,6 +282,7 @@ def card_fragment(request: AuthedHttpRequest, board_id: int, card_id: int) -> Ht
         for label in Label.objects.filter(pk__in=card["labels"])
     }
     stage = board.columns.filter(pk=card["column"]).values_list("stage", flat=True).get()
+    waited_on, waiting_on = waits_on_board(board.pk, card_id)
     view = card_view(
         card,
         people=people,
@@ -280,6 +290,8 @@ def card_fragment(request: AuthedHttpRequest, board_id: int, card_id: int) -> Ht
         stage=stage,
         ageing_after=selectors.typical_cycle_time_days(board.pk),
         today=timezone.localdate(),
+        waited_on=waited_on.get(card_id, ""),
+        waiting_on=waiting_on.get(card_id),
     )
     response = render(
         request,

@@ -290,6 +290,7 @@ def board_summary(board: Board) -> dict[str, Any]:
         "seq": board.last_seq,
         "created_at": board.created_at.isoformat(),
         "updated_at": board.updated_at.isoformat(),
+        "no_done_while_waiting": board.no_done_while_waiting,
     }
 
 

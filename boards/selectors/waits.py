@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import TypedDict
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from accounts.models import Membership, User
 from boards.models import Card, CardWait
@@ -179,19 +179,6 @@ def card_waits(card: Card, user: User) -> CardWaitsData:
     }
 
 
-def waiters_on_board(board_id: int) -> dict[int, str]:
-    """For each card of the board that open waits are on: "2 cards on 2 teams" (one query)."""
-    return {
-        row["on_card_id"]: summary(row["cards"], row["teams"])
-        for row in CardWait.objects.filter(on_board_id=board_id, ended_at__isnull=True)
-        .values("on_card_id")
-        .annotate(
-            cards=Count("card_id", distinct=True), teams=Count("board__team_id", distinct=True)
-        )
-        .order_by()
-    }
-
-
 def waited_on_counts(card_ids: list[int]) -> dict[int, int]:
     """Open waits on each of these cards (the stand-up puts them first)."""
     counts: dict[int, int] = defaultdict(int)
@@ -204,3 +191,38 @@ def waited_on_counts(card_ids: list[int]) -> dict[int, int]:
     ):
         counts[on_card_id] = n
     return counts
+
+
+def waits_on_board(
+    board_id: int, card_id: int | None = None
+) -> tuple[dict[int, str], dict[int, dict[str, str]]]:
+    """What the board draws of its cards' open waits (of the one card, if given), in one query:
+
+    - for each card that other cards wait on, who: "2 cards on 2 teams";
+    - for each card that waits, the first card it waits on ("waiting on #42", a link to it).
+
+    Whoever reads this board is a member of its organisation, which a wait never leaves: they
+    may read the other card (the API's reads redact it otherwise, `card_waits`)."""
+    waits = CardWait.objects.filter(Q(board_id=board_id) | Q(on_board_id=board_id)).filter(
+        ended_at__isnull=True
+    )
+    if card_id is not None:
+        waits = waits.filter(Q(card_id=card_id) | Q(on_card_id=card_id))
+    waiters: dict[int, tuple[set[int], set[int]]] = defaultdict(lambda: (set(), set()))
+    waiting: dict[int, dict[str, str]] = {}
+    for waiting_id, board, on_id, on_board, team, on_team in waits.order_by(
+        "started_at", "id"
+    ).values_list(
+        "card_id", "board_id", "on_card_id", "on_board_id", "board__team_id", "on_board__team__name"
+    ):
+        if on_board == board_id:
+            cards, teams = waiters[on_id]
+            cards.add(waiting_id)
+            teams.add(team)
+        if board == board_id and waiting_id not in waiting:
+            waiting[waiting_id] = {
+                "ref": f"#{on_id}",
+                "url": f"/boards/{on_board}/#card-{on_id}",
+                "team": on_team,
+            }
+    return {k: summary(len(c), len(t)) for k, (c, t) in waiters.items()}, waiting

@@ -105,11 +105,15 @@ def update_board(
     name: str | Unset = UNSET,
     description: str | Unset = UNSET,
     team: Team | Unset = UNSET,
+    no_done_while_waiting: bool | Unset = UNSET,
     actor: User,
 ) -> Board:
     ensure_can_write(actor, board)
     _hold_board(board.pk)
     changed = []
+    if no_done_while_waiting is not UNSET and no_done_while_waiting != board.no_done_while_waiting:
+        board.no_done_while_waiting = no_done_while_waiting
+        changed.append("no_done_while_waiting")
     if name is not UNSET:
         board.name = name
         changed.append("name")
@@ -136,6 +140,7 @@ def update_board(
                     "name": board.name,
                     "description": board.description,
                     "team": board.team_id,
+                    "no_done_while_waiting": board.no_done_while_waiting,
                 },
                 "changed": changed,
             },

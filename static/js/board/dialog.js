@@ -20,6 +20,7 @@ import {
 import { CARD_REMOVED, recomputeWip, refreshCard } from "./cards.js";
 import { showMessage } from "./messages.js";
 import { sendMove } from "./moves.js";
+import { showWaits } from "./waits.js";
 
 const dialog = document.getElementById("card-dialog");
 const editForm = document.getElementById("dlg-edit");
@@ -167,6 +168,7 @@ export async function openCard(id) {
   window.history.replaceState(window.history.state, "", url);
   loadComments(id);
   loadHistory(id);
+  showWaits(id);
 }
 
 async function loadComments(id) {
