@@ -638,3 +638,16 @@ def test_the_board_draws_what_a_card_waits_on_and_who_waits_on_it(world, client,
     assert link in here and f">#{upstream.pk}</a> (Product)" in here
     assert "Waited on by <strong>2 cards on 2 teams</strong>" in there
     assert "Waited on by <strong>2 cards on 2 teams</strong>" in fragment
+
+
+def test_a_waiting_card_is_not_unblocked_by_hand_while_it_waits(world, api, product_board):
+    card = card_on(world, world.board, "Quote")
+    services.add_wait(card, on=card_on(world, product_board, "A"), actor=world.bob)
+
+    response = api(world.bob).post(f"/api/v1/cards/{card.pk}/unblock/")
+
+    assert response.status_code == 409
+    assert "stop waiting" in response.json()["detail"]
+    card.refresh_from_db()
+    assert card.blocked is True
+    assert Block.objects.get(card=card).ended_at is None

@@ -49,6 +49,26 @@ function item(wait, end, removable) {
   return li;
 }
 
+// The dialog's blocker section, as the card now is: a wait blocks it, and only ending the wait
+// unblocks it (the server refuses an unblock while one is open).
+async function refreshBlocker(id, openWaits) {
+  try {
+    const card = await api("GET", `/cards/${id}/`);
+    if (shownId !== id) return;
+    const blockedP = document.querySelector('#card-dialog [data-field="blocked"]');
+    if (blockedP) {
+      blockedP.hidden = !card.blocked;
+      blockedP.textContent = card.blocked ? `Blocked: ${card.block_reason}` : "";
+    }
+    const blockForm = document.getElementById("dlg-block");
+    const unblock = document.getElementById("dlg-unblock");
+    if (blockForm) blockForm.hidden = card.blocked;
+    if (unblock) unblock.hidden = !card.blocked || openWaits > 0;
+  } catch {
+    /* the board's own refresh of the card still shows it */
+  }
+}
+
 function fill(data) {
   const mine = document.getElementById("dlg-waits-list");
   const theirs = document.getElementById("dlg-waited-list");
@@ -61,6 +81,8 @@ function fill(data) {
   summary.hidden = !data.waited_on_summary;
   summary.textContent = data.waited_on_summary ? `Waited on by ${data.waited_on_summary}:` : "";
   theirs.replaceChildren(...data.waited_on_by.filter((w) => w.open).map((w) => item(w, w.card, false)));
+  const unblock = document.getElementById("dlg-unblock");
+  if (unblock && open.length) unblock.hidden = true;
 }
 
 export async function showWaits(id) {
@@ -81,7 +103,8 @@ async function remove(waitId) {
     await api("DELETE", `/cards/${id}/waits/${waitId}/`);
     statusEl.textContent = "No longer waiting.";
     refreshCard(id);
-    showWaits(id);
+    await showWaits(id);
+    refreshBlocker(id, Number(section.dataset.open));
   } catch (error) {
     statusEl.textContent = error.message;
   }
@@ -132,9 +155,10 @@ if (form) {
     try {
       await api("POST", `/cards/${id}/waits/`, { on });
       input.value = "";
-      statusEl.textContent = "Waiting: the card is blocked until that one is done.";
       refreshCard(id);
-      showWaits(id);
+      await showWaits(id);
+      statusEl.textContent = "Waiting: the card is blocked until that one is done.";
+      refreshBlocker(id, Number(section.dataset.open));
     } catch (error) {
       statusEl.textContent = error.message;
     }
