@@ -93,7 +93,11 @@ def dependency_waits(
             committed_at__isnull=False,
         ).values_list("id", "committed_at", "finished_at")
     )
-    spans = {card_id: (committed, finished_at) for card_id, committed, finished_at in finished}
+    # both set: filtered on
+    spans: dict[int, tuple[datetime, datetime]] = {
+        card_id: (committed, finished_at)  # type: ignore[misc]
+        for card_id, committed, finished_at in finished
+    }
     intervals: dict[int, list[tuple[datetime, datetime]]] = {card_id: [] for card_id in spans}
     for card_id, started_at, ended_at in CardWait.objects.filter(
         card_id__in=list(spans)

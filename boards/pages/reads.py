@@ -429,8 +429,8 @@ def standup(
             {
                 "card": _card_brief(card, people),
                 # annotated by the query
-                "waiters": summary(card.waiters, card.teams),  # type: ignore[attr-defined]
-                "days": _days_between(card.waited_since, now),  # type: ignore[attr-defined]
+                "waiters": summary(card.waiters, card.teams),
+                "days": _days_between(card.waited_since, now),
             }
             for card in waited_on
         ],

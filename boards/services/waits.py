@@ -36,12 +36,19 @@ def _lock_organization(organization_id: int) -> None:
 def _lock_cards(card_ids: list[int], board_ids: list[int]) -> dict[int, Card]:
     for board_id in sorted(set(board_ids)):
         _hold_board(board_id)
-    cards = {
-        card.pk: card
-        for card in Card.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("column", "board__team")
+    # The lock alone first: a locking statement that joined the column would lose a card whose
+    # column a move changed while it waited for the lock (Postgres re-checks the join against
+    # the card's new row). What the lock protects is read after it, by a statement that sees
+    # the last commit.
+    locked = list(
+        Card.objects.select_for_update(no_key=True)
         .filter(pk__in=card_ids)
         .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    cards = {
+        card.pk: card
+        for card in Card.objects.select_related("column", "board__team").filter(pk__in=locked)
     }
     if len(cards) != len(set(card_ids)):
         raise NotFound("Card not found.")
