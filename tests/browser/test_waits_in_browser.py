@@ -102,3 +102,31 @@ def test_the_dialog_says_why_a_cycle_of_waits_is_refused(acme, open_page, screen
     expect(dialog.locator("#dlg-wait-status")).to_contain_text("That would make a cycle")
     assert not CardWait.objects.filter(card=card).exists()
     screenshot(bob, "waits-cycle-refused")
+
+
+def test_the_stand_up_overview_and_metrics_show_the_waits(acme, open_page, screenshot):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    upstream = Card.objects.get(board=acme.it_board, title="Laptop for new hire Jonas")
+    t0 = timezone.now() - timedelta(days=3)
+    services.add_wait(acme.cards["ready1"], on=upstream, actor=acme.alice, at=t0)
+    services.add_wait(acme.cards["ready2"], on=upstream, actor=acme.alice, at=t0)
+
+    standup = open_page(acme.frank, f"/boards/{acme.it_board.pk}/standup/")
+    first = standup.locator("#waited-on")
+    expect(first).to_contain_text("Laptop for new hire Jonas")
+    expect(first).to_contain_text("2 cards on 1 team waiting on it")
+    screenshot(standup, "waits-standup", full_page=True)
+
+    overview = open_page(acme.alice, f"/o/{acme.org.slug}/")
+    row = overview.locator(".team-waits tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Sales")
+    expect(row).to_contain_text("IT")
+    screenshot(overview, "waits-overview", full_page=True)
+
+    metrics = open_page(acme.bob, f"/boards/{acme.board.pk}/metrics/")
+    expect(metrics.locator(".dependency-waits tbody tr")).to_contain_text("2")
+    screenshot(metrics, "waits-metrics")
