@@ -651,3 +651,21 @@ def test_a_waiting_card_is_not_unblocked_by_hand_while_it_waits(world, api, prod
     card.refresh_from_db()
     assert card.blocked is True
     assert Block.objects.get(card=card).ended_at is None
+
+
+def test_the_activity_feeds_say_who_waits_on_what(
+    world, client, product_board, django_capture_on_commit_callbacks
+):
+    upstream = card_on(world, product_board, "Pricing API", column="Doing")
+    waiting = card_on(world, world.board, "Quote")
+    services.add_wait(waiting, on=upstream, actor=world.bob)
+    finish(world, upstream, world.mia, django_capture_on_commit_callbacks)
+    client.force_login(world.victor)
+
+    here = client.get(f"/boards/{world.board.pk}/activity/").content.decode()
+    there = client.get(f"/boards/{product_board.pk}/activity/").content.decode()
+
+    assert "made “Quote” wait on a card of another board" in here
+    assert "“Quote” stopped waiting (as it was finished)" in here
+    assert "made a card of another board wait on “Pricing API”" in there
+    assert "stopped waiting on “Pricing API” (as it was finished)" in there
