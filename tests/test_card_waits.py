@@ -669,3 +669,64 @@ def test_the_activity_feeds_say_who_waits_on_what(
     assert "“Quote” stopped waiting (as it was finished)" in here
     assert "made a card of another board wait on “Pricing API”" in there
     assert "stopped waiting on “Pricing API” (as it was finished)" in there
+
+
+# --- live -------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_both_boards_viewers_hear_a_wait_added_and_ended_live(world):
+    import asyncio
+    import json
+
+    import websockets
+
+    from accounts.services import create_api_token
+    from tests.servers import asgi_server
+    from tests.test_live_updates import api as call
+
+    product = services.create_board(team=world.product, name="Roadmap", actor=world.alice)
+    upstream = card_on(world, product, "Pricing API", column="Doing")
+    waiting = card_on(world, world.board, "Quote")
+    done = product.columns.get(name="Done").pk
+    _, token = create_api_token(user=world.alice)
+    with asgi_server() as server:
+        ws_base = server.replace("http://", "ws://")
+
+        async def listen(board_id: int, until: str, ready: asyncio.Event) -> list[dict]:
+            seen: list[dict] = []
+            async with websockets.connect(
+                f"{ws_base}/ws/boards/{board_id}/",
+                additional_headers={"Authorization": f"Token {token}"},
+            ) as ws:
+                await ws.recv()  # hello
+                ready.set()
+                while not any(m.get("type") == until for m in seen):
+                    seen.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            return seen
+
+        async def scenario():
+            ready = [asyncio.Event(), asyncio.Event()]
+            here = asyncio.create_task(listen(world.board.pk, "card.unblocked", ready[0]))
+            there = asyncio.create_task(listen(product.pk, "card.wait_ended", ready[1]))
+            await asyncio.gather(*(r.wait() for r in ready))
+            path = f"/api/v1/cards/{waiting.pk}/waits/"
+            await asyncio.to_thread(call, server, "POST", path, token, {"on": upstream.pk})
+            move = f"/api/v1/cards/{upstream.pk}/move/"
+            await asyncio.to_thread(call, server, "POST", move, token, {"column": done})
+            return await here, await there
+
+        here, there = asyncio.run(scenario())
+
+    here = [m for m in here if m.get("type", "").startswith("card.")]
+    there = [m for m in there if m.get("type", "").startswith("card.")]
+    types_here = [m["type"] for m in here]
+    assert types_here[:2] == ["card.blocked", "card.wait_added"]
+    assert "card.unblocked" in types_here
+    added_there = next(m for m in there if m["type"] == "card.wait_added")
+    assert added_there["data"]["card"] == upstream.pk
+    assert added_there["data"]["wait"]["card"] is None  # the other board's card is not named
+    ended_there = next(m for m in there if m["type"] == "card.wait_ended")
+    assert ended_there["data"]["wait"]["ended_reason"] == "finished"
+    seqs = [m["seq"] for m in here]
+    assert seqs == sorted(seqs)
