@@ -44,6 +44,9 @@ class Board(models.Model):
     # The release policy: cards finished more than this many days ago are archived by the
     # hourly task (boards.tasks.release_done_cards); null: never.
     release_done_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The board's rule: a card may not enter a done column while it waits on another card
+    # (a 409 unless an owner/admin overrides with a reason, recorded like a WIP override).
+    no_done_while_waiting = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["organization_id", "name", "id"]
@@ -814,3 +817,72 @@ class ServiceLevel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.board_id} {self.class_of_service}: {self.sle_days} d, WIP {self.wip_limit}"
+
+
+# --- Waiting on other teams (boards/services/waits.py) ----------------------------------------
+
+
+class WaitEnd(models.TextChoices):
+    FINISHED = "finished", "The card waited on was finished"
+    REMOVED = "removed", "Removed by hand"
+
+
+class CardWait(models.Model):
+    """A card waiting on another card of any board of the same organisation: a dependency.
+
+    While open (`ended_at` null) the waiting card is blocked through the andon cord's own
+    `Block` (so blocked time counts it); `block` is the block this wait put on the card (null
+    when the card was blocked already, by hand or by another wait). It ends by hand or when
+    the card waited on is finished, and the interval is the dependency wait the metrics count.
+    `board` and `on_board` are the two cards' boards, kept so that the metrics and the
+    overview read team-to-team waits without joining the cards."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="waits")
+    on_card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="waited_on_by")
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="+")
+    on_board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="+")
+    block = models.ForeignKey(
+        Block, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ended_reason = models.CharField(max_length=10, choices=WaitEnd.choices, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(card=F("on_card")), name="cardwait_not_self"),
+            models.UniqueConstraint(
+                fields=["card", "on_card"],
+                condition=Q(ended_at__isnull=True),
+                name="cardwait_one_open_per_pair",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="cardwait_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True, ended_reason="")
+                | Q(ended_at__isnull=False, ended_reason__in=[r.value for r in WaitEnd]),
+                name="cardwait_reason_iff_ended",
+            ),
+        ]
+        indexes = [
+            # "Does anyone wait on this card?", asked by every move (boards/services/moves.py)
+            models.Index(
+                fields=["on_card"], condition=Q(ended_at__isnull=True), name="cardwait_open_on"
+            ),
+            models.Index(fields=["board", "started_at"], name="cardwait_board"),
+            models.Index(fields=["on_board", "started_at"], name="cardwait_on_board"),
+            models.Index(fields=["organization", "ended_at"], name="cardwait_org"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} waits on {self.on_card_id}"

@@ -133,3 +133,26 @@ def import_trello(job_id: int) -> str | None:
     job that already ended is left alone and one left running by a dead worker restarts."""
     job = trello.run_trello_import(job_id)
     return job.status if job else None
+
+
+@shared_task(name="boards.end_waits")
+def end_waits(card_id: int, actor_id: int | None = None) -> int:
+    """The card was finished and others waited on it: end those waits and unblock the cards
+    (boards.services.waits.end_waits_on_finished, idempotent: a redelivery finds them ended)."""
+    from accounts.models import User
+    from boards.services.waits import end_waits_on_finished
+
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    return len(end_waits_on_finished(card_id, actor=actor))
+
+
+@shared_task(name="boards.sweep_waits")
+def sweep_waits() -> int:
+    """Beat, every minute: end the open waits on finished cards whose `end_waits` was lost
+    (the broker down at the commit, a worker gone). One indexed query when there is none."""
+    from boards.services.waits import end_waits_on_finished, finished_waited_on
+
+    card_ids = finished_waited_on()
+    for card_id in card_ids:
+        end_waits_on_finished(card_id, actor=None)
+    return len(card_ids)

@@ -72,3 +72,14 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
     status = 413
     default_detail = "The request body is too large."
+
+
+class WaitCycle(InvalidInput):
+    code = "wait_cycle"
+    default_detail = "That would make a cycle of waits."
+
+
+class StillWaiting(Conflict):
+    # The board's rule "no done while a wait is open" (Board.no_done_while_waiting).
+    code = "still_waiting"
+    default_detail = "The card still waits on another card."

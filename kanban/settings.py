@@ -286,6 +286,8 @@ CELERY_BEAT_SCHEDULE = {
     # Improvement experiments whose review date has come get their final result (hourly, so
     # that a beat down at midnight still closes them the same day).
     "kaizen-reviews": {"task": "boards.kaizen.close_due_reviews", "schedule": 3600},
+    # Waits on a finished card whose end_waits task was lost (boards/services/waits.py).
+    "waits-sweep": {"task": "boards.sweep_waits", "schedule": 60},
 }
 
 # --- Webhooks (boards/hooks/) -----------------------------------------------------------------

@@ -15,6 +15,7 @@ from boards.models import (
     Board,
     Card,
     CardMove,
+    CardWait,
     Column,
     Comment,
     Event,
@@ -95,6 +96,8 @@ class Objects:
     card: Card
     blocked_card: Card
     job: ImportJob  # an import of a board for the team, queued
+    waiting: Card  # waits on `card` (boards/services/waits.py)
+    wait: CardWait
 
 
 def objects_on(board: Board, owner) -> Objects:
@@ -109,8 +112,21 @@ def objects_on(board: Board, owner) -> Objects:
     blocked_card = services.create_card(board, title="Waiting", column=ready, actor=owner)
     services.block_card(blocked_card, reason="Waiting for legal", actor=owner)
     job = trello.start_trello_import(team=board.team, data=TRELLO_EXPORT, actor=owner)
+    waiting = services.create_card(board, title="Needs the invoice", column=ready, actor=owner)
+    wait = services.add_wait(waiting, on=card, actor=owner)
     return Objects(
-        board, ready, doing, spare_column, lane, spare_lane, label, card, blocked_card, job
+        board,
+        ready,
+        doing,
+        spare_column,
+        lane,
+        spare_lane,
+        label,
+        card,
+        blocked_card,
+        job,
+        waiting,
+        wait,
     )
 
 
@@ -324,6 +340,25 @@ ENDPOINTS = [
         lambda o: f"{API}/cards/{o.card.pk}/history/",
         "read",
     ),
+    # Waits between cards (boards/api/waits.py)
+    Endpoint("waits", "api-card-waits", "get", lambda o: f"{API}/cards/{o.card.pk}/waits/", "read"),
+    Endpoint(
+        "wait-create",
+        "api-card-waits",
+        "post",
+        lambda o: f"{API}/cards/{o.card.pk}/waits/",
+        "write",
+        ok=201,
+        body=lambda o: {"on": o.blocked_card.pk},
+    ),
+    Endpoint(
+        "wait-delete",
+        "api-card-wait",
+        "delete",
+        lambda o: f"{API}/cards/{o.waiting.pk}/waits/{o.wait.pk}/",
+        "write",
+        ok=204,
+    ),
     # The organisation in one view (boards/api/org_views.py)
     Endpoint(
         "org-overview",
@@ -487,6 +522,7 @@ def test_board_list_shows_every_board_of_my_organisations_and_none_of_others(wor
         "created_at": sales["created_at"],
         "updated_at": sales["updated_at"],
         "release_done_after_days": None,
+        "no_done_while_waiting": False,
         "cards": 1,
         "can_write": False,
     }

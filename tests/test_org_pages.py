@@ -345,7 +345,7 @@ def test_org_pages_cost_the_same_queries_for_one_board_or_seven_busy_ones(
         with django_assert_max_num_queries(small[url], info=url):
             response = client.get(url)
         assert response.status_code == 200
-    assert small["/o/acme/"] <= 10  # session (2), membership (1), overview (7)
+    assert small["/o/acme/"] <= 11  # session (2), membership (1), overview (7), team waits (1)
     assert small["/o/acme/board/"] <= 10  # session (2), membership (1), global board (7)
 
 
@@ -385,12 +385,20 @@ def test_standup_and_board_activity_cost_the_same_queries_for_a_small_or_busy_bo
         services.add_comment(c, body="Moved for review", actor=world.bob)
     for c in Card.objects.filter(board=board, column=col["Doing"], blocked=False)[:5]:
         services.block_card(c, reason="Waiting", actor=world.bob)
+    # and cards of another team waiting on some of its cards (the stand-up's first section)
+    other = services.create_board(team=world.product, name="Roadmap", actor=world.alice)
+    upstream = list(Card.objects.filter(board=board, column=col["Ready"], archived=False)[:3])
+    for i in range(6):
+        waiting = services.create_card(
+            other, title=f"Needs {i}", column=other.columns.get(name="Ready"), actor=world.alice
+        )
+        services.add_wait(waiting, on=upstream[i % 3], actor=world.alice)
     alerts.check_wip_alerts(board.pk)
 
     for url in urls:
         with django_assert_max_num_queries(small[url], info=url):
             assert client.get(url).status_code == 200
-    assert small[urls[0]] <= 11  # session (2), board (1), stand-up (8)
+    assert small[urls[0]] <= 12  # session (2), board (1), stand-up (9)
 
 
 # --- the stand-up --------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from boards.models import ImportStatus
 from boards.pages import activity
 from boards.selectors import exports
 from boards.services import trello
-from kanban.api import Pagination
+from kanban.api import Pagination, shape_serializer
 from kanban.parsers import JSONParser
 
 # --- schema-only output serializers ----------------------------------------------------------
@@ -66,12 +66,24 @@ class OverviewRowOut(serializers.Serializer):
     computed_at = serializers.DateTimeField(allow_null=True, help_text="The snapshot's time.")
 
 
+TeamWaitOut = shape_serializer(
+    overview.TeamWaitData,
+    name="TeamWaitOut",
+    oldest_started_at=serializers.DateTimeField(help_text="When the oldest open wait began."),
+)
+
+
 class OverviewOut(serializers.Serializer):
     organization = serializers.CharField(help_text="The organisation's slug.")
     weeks = serializers.ListField(
         child=serializers.CharField(), help_text="The ISO weeks of `throughput_weeks`."
     )
     boards = OverviewRowOut(many=True)
+    team_waits = TeamWaitOut(
+        many=True,
+        help_text="Open waits between teams (a card of `team` waiting on one of `on_team`), "
+        "the longest-waiting pair first.",
+    )
 
 
 class ActivityItemOut(serializers.Serializer):
@@ -174,6 +186,7 @@ class OrgOverviewView(APIView):
                 "organization": organization.slug,
                 "weeks": overview.overview_weeks(now),
                 "boards": rows,
+                "team_waits": overview.team_waits(organization.pk, now),
             }
         )
 

@@ -5,7 +5,7 @@ through per-object serializers: building dicts is ~20x cheaper on a 1,000-card b
 from rest_framework import serializers
 
 from boards.live.events import ActorData
-from boards.models import AlertKind, ClassOfService, Stage, WipPolicy
+from boards.models import AlertKind, ClassOfService, Stage, WaitEnd, WipPolicy
 from boards.selectors import (
     CardData,
     ChangeData,
@@ -15,6 +15,7 @@ from boards.selectors import (
     PersonData,
     SwimlaneData,
 )
+from boards.selectors.waits import CardWaitsData, WaitCardData, WaitData
 from kanban.api import shape_serializer
 
 # --- input -----------------------------------------------------------------------------------
@@ -97,6 +98,11 @@ class BoardUpdateInput(serializers.Serializer):
         allow_null=True,
         help_text="The release policy: cards finished more than this many days ago are "
         "archived (hourly); null: never.",
+    )
+    no_done_while_waiting = serializers.BooleanField(
+        required=False,
+        help_text="The board's rule: a card that waits on another card may not enter a done "
+        "column (409 `still_waiting`, unless an owner/admin gives `override_reason`).",
     )
 
 
@@ -265,6 +271,9 @@ class BoardSummaryOut(serializers.Serializer):
         allow_null=True,
         help_text="Cards finished more than this many days ago are archived; null: never.",
     )
+    no_done_while_waiting = serializers.BooleanField(
+        help_text="No card that waits on another enters a done column (the board's rule)."
+    )
 
 
 class BoardListOut(BoardSummaryOut):
@@ -345,7 +354,12 @@ class VersionConflictOut(serializers.Serializer):
 
 
 class EventOut(serializers.Serializer):
-    type = serializers.CharField(help_text="card.moved, card.created, card.updated, ...")
+    type = serializers.CharField(
+        help_text="card.moved, card.created, card.updated, ...; card.wait_added and "
+        "card.wait_ended (on both cards' boards: `data.card` is this board's card of the wait, "
+        "`data.wait` has `id`, `card`, `on_card` (null for the other board's card), `board`, "
+        "`on_board`, `started_at`, `ended_at`, `ended_reason`)"
+    )
     board = serializers.IntegerField()
     seq = serializers.IntegerField()
     at = serializers.DateTimeField()
@@ -367,3 +381,43 @@ class AlertOut(serializers.Serializer):
     opened_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
     open = serializers.BooleanField()
+
+
+# --- waits (boards/api/waits.py) -------------------------------------------------------------
+
+
+class WaitInput(serializers.Serializer):
+    on = serializers.IntegerField(
+        min_value=1, help_text="The id of the card to wait on: any board of the organisation."
+    )
+
+
+WaitCardOut = shape_serializer(
+    WaitCardData,
+    name="WaitCardOut",
+    visible=serializers.BooleanField(
+        help_text="false: the reader may not read that board, and sees only its team."
+    ),
+    ref=serializers.CharField(allow_null=True, help_text='"#42": how the card is referred to.'),
+    url=serializers.CharField(allow_null=True, help_text="The card open on its board."),
+)
+WaitOut = shape_serializer(
+    WaitData,
+    name="WaitOut",
+    card=WaitCardOut(help_text="The waiting card."),
+    on_card=WaitCardOut(help_text="The card waited on."),
+    started_at=serializers.DateTimeField(),
+    ended_at=serializers.DateTimeField(allow_null=True),
+    ended_reason=serializers.ChoiceField(
+        choices=[("", "open"), *WaitEnd.choices],
+        help_text='"" while open; "finished" (the card waited on was) or "removed".',
+    ),
+    days=serializers.FloatField(help_text="Days waited so far, or until it ended."),
+)
+CardWaitsOut = shape_serializer(
+    CardWaitsData,
+    name="CardWaitsOut",
+    waits=WaitOut(many=True, help_text="What this card waits (or waited) on, open first."),
+    waited_on_by=WaitOut(many=True, help_text="The cards that wait (or waited) on this one."),
+    waited_on_summary=serializers.CharField(help_text='"2 cards on 2 teams" waiting now, or "".'),
+)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from boards.api import forecast_views, org_views, views
+from boards.api import forecast_views, org_views, views, waits
 
 urlpatterns = [
     path("boards/", views.BoardListView.as_view(), name="api-boards"),
@@ -50,6 +50,12 @@ urlpatterns = [
         "cards/<int:card_id>/comments/", views.CardCommentsView.as_view(), name="api-card-comments"
     ),
     path("cards/<int:card_id>/history/", views.CardHistoryView.as_view(), name="api-card-history"),
+    path("cards/<int:card_id>/waits/", waits.CardWaitsView.as_view(), name="api-card-waits"),
+    path(
+        "cards/<int:card_id>/waits/<int:wait_id>/",
+        waits.CardWaitView.as_view(),
+        name="api-card-wait",
+    ),
     # The organisation in one view: overview, activity, exports, import (boards/api/org_views.py)
     path(
         "orgs/<slug:slug>/overview/", org_views.OrgOverviewView.as_view(), name="api-org-overview"

@@ -18,6 +18,7 @@ from boards import selectors, services
 from boards.api import serializers as s
 from boards.flow import metrics
 from boards.flow.alerts import alert_dict
+from boards.flow.waits import dependency_waits
 from boards.live.events import actor_dict, event_payload, events_since
 from boards.selectors import access_of
 from kanban.api import CONFLICT, ERRORS, Pagination, paginated, validated
@@ -530,7 +531,10 @@ class BoardMetricsView(APIView):
         description=(
             "Flow metrics: lead and cycle time (count, mean, p50, p85, p95, in days), "
             "throughput per ISO week, WIP per column, flow efficiency, blocked time, a "
-            "cumulative flow diagram and ageing work in progress, with `computed_at`. Without "
+            "cumulative flow diagram and ageing work in progress, with `computed_at`; "
+            "`dependency_waits`: per pair of teams (`team` waiting on `on_team`) the waits "
+            "ended in the window (count, p50, p85 in days) and open now, and `lead_share`, the "
+            "part of finished cards' lead time spent waiting on other cards. Without "
             "from/to: the last 90 days, served from the snapshot the background task keeps "
             "fresh."
         ),
@@ -542,7 +546,8 @@ class BoardMetricsView(APIView):
         if "from" in query:
             window = metrics.chosen_window(query["from"], query["to"])
         snapshot = metrics.stored_or_computed(board, window)
-        return Response(snapshot.data)
+        # read now, not stored: another board's move ends this board's waits
+        return Response({**snapshot.data, "dependency_waits": dependency_waits(board, window)})
 
 
 class BoardAlertsView(APIView):

@@ -156,3 +156,17 @@ def _schedule(board_id: int) -> None:
                 raise
     except Exception as exc:
         logger.warning("Could not schedule the checks of board %s: %s", board_id, exc)
+
+
+def after_finish_waited_on(card_id: int, actor_id: int) -> None:
+    """Called by the move inside its transaction when the card it finished has cards waiting on
+    it: once it commits, queue `boards.end_waits`, which unblocks them. A task lost on the way
+    is made up by `boards.sweep_waits` (beat)."""
+
+    def _queue() -> None:
+        try:
+            queue("boards.end_waits", card_id, actor_id)
+        except Exception as exc:
+            logger.warning("Could not queue the end of the waits on card %s: %s", card_id, exc)
+
+    transaction.on_commit(_queue)

@@ -15,7 +15,7 @@ snapshot's, exactly what GET /api/v1/boards/{id}/metrics/ answers.
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import connection
 from django.db.models import Count, FloatField, Min, OuterRef, Subquery
@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from boards.flow.metrics import DAY, iso_week, percentile
-from boards.models import Alert, Block, Board, Card, Column, MetricsSnapshot, Stage
+from boards.models import Alert, Block, Board, Card, CardWait, Column, MetricsSnapshot, Stage
 from kanban.exceptions import InvalidInput
 
 # The columns whose cards are work in progress (committed, not finished).
@@ -335,3 +335,39 @@ def _week_start(moment: datetime) -> datetime:
 
 def _days(seconds: float | None) -> float | None:
     return None if seconds is None else round(float(seconds) / DAY, 6)
+
+
+# --- waits between teams (boards.models.CardWait) -------------------------------------------
+
+
+class TeamWaitData(TypedDict):
+    team: int
+    team_name: str
+    on_team: int
+    on_team_name: str
+    open: int
+    oldest_started_at: str
+    oldest_days: float
+
+
+def team_waits(organization_id: int, now: datetime) -> list[TeamWaitData]:
+    """Open waits of the organisation, team to team: how many, and since when the oldest has
+    waited; the longest-waiting pair first. One query."""
+    rows = (
+        CardWait.objects.filter(organization_id=organization_id, ended_at__isnull=True)
+        .values("board__team_id", "board__team__name", "on_board__team_id", "on_board__team__name")
+        .annotate(n=Count("id"), oldest=Min("started_at"))
+        .order_by("oldest", "board__team_id", "on_board__team_id")
+    )
+    return [
+        {
+            "team": r["board__team_id"],
+            "team_name": r["board__team__name"],
+            "on_team": r["on_board__team_id"],
+            "on_team_name": r["on_board__team__name"],
+            "open": r["n"],
+            "oldest_started_at": r["oldest"].isoformat(),
+            "oldest_days": round(max((now - r["oldest"]).total_seconds(), 0) / 86_400, 2),
+        }
+        for r in rows
+    ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("boards", "0010_card_version_and_release_policy"),
+        ("boards", "0011_card_waits"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -37,7 +37,7 @@ class Names:
                 column_ids.update(_ids(data.get("from_column"), data.get("to_column")))
             elif event.type == "card.created":
                 column_ids.update(_ids(_card(data).get("column")))
-            elif event.type == "card.commented":
+            elif event.type in ("card.commented", "card.wait_added", "card.wait_ended"):
                 card_ids.update(_ids(data.get("card")))
             elif event.type.startswith("alert."):
                 column_ids.update(_ids((data.get("alert") or {}).get("column")))
@@ -127,6 +127,8 @@ def describe(event: Event, names: Names | None = None) -> str:
         commented = _quote(names.cards.get(card_id, "a deleted card"))  # type: ignore[arg-type]
         body = (data.get("comment") or {}).get("body", "")
         return f"{who} commented on {commented}" + (f": {_excerpt(body)}" if body else "")
+    if kind in ("card.wait_added", "card.wait_ended"):
+        return _describe_wait(who, kind, data, names)
     if kind.startswith("alert."):
         return _describe_alert(event, data.get("alert") or {}, names)
     if kind.startswith(("board.", "column.", "swimlane.", "label.")):
@@ -145,6 +147,21 @@ def _describe_service_level(who: str, level: dict) -> str:
         f"WIP limit {limit} ({level.get('wip_policy', 'soft')})" if limit else "no WIP limit",
     ]
     return f"{who} set {cos} work's service level: {', '.join(parts)}"
+
+
+def _describe_wait(who: str, kind: str, data: dict, names: Names) -> str:
+    """A wait as this board's log has it: its own card only (boards.selectors.waits)."""
+    card_id, wait = data.get("card"), data.get("wait") or {}
+    title = _quote(names.cards.get(card_id, "a deleted card"))  # type: ignore[arg-type]
+    waiting = wait.get("card") == card_id and card_id is not None
+    if kind == "card.wait_added":
+        if waiting:
+            return f"{who} made {title} wait on a card of another board"
+        return f"{who} made a card of another board wait on {title}"
+    how = "as it was finished" if wait.get("ended_reason") == "finished" else "by hand"
+    if waiting:
+        return f"{title} stopped waiting ({how})"
+    return f"A card of another board stopped waiting on {title} ({how})"
 
 
 def _describe_move(who: str, title: str, data: dict, names: Names) -> str:

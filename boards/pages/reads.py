@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.html import strip_tags
@@ -29,6 +29,7 @@ from boards.models import (
     Board,
     Card,
     CardMove,
+    CardWait,
     ClassOfService,
     Column,
     Comment,
@@ -36,6 +37,7 @@ from boards.models import (
     Stage,
 )
 from boards.selectors.cards import _relations as relations
+from boards.selectors.waits import summary
 
 STAGES = (Stage.BACKLOG, Stage.WAIT, Stage.ACTIVE, Stage.DONE)
 IN_PROGRESS = (Stage.WAIT, Stage.ACTIVE)
@@ -304,7 +306,9 @@ def _people_of(card_ids: Iterable[int]) -> dict[int, list[selectors.PersonData]]
 def standup(
     board: Board, *, now: datetime | None = None, untouched_days: int = 3
 ) -> dict[str, Any]:
-    """What a board's stand-up walks through, right to left:
+    """What a board's stand-up walks through, right to left, after `waited_on` (the live cards
+    that other cards wait on, boards.models.CardWait: most waiters first, as finishing them
+    unblocks other teams):
 
     - `columns`, the rightmost first: each with its WIP and what arrived in it since the start
       of the previous working day (moves from another column and cards created there), newest
@@ -316,7 +320,7 @@ def standup(
     - `untouched`: work in progress that nobody changed, moved or commented on for
       `untouched_days` days, the stalest first.
 
-    At most eight queries whatever the size of the board or of its history.
+    At most nine queries whatever the size of the board or of its history.
     """
     now = now or timezone.now()
     since = previous_working_day_start(now)
@@ -361,8 +365,24 @@ def standup(
         .select_related("column")
         .order_by("touched", "id")
     )
+    # Cards of other teams (or this one) wait on these: they come first, most waiters first.
+    open_wait = Q(waited_on_by__ended_at__isnull=True)
+    waited_on = list(
+        Card.objects.filter(board=board, archived=False)
+        # the few cards waited on, found by the waits' index before any grouping
+        .filter(Exists(CardWait.objects.filter(on_card=OuterRef("pk"), ended_at__isnull=True)))
+        .annotate(
+            waiters=Count("waited_on_by__card", filter=open_wait, distinct=True),
+            teams=Count("waited_on_by__board__team", filter=open_wait, distinct=True),
+            waited_since=Min("waited_on_by__started_at", filter=open_wait),
+        )
+        .filter(waiters__gt=0)
+        .select_related("column")
+        .order_by("-waiters", "waited_since", "id")
+    )
     people = _people_of(
-        [m.card_id for m in moves]
+        [c.pk for c in waited_on]
+        + [m.card_id for m in moves]
         + [b.card_id for b in blocks]
         + [c.pk for c in ageing]
         + [c.pk for c in untouched]
@@ -405,6 +425,15 @@ def standup(
         "p85": p85,
         "columns": walk,
         "moves": len(moves),
+        "waited_on": [
+            {
+                "card": _card_brief(card, people),
+                # annotated by the query
+                "waiters": summary(card.waiters, card.teams),
+                "days": _days_between(card.waited_since, now),
+            }
+            for card in waited_on
+        ],
         "blocked": sorted(
             (
                 {

@@ -23,10 +23,12 @@ from accounts.models import User
 from accounts.selectors import get_organization_for_user, memberships_for_user
 from boards import selectors
 from boards.flow import metrics, overview, service_levels
+from boards.flow.waits import dependency_waits
 from boards.kaizen import selectors as kaizen_selectors
 from boards.models import Board, ClassOfService, Label, Stage
 from boards.pages import activity
 from boards.pages import reads as pages
+from boards.selectors.waits import waits_on_board
 from boards.services import trello
 from kanban.exceptions import DomainError, InvalidInput, NotFound
 
@@ -122,6 +124,8 @@ def card_view(
     hidden: bool = False,
     sle_days: Mapping[str, float] | None = None,
     now: datetime | None = None,
+    waited_on: str = "",
+    waiting_on: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What templates/boards/_card.html needs for one card: the selector's dict plus the people
     and labels it names, its class-of-service badge, whether it is ageing and where it stands
@@ -151,6 +155,9 @@ def card_view(
         "label_ids": " ".join(str(i) for i in card["labels"]),
         "hidden": hidden,
         "sle": sle,
+        # boards.selectors.waits: "2 cards on 2 teams" wait on it; what it waits on
+        "waited_on": waited_on,
+        "waiting_on": waiting_on,
     }
 
 
@@ -231,6 +238,7 @@ def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     )
     stages = {c["id"]: c["stage"] for c in snapshot["columns"]}
     today = timezone.localdate()
+    waited_on, waiting_on = waits_on_board(board.pk)
     cards_by_cell: dict[tuple[int, int], list[dict[str, Any]]] = {}
     shown = 0
     for card in snapshot["cards"]:
@@ -246,6 +254,8 @@ def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
             hidden=hidden,
             sle_days=sle_days,
             now=now,
+            waited_on=waited_on.get(card["id"], ""),
+            waiting_on=waiting_on.get(card["id"]),
         )
         cards_by_cell.setdefault((card["column"], card["swimlane"]), []).append(view)
 
@@ -326,6 +336,7 @@ def card_fragment(request: AuthedHttpRequest, board_id: int, card_id: int) -> Ht
         for label in Label.objects.filter(pk__in=card["labels"])
     }
     stage = board.columns.filter(pk=card["column"]).values_list("stage", flat=True).get()
+    waited_on, waiting_on = waits_on_board(board.pk, card_id)
     view = card_view(
         card,
         people=people,
@@ -334,6 +345,8 @@ def card_fragment(request: AuthedHttpRequest, board_id: int, card_id: int) -> Ht
         ageing_after=selectors.typical_cycle_time_days(board.pk),
         today=timezone.localdate(),
         sle_days=service_levels.sle_in_force(board.pk, timezone.now()),
+        waited_on=waited_on.get(card_id, ""),
+        waiting_on=waiting_on.get(card_id),
     )
     response = render(
         request,
@@ -358,6 +371,7 @@ def metrics_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     context = {
         "board": board,
         "metrics": snapshot.data,
+        "dependency_waits": dependency_waits(board, window),
         "window": snapshot.data["window"],
         "is_default": window is None,
         "improvement_markers": kaizen_selectors.markers(board, snapshot.data["window"]),
@@ -470,6 +484,7 @@ def org_overview_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
             "role": access.role,
             "tab": "overview",
             "rows": [_overview_row(row, weeks) for row in rows],
+            "team_waits": overview.team_waits(organization.pk, now),
             "can_import": selectors.may_create_boards(request.user, organization, access),
             "headers": {h["key"]: h for h in headers},
             "sort": sort,

@@ -294,6 +294,7 @@ def board_summary(board: Board) -> dict[str, Any]:
         "created_at": board.created_at.isoformat(),
         "updated_at": board.updated_at.isoformat(),
         "release_done_after_days": board.release_done_after_days,
+        "no_done_while_waiting": board.no_done_while_waiting,
     }
 
 

@@ -11,6 +11,7 @@ call these functions; nothing else writes these models.
     moves     the move (hot path)      batches  many cards or comments at once (imports)
     service_levels  a class of service's SLE and WIP limit
     trello    the Trello import, run as a job
+    waits     a card waiting on another card (of any team): blocks it until that one is done
 """
 
 from boards.services.access import ensure_can_write, ensure_manager
@@ -45,6 +46,7 @@ from boards.services.cards import (
 )
 from boards.services.moves import move_card
 from boards.services.service_levels import set_service_level
+from boards.services.waits import add_wait, end_wait, end_waits_on_finished
 
 __all__ = [
     "BOARD_TEMPLATES",
@@ -53,6 +55,7 @@ __all__ = [
     "NewComment",
     "add_comment",
     "add_comments",
+    "add_wait",
     "archive_card",
     "block_card",
     "create_board",
@@ -67,6 +70,8 @@ __all__ = [
     "delete_column",
     "delete_label",
     "delete_swimlane",
+    "end_wait",
+    "end_waits_on_finished",
     "ensure_can_write",
     "ensure_manager",
     "move_card",

@@ -106,6 +106,7 @@ def update_board(
     description: str | Unset = UNSET,
     team: Team | Unset = UNSET,
     release_done_after_days: int | Unset | None = UNSET,
+    no_done_while_waiting: bool | Unset = UNSET,
     actor: User,
 ) -> Board:
     ensure_can_write(actor, board)
@@ -120,6 +121,9 @@ def update_board(
         if release_done_after_days != board.release_done_after_days:
             board.release_done_after_days = release_done_after_days
             changed.append("release_done_after_days")
+    if no_done_while_waiting is not UNSET and no_done_while_waiting != board.no_done_while_waiting:
+        board.no_done_while_waiting = no_done_while_waiting
+        changed.append("no_done_while_waiting")
     if name is not UNSET:
         board.name = name
         changed.append("name")
@@ -147,6 +151,7 @@ def update_board(
                     "description": board.description,
                     "team": board.team_id,
                     "release_done_after_days": board.release_done_after_days,
+                    "no_done_while_waiting": board.no_done_while_waiting,
                 },
                 "changed": changed,
             },

@@ -17,6 +17,7 @@ from boards.models import (
     Card,
     CardChange,
     CardMove,
+    CardWait,
     ChangeKind,
     ClassOfService,
     Column,
@@ -377,6 +378,9 @@ def unblock_card(
     block = Block.objects.filter(card=card, ended_at__isnull=True).first()
     if not card.blocked or block is None:
         raise Conflict("The card is not blocked.")
+    if CardWait.objects.filter(card=card, ended_at__isnull=True).exists():
+        # Its block would end while it still waits: the wait is what to end (boards.services.waits)
+        raise Conflict("The card waits on another card: stop waiting on it to unblock it.")
     block.ended_at = max(at, block.started_at)
     block.unblocked_by = actor
     block.save(update_fields=["ended_at", "unblocked_by"])

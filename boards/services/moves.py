@@ -9,12 +9,14 @@ from django.utils import timezone
 
 from accounts.models import MANAGER_ROLES, Membership, Role, TeamMembership, User
 from accounts.selectors import Access
+from boards.flow import followups
 from boards.flow.metrics import card_active_seconds
 from boards.live.events import append_event
 from boards.models import (
     Board,
     Card,
     CardMove,
+    CardWait,
     Cell,
     Column,
     ServiceLevel,
@@ -48,7 +50,7 @@ from boards.services.rules import (
     _take_from_cell,
 )
 from kanban import sql
-from kanban.exceptions import Conflict, Forbidden, NotFound
+from kanban.exceptions import Conflict, Forbidden, NotFound, StillWaiting
 
 # --- the move: the hot path, in plain SQL (kanban/sql.py) -----------------------------------
 # A move is the write every viewer and script makes all day; it is written as a handful of
@@ -59,6 +61,7 @@ _BOARD, _CELL = Board._meta.db_table, Cell._meta.db_table
 # Whether the card's class of service has a WIP limit on its board rides on the locking
 # statement, so that a board without such limits pays no statement for them.
 _SERVICE_LEVEL = ServiceLevel._meta.db_table
+_WAIT = CardWait._meta.db_table
 _MEMBERSHIP, _TEAM_MEMBERSHIP = Membership._meta.db_table, TeamMembership._meta.db_table
 # In the model's field order, which Model.from_db (kanban.sql.instance) maps values by.
 _LOCKED_CARD_FIELDS = tuple(
@@ -81,7 +84,8 @@ def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str]:
         SELECT {sql.columns(Column, _LOCKED_COLUMN_FIELDS, alias="k")}, m.role,
             EXISTS (SELECT 1 FROM {_SWIMLANE} s WHERE s.id = %(lane)s AND s.board_id = c.board_id),
             EXISTS (SELECT 1 FROM {_SERVICE_LEVEL} v WHERE v.board_id = c.board_id
-                    AND v.class_of_service = c.class_of_service AND v.wip_limit IS NOT NULL)
+                    AND v.class_of_service = c.class_of_service AND v.wip_limit IS NOT NULL),
+            b.no_done_while_waiting
         FROM {_CARD} c
         JOIN {_BOARD} b ON b.id = c.board_id
         JOIN {_MEMBERSHIP} m ON m.organization_id = b.organization_id AND m.user_id = %(actor)s
@@ -143,13 +147,17 @@ def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str]:
             SELECT %(column)s, %(lane)s, 1 WHERE %(across)s
             ON CONFLICT (column_id, swimlane_id) DO UPDATE SET size = {_CELL}.size + 1
         )"""
+    # Into done, whether anyone waits on the card (boards.services.waits) comes back too: a
+    # probe of a partial index, in a statement begun after the card's lock, so it sees a wait
+    # added by a transaction that held the card before this one (add_wait locks it).
     place_card = f"""{counts}
         UPDATE {_CARD} SET column_id = %(column)s, swimlane_id = %(lane)s,
             rank = %(rank)s, committed_at = %(committed_at)s,
             started_at = %(started_at)s, finished_at = %(finished_at)s,
             flow_active_seconds = %(active)s, updated_at = %(at)s, version = %(version)s
         WHERE id = %(card)s
-        RETURNING {relation_ids_sql("%(card)s")}
+        RETURNING {relation_ids_sql("%(card)s")}, %(to_done)s AND EXISTS (
+            SELECT 1 FROM {_WAIT} w WHERE w.on_card_id = %(card)s AND w.ended_at IS NULL)
     """
     return lock_columns, lock_card, place_card
 
@@ -271,7 +279,7 @@ def _move_card(
         column.pk: column
         for column in (sql.instance(Column, _LOCKED_COLUMN_FIELDS, row[:n]) for row in rows)
     }
-    role, swimlane_on_board, class_limited = rows[0][n:]
+    role, swimlane_on_board, class_limited, no_done_while_waiting = rows[0][n:]
     if to_column_id not in columns:
         raise not_on_board("column", to_column_id)
     if swimlane_id is not None and not swimlane_on_board:
@@ -318,6 +326,18 @@ def _move_card(
         over_limit |= _check_class_wip(
             board_id, card.class_of_service, access=access, override_reason=override_reason
         )
+    if (
+        no_done_while_waiting
+        and card.blocked  # a waiting card is blocked: nothing more is read for any other
+        and to_column.stage == Stage.DONE
+        and from_column.stage != Stage.DONE
+        and not override_reason
+        and CardWait.objects.filter(card_id=card_id, ended_at__isnull=True).exists()
+    ):
+        raise StillWaiting(
+            "This board's rule: a card that waits on another card is not done. Remove the "
+            "wait, or (owners and admins) give an override reason."
+        )
     size = counts["cell"] - (1 if same_cell else 0)  # the cards it goes among
     new_position = _clamp_position(position, size)
     if same_cell and new_position == counts["index"]:
@@ -363,9 +383,10 @@ def _move_card(
         card.flow_active_seconds = card_active_seconds(card)
     dt = connection.ops.adapt_datetimefield_value
     # the card's row is there: this transaction holds its lock
-    assignees, labels = sql.fetch_one(  # type: ignore[misc]
+    assignees, labels, waited_on = sql.fetch_one(  # type: ignore[misc]
         place_card,
         {
+            "to_done": to_column.stage == Stage.DONE,
             "column": to_column_id,
             "lane": to_swimlane_id,
             "rank": card.rank,
@@ -413,4 +434,8 @@ def _move_card(
     # Handy for the API's answer (not columns): the event's seq and the card as it now is.
     move.seq, move.card_data = event.seq, card_data
     _after_change(board_id)
+    if waited_on:
+        # The waiting cards are other teams' (their boards, their rows): unblocked by a task
+        # after this commit, so that the move holds no lock of theirs and takes no longer.
+        followups.after_finish_waited_on(card_id, actor.pk)
     return move

@@ -26,6 +26,7 @@ import {
 import { CARD_CHANGED, CARD_REMOVED, recomputeWip, refreshCard, removeCard } from "./cards.js";
 import { showMessage } from "./messages.js";
 import { sendMove } from "./moves.js";
+import { showWaits } from "./waits.js";
 
 const dialog = document.getElementById("card-dialog");
 const editForm = document.getElementById("dlg-edit");
@@ -319,6 +320,7 @@ export async function openCard(id) {
   window.history.replaceState(window.history.state, "", url);
   loadComments(id);
   loadHistory(id);
+  showWaits(id);
 }
 
 async function loadComments(id) {

@@ -136,6 +136,11 @@ function applyTo(banner) {
       case "alert.closed":
         showAlert(banner, data.alert);
         break;
+      case "card.wait_added":
+      case "card.wait_ended":
+        // `card` is this board's card of the wait (the waiting one or the one waited on)
+        refreshCard(data.card);
+        break;
       case "card.commented":
         break;
       default:
