@@ -340,6 +340,35 @@ ENDPOINTS = [
         lambda o: f"{API}/cards/{o.card.pk}/history/",
         "read",
     ),
+    # Forecasts, service levels and blockers (boards/api/forecast_views.py)
+    Endpoint(
+        "forecast", "api-forecast", "get", lambda o: f"{API}/boards/{o.board.pk}/forecast/", "read"
+    ),
+    Endpoint(
+        "forecast-backtest",
+        "api-forecast-backtest",
+        "get",
+        lambda o: f"{API}/boards/{o.board.pk}/forecast/backtest/",
+        "read",
+    ),
+    Endpoint(
+        "service-levels",
+        "api-service-levels",
+        "get",
+        lambda o: f"{API}/boards/{o.board.pk}/service-levels/",
+        "read",
+    ),
+    Endpoint(
+        "service-level-patch",
+        "api-service-level",
+        "patch",
+        lambda o: f"{API}/boards/{o.board.pk}/service-levels/expedite/",
+        "write",
+        body=lambda o: {"sle_days": 2, "wip_limit": 1},
+    ),
+    Endpoint(
+        "blockers", "api-blockers", "get", lambda o: f"{API}/boards/{o.board.pk}/blockers/", "read"
+    ),
     # Waits between cards (boards/api/waits.py)
     Endpoint("waits", "api-card-waits", "get", lambda o: f"{API}/cards/{o.card.pk}/waits/", "read"),
     Endpoint(
