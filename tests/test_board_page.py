@@ -14,10 +14,10 @@ from boards.flow import metrics
 from boards.models import Card, ClassOfService, Stage, WipPolicy
 from tests.factories import bulk_add_cards, position_of
 
-# Session and user (2), the board with the reader's access (1), the snapshot (8), the typical
+# Session and user (2), the board with the reader's access (1), the snapshot (7), the typical
 # cycle time (1), the open waits of and on its cards (1), the open alerts drawn with the page
 # (1), the service levels in force (1): a bound that holds for any number of cards.
-BOARD_PAGE_MAX_QUERIES = 15
+BOARD_PAGE_MAX_QUERIES = 14
 
 
 def page_url(board) -> str:
