@@ -164,6 +164,13 @@ class CardUpdateInput(serializers.Serializer):
         help_text="true archives the card (off the board, out of WIP); "
         "false restores it at the end of its cell.",
     )
+    override_reason = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="Owners and admins only: pass a hard WIP limit that a new class of service "
+        "or a restore would break, recorded in the event.",
+    )
     version = serializers.IntegerField(
         min_value=1,
         required=False,

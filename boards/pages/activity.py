@@ -106,7 +106,8 @@ def describe(event: Event, names: Names | None = None) -> str:
         return f"{who} added {title} to {names.column(card.get('column'))}"
     if kind == "card.updated":
         changed = [f for f in data.get("changed", []) if f != "description_html"]
-        return f"{who} edited {title}" + (f" ({_fields(changed)})" if changed else "")
+        text = f"{who} edited {title}" + (f" ({_fields(changed)})" if changed else "")
+        return text + _over_limit(data)
     if kind == "card.blocked":
         reason = data.get("reason")
         return f"{who} blocked {title}" + (f": {reason}" if reason else "")
@@ -118,7 +119,7 @@ def describe(event: Event, names: Names | None = None) -> str:
     if kind == "card.archived":
         return f"{who} archived {title}"
     if kind == "card.restored":
-        return f"{who} restored {title}"
+        return f"{who} restored {title}" + _over_limit(data)
     if kind == "card.deleted":
         return f"{who} deleted {title}"
     if kind == "card.commented":
@@ -136,6 +137,12 @@ def describe(event: Event, names: Names | None = None) -> str:
     if kind == "service_level.updated":
         return _describe_service_level(who, data.get("service_level") or {})
     return f"{who}: {kind}"
+
+
+def _over_limit(data: dict) -> str:
+    if data.get("override_reason"):
+        return f", overriding the hard WIP limit: {data['override_reason']}"
+    return ", over its WIP limit" if data.get("wip_exceeded") else ""
 
 
 def _describe_service_level(who: str, level: dict) -> str:
