@@ -25,7 +25,7 @@ from boards import services
 from boards.kaizen import measures, xmr
 from boards.kaizen import services as kaizen
 from boards.kaizen import tasks as kaizen_tasks
-from boards.models import Improvement, ImprovementStatus
+from boards.models import Board, Event, Improvement, ImprovementStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -179,6 +179,49 @@ def test_the_review_finds_the_hand_worked_signal(world, experiment):
     # the line itself, and the after-weeks sit on it: no signal.
     assert result["checks"]["lead_time"]["signal"] is False
     assert result["checks"]["lead_time"]["verdict"].startswith("No signal")
+
+
+def test_start_and_review_append_board_events_with_their_seq_and_sentences(world, experiment):
+    from boards.pages import activity
+
+    board = Board.objects.get(pk=world.board.pk)
+    kaizen.start_improvement(experiment, started_on=S, actor=world.bob, now=REVIEW_NOW)
+    started = Event.objects.get(board=world.board, type="improvement.started")
+    assert started.seq == board.last_seq + 1 and started.actor_id == world.bob.pk
+    assert started.data == {
+        "improvement": {
+            "id": experiment.pk,
+            "title": "WIP limit 3 on Doing",
+            "target_metric": "throughput",
+            "status": "running",
+            "started_on": "2026-02-16",
+        }
+    }
+    assert activity.describe(started) == (
+        f"{world.bob.display_name} started the improvement “WIP limit 3 on Doing” on 2026-02-16 "
+        "(target: throughput)"
+    )
+    experiment.refresh_from_db()
+    kaizen.review_improvement(experiment, actor=world.bob, now=REVIEW_NOW)
+    reviewed = Event.objects.get(board=world.board, type="improvement.reviewed")
+    assert reviewed.seq == started.seq + 1
+    assert Board.objects.get(pk=world.board.pk).last_seq == reviewed.seq
+    data = reviewed.data["improvement"]
+    assert data["status"] == "reviewed" and data["final"] is True and data["signal"] is True
+    assert data["verdict"].startswith("Signal: throughput changed beyond normal variation")
+    assert activity.describe(reviewed).startswith(
+        f"{world.bob.display_name} reviewed the improvement “WIP limit 3 on Doing”: Signal: "
+        "throughput changed"
+    )
+
+
+def test_a_refused_start_appends_no_event(world, experiment):
+    kaizen.start_improvement(experiment, started_on=S, actor=world.bob, now=REVIEW_NOW)
+    seq = Board.objects.get(pk=world.board.pk).last_seq
+    with pytest.raises(kaizen.Conflict):
+        kaizen.start_improvement(experiment, started_on=S, actor=world.bob, now=REVIEW_NOW)
+    assert Board.objects.get(pk=world.board.pk).last_seq == seq
+    assert Event.objects.filter(board=world.board, type="improvement.started").count() == 1
 
 
 def test_a_review_before_the_review_date_is_an_interim_look_and_stays_running(world, experiment):

@@ -365,7 +365,10 @@ class EventOut(serializers.Serializer):
         help_text="card.moved, card.created, card.updated, ...; card.wait_added and "
         "card.wait_ended (on both cards' boards: `data.card` is this board's card of the wait, "
         "`data.wait` has `id`, `card`, `on_card` (null for the other board's card), `board`, "
-        "`on_board`, `started_at`, `ended_at`, `ended_reason`)"
+        "`on_board`, `started_at`, `ended_at`, `ended_reason`); improvement.started and "
+        "improvement.reviewed (`data.improvement` has `id`, `title`, `target_metric`, "
+        "`status`, `started_on`; a review adds `verdict`, a sentence, `signal` and `final`: "
+        "false for an interim look; a review closed by the review date has no actor)"
     )
     board = serializers.IntegerField()
     seq = serializers.IntegerField()

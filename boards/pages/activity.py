@@ -136,7 +136,30 @@ def describe(event: Event, names: Names | None = None) -> str:
         return _describe_structure(who, kind, data)
     if kind == "service_level.updated":
         return _describe_service_level(who, data.get("service_level") or {})
+    if kind in ("improvement.started", "improvement.reviewed"):
+        return _describe_improvement(who if event.actor_id else None, kind, data)
     return f"{who}: {kind}"
+
+
+def _describe_improvement(who: str | None, kind: str, data: dict) -> str:
+    """ "bob started the improvement “Pairing” on 2026-02-16 (target: lead time)"; a review
+    adds its verdict, which is a sentence of its own (boards/kaizen/measures.py)."""
+    imp = data.get("improvement") or {}
+    title = _quote(str(imp.get("title", "an improvement")))
+    metric = str(imp.get("target_metric", "")).replace("_", " ")
+    scope = imp.get("scope_class_of_service")
+    target = f"target: {metric}" + (f", {str(scope).replace('_', ' ')} work only" if scope else "")
+    if kind == "improvement.started":
+        day = f" on {imp['started_on']}" if imp.get("started_on") else ""
+        return f"{who or 'Someone'} started the improvement {title}{day} ({target})"
+    verdict = imp.get("verdict")
+    if imp.get("final") is False:
+        text = f"{who or 'Someone'} took an interim look at the improvement {title}"
+    elif who is None:
+        text = f"The review date closed the improvement {title}"
+    else:
+        text = f"{who} reviewed the improvement {title}"
+    return text + (f": {verdict}" if verdict else "")
 
 
 def _over_limit(data: dict) -> str:
