@@ -18,7 +18,13 @@ from accounts.models import User
 from boards.flow import metrics
 from boards.kaizen import measures
 from boards.live.events import append_event
-from boards.models import Board, Improvement, ImprovementMetric, ImprovementStatus
+from boards.models import (
+    Board,
+    ClassOfService,
+    Improvement,
+    ImprovementMetric,
+    ImprovementStatus,
+)
 from boards.services.access import ensure_can_write
 from boards.services.rules import _hold_board
 from kanban.exceptions import Conflict, DomainError, InvalidInput, NotFound
@@ -45,9 +51,17 @@ def create_improvement(
     review_on: date,
     hypothesis: str = "",
     baseline_weeks: int = 6,
+    scope_class_of_service: str | None = None,
     actor: User,
 ) -> Improvement:
+    """A draft. `scope_class_of_service`: its figures count only that class's cards (None: the
+    whole board)."""
     ensure_can_write(actor, board)
+    if scope_class_of_service is not None and scope_class_of_service not in ClassOfService.values:
+        raise InvalidInput(
+            f"Unknown class of service {scope_class_of_service!r}.",
+            fields={"scope_class_of_service": [f"One of {', '.join(ClassOfService.values)}."]},
+        )
     if not title.strip():
         raise InvalidInput("The improvement needs a title.", fields={"title": ["Required."]})
     if target_metric not in ImprovementMetric.values:
@@ -66,6 +80,7 @@ def create_improvement(
         target_metric=target_metric,
         baseline_weeks=baseline_weeks,
         review_on=review_on,
+        scope_class_of_service=scope_class_of_service,
         created_by=actor,
     )
 
@@ -88,6 +103,7 @@ def event_data(improvement: Improvement) -> dict:
         "id": improvement.pk,
         "title": improvement.title,
         "target_metric": improvement.target_metric,
+        "scope_class_of_service": improvement.scope_class_of_service,
         "status": improvement.status,
         "started_on": (
             _today(improvement.started_at).isoformat() if improvement.started_at else None
@@ -124,7 +140,13 @@ def start_improvement(
     _check_day("started_on", first)
     if improvement.status != ImprovementStatus.DRAFT:
         raise Conflict("This improvement has already started.")
-    baseline = measures.period(improvement.board, first, improvement.baseline_weeks, now=now)
+    baseline = measures.period(
+        improvement.board,
+        first,
+        improvement.baseline_weeks,
+        now=now,
+        class_of_service=improvement.scope_class_of_service,
+    )
     with transaction.atomic():
         locked = _lock(improvement)
         if locked.status != ImprovementStatus.DRAFT:  # started meanwhile by someone else
@@ -159,7 +181,13 @@ def _review(improvement: Improvement, *, now: datetime, actor: User | None = Non
         raise Conflict(
             f"The first week after the start ends on {first_end}: review after that day."
         )
-    after = measures.period(improvement.board, start, weeks, now=now)
+    after = measures.period(
+        improvement.board,
+        start,
+        weeks,
+        now=now,
+        class_of_service=improvement.scope_class_of_service,
+    )
     baseline: measures.Period = improvement.baseline  # type: ignore[assignment]  # stored Period
     checks = {
         metric: measures.check_metric(metric, baseline["weeks"], after["weeks"])

@@ -28,12 +28,15 @@ def test_an_improvement_is_written_down_started_and_reviewed_on_the_page(
     page.get_by_label("Hypothesis").fill("Fewer cards in progress will finish sooner")
     page.get_by_label("Target metric").select_option("lead_time")
     page.get_by_label("Baseline weeks").fill("4")
+    page.get_by_label("Scope").select_option("standard")
     page.get_by_role("button", name="Write it down").click()
     expect(page.get_by_role("alert")).to_contain_text("is written down")
     improvement = Improvement.objects.get()
     assert improvement.status == ImprovementStatus.DRAFT and improvement.baseline_weeks == 4
+    assert improvement.scope_class_of_service == "standard"
 
     section = page.locator(f'[data-improvement-id="{improvement.pk}"]')
+    expect(section.locator(".scope")).to_have_text("standard work only")
     section.get_by_label("Start on").fill((today - timedelta(days=21)).isoformat())
     section.get_by_role("button", name="Start and capture the baseline").click()
     expect(page.get_by_role("alert")).to_contain_text("its baseline is captured")
