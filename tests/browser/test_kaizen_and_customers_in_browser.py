@@ -83,6 +83,38 @@ def test_an_improvement_is_written_down_started_and_reviewed_on_the_page(
     screenshot(metrics, "kaizen-metrics-marker", full_page=True)
 
 
+def test_the_improvements_page_says_when_someone_else_starts_an_improvement(
+    acme, open_page, screenshot
+):
+    from boards.kaizen import services as kaizen
+
+    improvement = kaizen.create_improvement(
+        acme.board,
+        title="Swarm on expedite work",
+        target_metric="lead_time",
+        review_on=timezone.now().date() + timedelta(weeks=3),
+        scope_class_of_service="expedite",
+        actor=acme.bob,
+    )
+    page = open_page(acme.victor, f"/boards/{acme.board.pk}/improvements/")
+    root = page.locator(".kaizen-page")
+    expect(root).to_have_attribute("data-live", "live")
+    notice = page.locator("#kaizen-live")
+    expect(notice).to_be_empty()
+
+    kaizen.start_improvement(improvement, actor=acme.bob)  # committed: published to the page
+
+    expect(notice).to_have_text(
+        f"{acme.bob.display_name} started “Swarm on expedite work”. Reload the page to see it."
+    )
+    expect(root).to_have_attribute("data-live-events", "1")
+    screenshot(page, "kaizen-improvements-live")
+    notice.get_by_role("link", name="Reload the page").click()
+    section = page.locator(f'[data-improvement-id="{improvement.pk}"]')
+    expect(section).to_have_attribute("data-status", "running")
+    expect(notice).to_be_empty()
+
+
 def test_the_customer_pages_show_a_customers_work_across_boards(acme, open_page, screenshot):
     it_ready = acme.it_board.columns.get(name="Ready")
     services.create_card(
