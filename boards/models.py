@@ -693,6 +693,11 @@ class Improvement(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # The improvement's scope: the whole board (null), or only the cards of one class of
+    # service (their current class), whose figures its baseline and review then count.
+    scope_class_of_service = models.CharField(  # noqa: DJ001  # null is "no class": the board
+        max_length=12, choices=ClassOfService.choices, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["board_id", "-created_at", "-id"]
@@ -719,6 +724,11 @@ class Improvement(models.Model):
                 condition=~Q(status=ImprovementStatus.REVIEWED)
                 | Q(result__isnull=False, reviewed_at__isnull=False),
                 name="improvement_reviewed_has_result",
+            ),
+            models.CheckConstraint(
+                condition=Q(scope_class_of_service__isnull=True)
+                | Q(scope_class_of_service__in=[c.value for c in ClassOfService]),
+                name="improvement_scope_class_valid",
             ),
         ]
         # The beat task's question: which running experiments are due for review?

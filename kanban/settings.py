@@ -367,6 +367,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StatusEnum": "accounts.models.InvitationStatus",
         "ImportStatusEnum": "boards.models.ImportStatus",
+        # a card's class and an improvement's scope: one choice set, one name
+        "ClassOfServiceEnum": "boards.models.ClassOfService",
     },
 }
 

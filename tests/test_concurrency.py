@@ -449,3 +449,60 @@ def test_ten_expedite_cards_starting_at_once_into_two_columns_let_exactly_the_li
     assert in_progress.count() == 2
     assert_cells_consistent(world.board)
     assert_log_gap_free(world.board)
+
+
+def test_moves_class_changes_and_restores_into_one_hard_class_limit_at_once_let_the_limit_in(
+    world,
+):
+    # given: at most 2 expedite cards in progress (hard), none yet; 4 expedite cards wait in
+    # the backlog, 3 standard cards in Doing are about to become expedite, 3 archived expedite
+    # cards of Review are about to be restored: three services, one class row orders them all
+    services.set_service_level(
+        world.board, class_of_service="expedite", wip_limit=2, wip_policy="hard", actor=world.alice
+    )
+
+    def card(title, column, cos):
+        return services.create_card(
+            world.board, title=title, column=world.column(column), class_of_service=cos,
+            actor=world.alice,
+        )  # fmt: skip
+
+    waiting = [card(f"Fire {i}", "Backlog", "expedite") for i in range(4)]
+    doing = [card(f"Plain {i}", "Doing", "standard") for i in range(3)]
+    archived = []
+    for i in range(3):
+        c = card(f"Old fire {i}", "Backlog", "expedite")
+        services.move_card(c, to_column=world.column("Review"), actor=world.alice)
+        c.refresh_from_db()
+        archived.append(services.archive_card(c, actor=world.alice))
+    ready = world.column("Ready")
+
+    # when: all ten at once
+    outcomes = run_together(
+        [
+            *(lambda c=c: services.move_card(c, to_column=ready, actor=world.bob) for c in waiting),
+            *(
+                lambda c=c: services.update_card(c, class_of_service="expedite", actor=world.bob)
+                for c in doing
+            ),
+            *(lambda c=c: services.restore_card(c, actor=world.bob) for c in archived),
+        ]
+    )
+
+    # then: two got in, eight were refused as over the class's limit, nothing else went wrong
+    unexpected = [
+        describe(o.error)
+        for o in outcomes
+        if o.error is not None and not isinstance(o.error, WipLimitExceeded)
+    ]
+    assert unexpected == []
+    assert sum(o.error is None for o in outcomes) == 2
+    in_progress = Card.objects.filter(
+        board=world.board,
+        class_of_service="expedite",
+        archived=False,
+        column__stage__in=["wait", "active"],
+    )
+    assert in_progress.count() == 2
+    assert_cells_consistent(world.board)
+    assert_log_gap_free(world.board)

@@ -25,7 +25,7 @@ from boards import services
 from boards.kaizen import measures, xmr
 from boards.kaizen import services as kaizen
 from boards.kaizen import tasks as kaizen_tasks
-from boards.models import Improvement, ImprovementStatus
+from boards.models import Board, Event, Improvement, ImprovementStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -179,6 +179,50 @@ def test_the_review_finds_the_hand_worked_signal(world, experiment):
     # the line itself, and the after-weeks sit on it: no signal.
     assert result["checks"]["lead_time"]["signal"] is False
     assert result["checks"]["lead_time"]["verdict"].startswith("No signal")
+
+
+def test_start_and_review_append_board_events_with_their_seq_and_sentences(world, experiment):
+    from boards.pages import activity
+
+    board = Board.objects.get(pk=world.board.pk)
+    kaizen.start_improvement(experiment, started_on=S, actor=world.bob, now=REVIEW_NOW)
+    started = Event.objects.get(board=world.board, type="improvement.started")
+    assert started.seq == board.last_seq + 1 and started.actor_id == world.bob.pk
+    assert started.data == {
+        "improvement": {
+            "id": experiment.pk,
+            "title": "WIP limit 3 on Doing",
+            "target_metric": "throughput",
+            "scope_class_of_service": None,
+            "status": "running",
+            "started_on": "2026-02-16",
+        }
+    }
+    assert activity.describe(started) == (
+        f"{world.bob.display_name} started the improvement “WIP limit 3 on Doing” on 2026-02-16 "
+        "(target: throughput)"
+    )
+    experiment.refresh_from_db()
+    kaizen.review_improvement(experiment, actor=world.bob, now=REVIEW_NOW)
+    reviewed = Event.objects.get(board=world.board, type="improvement.reviewed")
+    assert reviewed.seq == started.seq + 1
+    assert Board.objects.get(pk=world.board.pk).last_seq == reviewed.seq
+    data = reviewed.data["improvement"]
+    assert data["status"] == "reviewed" and data["final"] is True and data["signal"] is True
+    assert data["verdict"].startswith("Signal: throughput changed beyond normal variation")
+    assert activity.describe(reviewed).startswith(
+        f"{world.bob.display_name} reviewed the improvement “WIP limit 3 on Doing”: Signal: "
+        "throughput changed"
+    )
+
+
+def test_a_refused_start_appends_no_event(world, experiment):
+    kaizen.start_improvement(experiment, started_on=S, actor=world.bob, now=REVIEW_NOW)
+    seq = Board.objects.get(pk=world.board.pk).last_seq
+    with pytest.raises(kaizen.Conflict):
+        kaizen.start_improvement(experiment, started_on=S, actor=world.bob, now=REVIEW_NOW)
+    assert Board.objects.get(pk=world.board.pk).last_seq == seq
+    assert Event.objects.filter(board=world.board, type="improvement.started").count() == 1
 
 
 def test_a_review_before_the_review_date_is_an_interim_look_and_stays_running(world, experiment):
@@ -523,3 +567,99 @@ def test_the_page_start_and_review_buttons_refuse_readers_and_strangers(world, c
     assert response.status_code == 400 and "pick a day" in response.content.decode()
     experiment.refresh_from_db()
     assert experiment.status == ImprovementStatus.DRAFT and experiment.baseline is None
+
+
+# --- scope: one class of service -----------------------------------------------------------------
+# Beside the standard cards of `experiment` (baseline weeks 5, 6, 5, 7, 6, 5; lead time 0.5 d),
+# expedite cards finished on the same Wednesdays: 1, 0, 2, 1, 1, 1 of them, each created in
+# Doing 2 days before it was done (lead time 2 d). So the baseline weeks count
+#   whole board: 6, 6, 7, 8, 7, 6 (40 cards, 6.6667 a week; p50 lead time 0.5: 34 of 40 are 0.5)
+#   expedite:    1, 0, 2, 1, 1, 1 (6 cards, 1 a week; p50 lead time 2.0; week 2 has none)
+#   standard:    5, 6, 5, 7, 6, 5, as the board-wide baseline of the other tests
+
+
+def finish_expedite(world, per_week: list[int], first_day: date) -> None:
+    col = {c.name: c for c in world.board.columns.all()}
+    for week, count in enumerate(per_week):
+        wednesday = first_day + timedelta(days=7 * week + 2)
+        for n in range(count):
+            done = datetime.combine(wednesday, datetime.min.time(), tzinfo=UTC) + timedelta(
+                hours=11, minutes=n
+            )
+            card = services.create_card(
+                world.board, title=f"x{week} #{n}", column=col["Doing"],
+                class_of_service="expedite", actor=world.alice, at=done - timedelta(days=2),
+            )  # fmt: skip
+            card.refresh_from_db()
+            services.move_card(card, to_column=col["Done"], actor=world.alice, at=done)
+
+
+def scoped(world, scope):
+    improvement = kaizen.create_improvement(
+        world.board, title=f"Scope {scope}", target_metric="lead_time",
+        review_on=S + timedelta(weeks=3), scope_class_of_service=scope, actor=world.bob,
+    )  # fmt: skip
+    return kaizen.start_improvement(improvement, started_on=S, actor=world.bob, now=REVIEW_NOW)
+
+
+def test_a_class_scoped_baseline_counts_only_that_classs_cards(world, experiment):
+    finish_expedite(world, [1, 0, 2, 1, 1, 1], S - timedelta(weeks=6))
+
+    board = scoped(world, None).baseline
+    assert [w["throughput"] for w in board["weeks"]] == [6, 6, 7, 8, 7, 6]
+    assert board["figures"]["finished"] == 40
+    assert board["figures"]["lead_time_p50"] == pytest.approx(0.5)
+
+    expedite = scoped(world, "expedite").baseline
+    assert [w["throughput"] for w in expedite["weeks"]] == [1, 0, 2, 1, 1, 1]
+    assert expedite["figures"]["finished"] == 6
+    assert expedite["figures"]["throughput_per_week"] == pytest.approx(1.0)
+    assert expedite["figures"]["lead_time_p50"] == pytest.approx(2.0)
+    assert [w["lead_time"] for w in expedite["weeks"]] == [2.0, None, 2.0, 2.0, 2.0, 2.0]
+
+    standard = scoped(world, "standard").baseline
+    assert [w["throughput"] for w in standard["weeks"]] == BASELINE
+
+
+def test_a_class_scoped_review_counts_only_that_classs_cards(world, experiment):
+    finish_expedite(world, [1, 0, 2, 1, 1, 1, 1, 1, 1], S - timedelta(weeks=6))
+    improvement = scoped(world, "expedite")
+    reviewed = kaizen.review_improvement(improvement, actor=world.bob, now=REVIEW_NOW)
+    assert [w["throughput"] for w in reviewed.result["weeks"]] == [1, 1, 1]
+    assert reviewed.result["figures"]["finished"] == 3
+    event = Event.objects.filter(board=world.board, type="improvement.reviewed").get()
+    assert event.data["improvement"]["scope_class_of_service"] == "expedite"
+
+
+def test_the_api_takes_a_scope_and_refuses_an_unknown_class(world, api):
+    client = api(world.bob)
+    body = {"title": "Swarm on expedite", "target_metric": "lead_time", "review_on": "2026-12-31"}
+    created = client.post(url(world.board), {**body, "scope_class_of_service": "expedite"})
+    assert created.status_code == 201, created.json()
+    assert created.json()["scope_class_of_service"] == "expedite"
+    whole = client.post(url(world.board), body, format="json")
+    assert whole.json()["scope_class_of_service"] is None
+    bad = client.post(url(world.board), {**body, "scope_class_of_service": "urgent"})
+    assert bad.status_code == 400 and "scope_class_of_service" in bad.json()["fields"]
+    assert Improvement.objects.count() == 2
+    listed = client.get(url(world.board)).json()["results"]
+    assert [i["scope_class_of_service"] for i in listed] == [None, "expedite"]
+
+
+def test_the_page_form_sets_a_scope_and_the_list_shows_it(world, client):
+    client.force_login(world.bob)
+    page = f"/boards/{world.board.pk}/improvements/"
+    form = {"title": "Swarm", "target_metric": "lead_time", "review_on": "2026-12-31",
+            "baseline_weeks": "6"}  # fmt: skip
+    assert (
+        client.post(page + "new/", {**form, "scope_class_of_service": "expedite"}).status_code
+        == 302
+    )
+    assert client.post(page + "new/", {**form, "scope_class_of_service": ""}).status_code == 302
+    assert client.post(page + "new/", {**form, "scope_class_of_service": "x"}).status_code == 400
+    scopes = Improvement.objects.values_list("scope_class_of_service", flat=True)
+    assert sorted(scopes, key=str) == [None, "expedite"]  # "None" sorts before "expedite"
+    html = client.get(page).content.decode()
+    assert '<span class="scope">expedite work only</span>' in html
+    assert '<span class="scope">the whole board</span>' in html
+    assert '<option value="expedite">Expedite work only</option>' in html

@@ -238,3 +238,59 @@ def test_the_incremental_refresh_after_a_change_matches_a_full_recompute(world):
         "finished",
     ):
         _approx_equal(incremental[key], full[key], key)
+
+
+# --- one class of service --------------------------------------------------------------------
+# B and D are expedite (their class now: the filter reads the cards' current class), the rest
+# standard. Expedite only:
+#   lead [3, 8]:  mean 5.5, p50 5.5, p85 3 + .85 * 5 = 7.25, p95 3 + .95 * 5 = 7.75
+#   cycle [2, 7]: mean 4.5, p50 4.5, p85 2 + .85 * 5 = 6.25, p95 6.75
+#   flow efficiency (1.5 + 6) / (3 + 8) = 7.5 / 11; throughput W02 1 (B), W03 1 (D)
+#   blocked: B's 0.5 d only (E's open block is standard work)
+# Standard only: lead [1, 4] (A, C): p50 2.5.
+
+
+@pytest.fixture
+def classed(history):
+    board, cards = history
+    for name in "BD":
+        services.update_card(cards[name], class_of_service="expedite", actor=cards[name].created_by)
+    return board, cards
+
+
+@pytest.mark.parametrize("engine", ["sql", "python"])
+def test_one_class_of_service_counts_only_its_cards(classed, engine):
+    board, _ = classed
+    expedite = metrics.compute_board_metrics(
+        board, JANUARY, now=NOW, engine=engine, class_of_service="expedite"
+    )
+    assert expedite["lead_time"] == {
+        "count": 2, "mean": 5.5, "p50": 5.5, "p85": 7.25, "p95": 7.75,
+    }  # fmt: skip
+    assert expedite["cycle_time"] == {
+        "count": 2, "mean": 4.5, "p50": 4.5, "p85": 6.25, "p95": 6.75,
+    }  # fmt: skip
+    assert expedite["flow_efficiency"]["value"] == pytest.approx(7.5 / 11)
+    assert [w["count"] for w in expedite["throughput"]] == [0, 1, 1, 0, 0]
+    assert expedite["blocked"] == {"blocked_days": 0.5, "blocks_started": 1, "currently_blocked": 0}
+    counts = {c["name"]: c["counts"] for c in expedite["cfd"]["columns"]}
+    days = expedite["cfd"]["days"]
+    assert {n: counts[n][days.index("2026-01-05")] for n in counts} == {
+        "Backlog": 0, "Ready": 2, "Doing": 0, "Review": 0, "Done": 0,
+    }  # fmt: skip
+    assert counts["Done"][days.index("2026-01-31")] == 2
+
+    standard = metrics.compute_board_metrics(
+        board, JANUARY, now=NOW, engine=engine, class_of_service="standard"
+    )
+    assert standard["lead_time"]["count"] == 2 and standard["lead_time"]["p50"] == 2.5
+    # and without the parameter, the whole board as ever
+    whole = metrics.compute_board_metrics(board, JANUARY, now=NOW, engine=engine)
+    assert whole["lead_time"] == {"count": 4, "mean": 4.0, "p50": 3.5, "p85": 6.2, "p95": 7.4}
+
+
+def test_a_class_without_cards_has_no_figures(classed):
+    board, _ = classed
+    none = metrics.compute_board_metrics(board, JANUARY, now=NOW, class_of_service="intangible")
+    assert none["lead_time"]["count"] == 0 and none["lead_time"]["p50"] is None
+    assert none["blocked"]["blocked_days"] == 0

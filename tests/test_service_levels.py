@@ -10,6 +10,8 @@ interpolation: rank (5 - 1) * 0.85 = 3.4, so 4 + 0.4 * (5 - 4) = 4.4 days. At ri
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from boards import services
 from boards.flow import alerts, metrics, service_levels
@@ -384,6 +386,152 @@ def test_a_soft_class_limit_lets_the_card_in_and_raises_an_alert_until_wip_is_ba
     alerts.check_wip_alerts(world.board.pk)
     alert.refresh_from_db()
     assert alert.closed_at is not None
+
+
+def _state(card):
+    card = Card.objects.get(pk=card.pk)
+    seq = card.board.__class__.objects.get(pk=card.board_id).last_seq
+    return card.class_of_service, card.archived, card.version, seq
+
+
+def test_a_new_class_of_service_for_a_card_in_progress_counts_toward_the_class_limit(
+    one_expedite, api
+):
+    world = one_expedite
+    plain = services.create_card(
+        world.board, title="Plain", column=world.column("Doing"), actor=world.alice
+    )
+    before = _state(plain)
+    response = api(world.bob).patch(
+        f"{API}/cards/{plain.pk}/", {"class_of_service": "expedite"}, format="json"
+    )
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "wip_limit_exceeded"
+    assert response.json()["fields"] == {"class_of_service": ["WIP 1/1"]}
+    assert _state(plain) == before  # nothing changed: no version, no event
+    # a member may not override; an owner may, and the event says why
+    response = api(world.bob).patch(
+        f"{API}/cards/{plain.pk}/",
+        {"class_of_service": "expedite", "override_reason": "Outage"},
+        format="json",
+    )
+    assert response.status_code == 403
+    assert _state(plain) == before
+    response = api(world.alice).patch(
+        f"{API}/cards/{plain.pk}/",
+        {"class_of_service": "expedite", "override_reason": "Outage"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    event = Event.objects.filter(board=world.board).latest("seq")
+    assert event.type == "card.updated"
+    assert event.data["wip_exceeded"] is True and event.data["override_reason"] == "Outage"
+
+
+def test_a_new_class_of_service_outside_progress_or_without_a_limit_is_not_refused(
+    one_expedite, api
+):
+    world = one_expedite
+    waiting = services.create_card(
+        world.board, title="Later", column=world.column("Backlog"), actor=world.alice
+    )
+    response = api(world.bob).patch(
+        f"{API}/cards/{waiting.pk}/", {"class_of_service": "expedite"}, format="json"
+    )
+    assert response.status_code == 200  # in the backlog: not work in progress
+    doing = services.create_card(
+        world.board, title="Doing", column=world.column("Doing"), actor=world.alice
+    )
+    response = api(world.bob).patch(
+        f"{API}/cards/{doing.pk}/", {"class_of_service": "fixed_date"}, format="json"
+    )
+    assert response.status_code == 200  # fixed date has no limit
+    assert "wip_exceeded" not in Event.objects.filter(board=world.board).latest("seq").data
+
+
+def test_restoring_a_card_into_progress_past_a_hard_class_limit_is_refused(one_expedite, api):
+    world = one_expedite
+    other = services.create_card(
+        world.board, title="Old fire", column=world.column("Doing"), class_of_service=EXPEDITE,
+        override_reason="Two at once", actor=world.alice,
+    )  # fmt: skip
+    services.archive_card(other, actor=world.alice)
+    before = _state(other)
+    response = api(world.bob).patch(f"{API}/cards/{other.pk}/", {"archived": False}, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "wip_limit_exceeded"
+    assert _state(other) == before  # still archived, same version, no event
+    response = api(world.alice).patch(
+        f"{API}/cards/{other.pk}/",
+        {"archived": False, "override_reason": "Reopened incident"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert Card.objects.get(pk=other.pk).archived is False
+    event = Event.objects.filter(board=world.board).latest("seq")
+    assert event.type == "card.restored" and event.data["override_reason"] == "Reopened incident"
+
+
+def test_restoring_a_card_of_a_limited_class_into_the_backlog_is_not_refused(one_expedite, api):
+    world = one_expedite
+    later = services.create_card(
+        world.board, title="Later fire", column=world.column("Backlog"),
+        class_of_service=EXPEDITE, actor=world.alice,
+    )  # fmt: skip
+    services.archive_card(later, actor=world.alice)
+    response = api(world.bob).patch(f"{API}/cards/{later.pk}/", {"archived": False}, format="json")
+    assert response.status_code == 200
+
+
+def test_a_soft_class_limit_lets_an_edit_and_a_restore_in_and_raises_the_alert(world):
+    services.set_service_level(
+        world.board, class_of_service=EXPEDITE, wip_limit=1, actor=world.alice
+    )
+    services.create_card(
+        world.board, title="Fire", column=world.column("Doing"), class_of_service=EXPEDITE,
+        actor=world.bob,
+    )  # fmt: skip
+    plain = services.create_card(
+        world.board, title="Plain", column=world.column("Doing"), actor=world.bob
+    )
+    services.update_card(plain, class_of_service=EXPEDITE, actor=world.bob)
+    event = Event.objects.filter(board=world.board).latest("seq")
+    assert event.data["wip_exceeded"] is True and event.data["override_reason"] == ""
+    alerts.check_wip_alerts(world.board.pk)
+    alert = Alert.objects.get(board=world.board, kind=AlertKind.WIP_CLASS, closed_at__isnull=True)
+    assert alert.data["wip"] == 2
+    services.archive_card(plain, actor=world.bob)
+    alerts.check_wip_alerts(world.board.pk)
+    alert.refresh_from_db()
+    assert alert.closed_at is not None
+    services.restore_card(plain, actor=world.bob)
+    assert Event.objects.filter(board=world.board).latest("seq").data["wip_exceeded"] is True
+    alerts.check_wip_alerts(world.board.pk)
+    assert Alert.objects.filter(
+        board=world.board, kind=AlertKind.WIP_CLASS, closed_at__isnull=True
+    ).exists()
+
+
+def test_a_class_change_costs_no_statement_more_on_a_board_without_class_limits(
+    world, django_assert_num_queries
+):
+    card = services.create_card(
+        world.board, title="Plain", column=world.column("Doing"), actor=world.alice
+    )
+    card = Card.objects.select_related("board").get(pk=card.pk)
+    with CaptureQueriesContext(connection) as title_edit:
+        services.update_card(card, title="Plainer", actor=world.alice)
+    card = Card.objects.select_related("board").get(pk=card.pk)
+    # the class change writes what the title edit writes, and reads nothing more
+    with django_assert_num_queries(len(title_edit)):
+        services.update_card(card, class_of_service=EXPEDITE, actor=world.alice)
+    # with a class limit, the class's row lock and its count: two statements more
+    services.set_service_level(
+        world.board, class_of_service=STANDARD, wip_limit=5, actor=world.alice
+    )
+    card = Card.objects.select_related("board").get(pk=card.pk)
+    with django_assert_num_queries(len(title_edit) + 2):
+        services.update_card(card, class_of_service=STANDARD, actor=world.alice)
 
 
 # --- blockers by cause -----------------------------------------------------------------------

@@ -33,6 +33,7 @@ class BoardViewer:
         self.cells: dict[tuple[int, int], list[int]] = {}
         self.received: list[int] = []  # seqs of events as they arrived, duplicates included
         self.applied: list[int] = []  # seqs applied, in order
+        self.events: list[dict[str, Any]] = []  # the events applied, in order
         self.snapshots = 0
         self.resyncs = 0
         self.connects = 0
@@ -66,6 +67,7 @@ class BoardViewer:
                 cell.insert(min(card["position"], len(cell)), card["id"])
         self.seq = event["seq"]
         self.applied.append(event["seq"])
+        self.events.append(event)
 
     def state(self) -> dict[tuple[int, int], list[int]]:
         return {cell: ids for cell, ids in self.cells.items() if ids}

@@ -164,6 +164,13 @@ class CardUpdateInput(serializers.Serializer):
         help_text="true archives the card (off the board, out of WIP); "
         "false restores it at the end of its cell.",
     )
+    override_reason = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="Owners and admins only: pass a hard WIP limit that a new class of service "
+        "or a restore would break, recorded in the event.",
+    )
     version = serializers.IntegerField(
         min_value=1,
         required=False,
@@ -358,7 +365,10 @@ class EventOut(serializers.Serializer):
         help_text="card.moved, card.created, card.updated, ...; card.wait_added and "
         "card.wait_ended (on both cards' boards: `data.card` is this board's card of the wait, "
         "`data.wait` has `id`, `card`, `on_card` (null for the other board's card), `board`, "
-        "`on_board`, `started_at`, `ended_at`, `ended_reason`)"
+        "`on_board`, `started_at`, `ended_at`, `ended_reason`); improvement.started and "
+        "improvement.reviewed (`data.improvement` has `id`, `title`, `target_metric`, "
+        "`status`, `started_on`; a review adds `verdict`, a sentence, `signal` and `final`: "
+        "false for an interim look; a review closed by the review date has no actor)"
     )
     board = serializers.IntegerField()
     seq = serializers.IntegerField()

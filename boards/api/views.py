@@ -326,7 +326,11 @@ class CardDetailView(APIView):
             "Edit a card: only the fields sent change. Guard the edit with `If-Match` (412 when "
             "stale) or `version` in the body (409 when stale): a stale edit changes nothing and "
             "the answer carries the card as it is and `changes`, who changed what since. "
-            "Without either, the edit is made whatever the card's version."
+            "Without either, the edit is made whatever the card's version. 409 "
+            "`wip_limit_exceeded`, changing nothing, when a new `class_of_service` of a card in "
+            "progress, or a restore (`archived: false`) into a column, would pass a hard WIP "
+            "limit (the column's, or the class's); owners and admins may pass it with "
+            "`override_reason`."
         ),
     )
     def patch(self, request: AuthedRequest, card_id: int) -> Response:
@@ -336,6 +340,7 @@ class CardDetailView(APIView):
         body_version = data.pop("version", None)
         expected = header_version if header_version is not None else body_version
         archived = data.pop("archived", None)
+        override_reason = data.pop("override_reason", "")
         if "assignees" in data:
             data["assignees"] = selectors.resolve_assignees(card.board, data["assignees"])
         if "labels" in data:
@@ -349,12 +354,16 @@ class CardDetailView(APIView):
                 # change of this PATCH.
                 if data or archived is None or expected is not None:
                     services.update_card(
-                        card, **data, expected_version=expected, actor=request.user
+                        card,
+                        **data,
+                        expected_version=expected,
+                        override_reason=override_reason,
+                        actor=request.user,
                     )
                 if archived is True:
                     services.archive_card(card, actor=request.user)
                 elif archived is False:
-                    services.restore_card(card, actor=request.user)
+                    services.restore_card(card, override_reason=override_reason, actor=request.user)
         except StaleVersion as stale:
             if header_version is not None:
                 stale.status = status.HTTP_412_PRECONDITION_FAILED

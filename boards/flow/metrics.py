@@ -124,16 +124,20 @@ def compute_board_metrics(
     *,
     now: datetime | None = None,
     engine: str | None = None,
+    class_of_service: str | None = None,
 ) -> dict[str, Any]:
     """Every flow metric of `board` over `window` (default: the last 90 days).
 
     `engine` forces "sql" (Postgres only) or "python"; by default Postgres uses SQL.
+    `class_of_service` counts only the cards of that class (their current class) in the
+    history's figures: lead and cycle time, throughput, flow efficiency, blocked time and the
+    CFD; the current WIP and the ageing work stay the board's.
     """
     now = now or timezone.now()
     window = window or default_window(now)
     engine = engine or ("sql" if connection.vendor == "postgresql" else "python")
     compute = _SqlMetrics if engine == "sql" else _PythonMetrics
-    result = compute(board, window, now).run()
+    result = compute(board, window, now, class_of_service).run()
     result.update(
         board=board.pk,
         window={"from": window.start.isoformat(), "to": window.end.isoformat()},
@@ -239,7 +243,7 @@ WITH m AS (
            MIN(at) FILTER (WHERE to_stage = 'active') OVER whole AS start_at,
            MAX(at) FILTER (WHERE to_stage = 'done') OVER whole AS done_at
     FROM boards_cardmove
-    WHERE board_id = %(board)s
+    WHERE board_id = %(board)s /*cards*/
     WINDOW w AS (PARTITION BY card_id ORDER BY at, id),
            whole AS (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ),
@@ -258,7 +262,7 @@ blocked AS (
            SUM(GREATEST(EXTRACT(EPOCH FROM LEAST(a.e, COALESCE(b.ended_at, %(now)s))
                                           - GREATEST(a.s, b.started_at)), 0)) AS blocked_s
     FROM active a JOIN boards_block b ON b.card_id = a.card_id
-    WHERE b.board_id = %(board)s AND b.started_at < a.e
+    WHERE b.board_id = %(board)s AND b.started_at < a.e /*cards:b.*/
       AND COALESCE(b.ended_at, %(now)s) > a.s
     GROUP BY a.card_id
 ),
@@ -309,16 +313,16 @@ ORDER BY p.finish_at, p.card_id
 _CFD_SQL = """
 WITH deltas AS (
     SELECT to_column_id AS col, (at AT TIME ZONE 'UTC')::date AS day, COUNT(*) AS d
-    FROM boards_cardmove WHERE board_id = %(board)s AND to_column_id IS NOT NULL
+    FROM boards_cardmove WHERE board_id = %(board)s AND to_column_id IS NOT NULL /*cards*/
     GROUP BY 1, 2
     UNION ALL
     SELECT from_column_id, (at AT TIME ZONE 'UTC')::date, -COUNT(*)
-    FROM boards_cardmove WHERE board_id = %(board)s AND from_column_id IS NOT NULL
+    FROM boards_cardmove WHERE board_id = %(board)s AND from_column_id IS NOT NULL /*cards*/
     GROUP BY 1, 2
     UNION ALL
     SELECT column_id, (archived_at AT TIME ZONE 'UTC')::date, -COUNT(*)
     FROM boards_card WHERE board_id = %(board)s AND archived_at IS NOT NULL
-        AND finished_at IS NULL
+        AND finished_at IS NULL /*class*/
     GROUP BY 1, 2
 ),
 base AS (SELECT col, SUM(d) AS n FROM deltas WHERE day < %(from)s GROUP BY col),
@@ -345,14 +349,38 @@ SELECT COALESCE(SUM(GREATEST(EXTRACT(EPOCH FROM
        COUNT(*) FILTER (WHERE ended_at IS NULL)
 FROM boards_block
 WHERE board_id = %(board)s AND started_at < %(end)s
-  AND COALESCE(ended_at, %(now)s) > %(start)s
+  AND COALESCE(ended_at, %(now)s) > %(start)s /*cards*/
 """
 
 
+def _scoped(sql_text: str, class_of_service: str | None) -> str:
+    """The statement for the whole board (the markers dropped: the same text as ever, so its
+    plan), or restricted to the cards of one class of service."""
+    cards = (
+        "card_id IN (SELECT id FROM boards_card"
+        " WHERE board_id = %(board)s AND class_of_service = %(cos)s)"
+    )
+    if class_of_service is None:
+        return (
+            sql_text.replace(" /*cards*/", "")
+            .replace(" /*cards:b.*/", "")
+            .replace(" /*class*/", "")
+        )
+    return (
+        sql_text.replace("/*cards*/", f"AND {cards}")
+        .replace("/*cards:b.*/", f"AND b.{cards}")
+        .replace("/*class*/", "AND class_of_service = %(cos)s")
+    )
+
+
 class _SqlMetrics:
-    def __init__(self, board: Board, window: Window, now: datetime) -> None:
+    def __init__(
+        self, board: Board, window: Window, now: datetime, class_of_service: str | None = None
+    ) -> None:
         self.board, self.window, self.now = board, window, now
+        self.class_of_service = class_of_service
         self.params: dict[str, Any] = {
+            "cos": class_of_service,
             "board": board.pk,
             "start": window.start_at,
             "end": window.end_at,
@@ -373,12 +401,12 @@ class _SqlMetrics:
             cursor.execute("SET LOCAL work_mem = '64MB'")
 
             def rows(sql: str) -> list[tuple]:
-                cursor.execute(sql, self.params)
+                cursor.execute(_scoped(sql, self.class_of_service), self.params)
                 return cursor.fetchall()
 
             # ON COMMIT DROP does not fire inside an outer transaction (a savepoint here).
             cursor.execute("DROP TABLE IF EXISTS metrics_finished")
-            cursor.execute(_FINISHED_SQL, self.params)
+            cursor.execute(_scoped(_FINISHED_SQL, self.class_of_service), self.params)
             ((n, lead_mean, lead_p, n_cycle, cycle_mean, cycle_p, active, lead_total),) = rows(
                 _STATS_SQL
             )
@@ -445,19 +473,28 @@ def _ps(values) -> list[float | None]:
 
 
 class _PythonMetrics:
-    def __init__(self, board: Board, window: Window, now: datetime) -> None:
+    def __init__(
+        self, board: Board, window: Window, now: datetime, class_of_service: str | None = None
+    ) -> None:
         self.board, self.window, self.now = board, window, now
+        self.class_of_service = class_of_service
 
     def run(self) -> dict[str, Any]:
+        # The class's cards, as the SQL's `card_id IN (...)` (no filter: the whole board).
+        scope = (
+            {}
+            if self.class_of_service is None
+            else {"card__class_of_service": self.class_of_service}
+        )
         moves: dict[int, list[tuple[datetime, str, int | None]]] = defaultdict(list)
         for card_id, at, stage, column_id in (
-            CardMove.objects.filter(board=self.board)
+            CardMove.objects.filter(board=self.board, **scope)
             .order_by("card_id", "at", "id")
             .values_list("card_id", "at", "to_stage", "to_column_id")
         ):
             moves[card_id].append((at, stage, column_id))
         blocks: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-        for card_id, started, ended in Block.objects.filter(board=self.board).values_list(
+        for card_id, started, ended in Block.objects.filter(board=self.board, **scope).values_list(
             "card_id", "started_at", "ended_at"
         ):
             blocks[card_id].append((started, ended or self.now))
@@ -465,7 +502,9 @@ class _PythonMetrics:
         archived = dict(
             Card.objects.filter(
                 board=self.board, archived_at__isnull=False, finished_at__isnull=True
-            ).values_list("id", "archived_at")
+            )
+            .filter(**{k.removeprefix("card__"): v for k, v in scope.items()})
+            .values_list("id", "archived_at")
         )
 
         finished = []
@@ -533,19 +572,21 @@ class _PythonMetrics:
         return result
 
     def _blocked(self, blocks) -> dict[str, Any]:
-        total, started, still_open = 0.0, 0, 0
+        total, started = 0.0, 0
         for card_id in blocks:
             for b_start, b_end in blocks[card_id]:
                 overlap = min(b_end, self.window.end_at) - max(b_start, self.window.start_at)
                 total += max(overlap.total_seconds(), 0)
                 if self.window.start_at <= b_start < self.window.end_at:
                     started += 1
-        still_open = Block.objects.filter(board=self.board, ended_at__isnull=True).count()
+        open_blocks = Block.objects.filter(board=self.board, ended_at__isnull=True)
+        if self.class_of_service is not None:
+            open_blocks = open_blocks.filter(card__class_of_service=self.class_of_service)
         # Blocks that ended before the window or start after it contribute no time (clipped).
         return {
             "blocked_days": _r(total / DAY),
             "blocks_started": started,
-            "currently_blocked": still_open,
+            "currently_blocked": open_blocks.count(),
         }
 
 

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import AuthedRequest
 from boards.kaizen import selectors, services
-from boards.models import ImprovementMetric, ImprovementStatus
+from boards.models import ClassOfService, ImprovementMetric, ImprovementStatus
 from boards.selectors.access import get_board_for_user
 from kanban.api import CONFLICT, ERRORS, Pagination, paginated, shape_serializer, validated
 
@@ -20,6 +20,13 @@ class ImprovementIn(serializers.Serializer):
     review_on = serializers.DateField(help_text="When to review: at least a week after the start.")
     baseline_weeks = serializers.IntegerField(
         min_value=2, max_value=26, required=False, help_text="Weeks before the start (6)."
+    )
+    scope_class_of_service = serializers.ChoiceField(
+        choices=ClassOfService.choices,
+        required=False,
+        allow_null=True,
+        help_text="Count only this class of service's cards (their current class) in the "
+        "baseline and the review; omitted or null: the whole board.",
     )
 
 
@@ -33,6 +40,11 @@ ImprovementOut = shape_serializer(
     selectors.ImprovementData,
     name="ImprovementOut",
     target_metric=serializers.ChoiceField(choices=ImprovementMetric.choices),
+    scope_class_of_service=serializers.ChoiceField(
+        choices=ClassOfService.choices,
+        allow_null=True,
+        help_text="The class of service whose cards the figures count; null: the whole board.",
+    ),
     status=serializers.ChoiceField(choices=ImprovementStatus.choices),
     started_at=serializers.DateTimeField(allow_null=True),
     review_on=serializers.DateField(),

@@ -84,15 +84,26 @@ def _r(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def period(board: Board, start: date, weeks: int, *, now: datetime) -> Period:
-    """The board's figures over `weeks` weeks from `start`, and each week's values."""
+def period(
+    board: Board,
+    start: date,
+    weeks: int,
+    *,
+    now: datetime,
+    class_of_service: str | None = None,
+) -> Period:
+    """The board's figures over `weeks` weeks from `start`, and each week's values; with
+    `class_of_service`, of that class's cards only (the improvement's scope)."""
     window = metrics.Window(start, start + weeks * WEEK - timedelta(days=1))
-    whole = metrics.compute_board_metrics(board, window, now=now)
+    whole = metrics.compute_board_metrics(board, window, now=now, class_of_service=class_of_service)
     rows: list[Week] = []
     for i in range(weeks):
         first = start + i * WEEK
         week = metrics.compute_board_metrics(
-            board, metrics.Window(first, first + WEEK - timedelta(days=1)), now=now
+            board,
+            metrics.Window(first, first + WEEK - timedelta(days=1)),
+            now=now,
+            class_of_service=class_of_service,
         )
         rows.append(
             {

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.authentication import AuthedHttpRequest
 from boards.kaizen import measures, selectors, services
-from boards.models import Board, Improvement, ImprovementMetric
+from boards.models import Board, ClassOfService, Improvement, ImprovementMetric
 from boards.pages.forms import first_error
 from boards.selectors.access import access_of, get_board_for_user
 from kanban.exceptions import DomainError, NotFound
@@ -50,6 +50,12 @@ class ImprovementForm(forms.Form):
     review_on = forms.DateField(label="Review on")
     baseline_weeks = forms.IntegerField(
         min_value=2, max_value=26, initial=6, label="Baseline weeks"
+    )
+    scope_class_of_service = forms.TypedChoiceField(
+        choices=[("", "The whole board"), *ClassOfService.choices],
+        required=False,
+        empty_value=None,
+        label="Scope",
     )
 
 
@@ -160,6 +166,7 @@ def _render(request, board: Board, form: ImprovementForm, status: int = 200) -> 
             "improvements": cards,
             "form": form,
             "metrics": ImprovementMetric.choices,
+            "classes": ClassOfService.choices,
             "today": timezone.now().date().isoformat(),
         },
         status=status,

@@ -19,6 +19,7 @@ class ImprovementData(TypedDict):
     title: str
     hypothesis: str
     target_metric: str
+    scope_class_of_service: str | None  # None: the whole board
     baseline_weeks: int
     status: str
     started_at: str | None
@@ -64,6 +65,7 @@ def improvement_dict(improvement: Improvement) -> ImprovementData:
         "title": improvement.title,
         "hypothesis": improvement.hypothesis,
         "target_metric": improvement.target_metric,
+        "scope_class_of_service": improvement.scope_class_of_service,
         "baseline_weeks": improvement.baseline_weeks,
         "status": improvement.status,
         "started_at": improvement.started_at.isoformat() if improvement.started_at else None,

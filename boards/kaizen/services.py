@@ -3,8 +3,10 @@ after-period and its XmR checks), and the beat's close of due reviews. Keyword-o
 `actor` whose right to write the board is checked here; the metrics are computed before the
 row is locked (slow reads outside locks), then the row is locked and its state checked again.
 
-No board event is appended: an improvement changes no card, column or WIP, which is what the
-board's log and its viewers follow."""
+Starting and reviewing append a board event (`improvement.started`, `improvement.reviewed`)
+in the write's transaction, published after its commit, so that the board's viewers and the
+activity feed hear of it; the board row is held (KEY SHARE) before the improvement's lock, as
+every writer without a column lock does, so that a board's delete waits for it."""
 
 import logging
 from datetime import UTC, date, datetime, timedelta
@@ -15,8 +17,16 @@ from django.utils import timezone
 from accounts.models import User
 from boards.flow import metrics
 from boards.kaizen import measures
-from boards.models import Board, Improvement, ImprovementMetric, ImprovementStatus
+from boards.live.events import append_event
+from boards.models import (
+    Board,
+    ClassOfService,
+    Improvement,
+    ImprovementMetric,
+    ImprovementStatus,
+)
 from boards.services.access import ensure_can_write
+from boards.services.rules import _hold_board
 from kanban.exceptions import Conflict, DomainError, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
@@ -41,9 +51,17 @@ def create_improvement(
     review_on: date,
     hypothesis: str = "",
     baseline_weeks: int = 6,
+    scope_class_of_service: str | None = None,
     actor: User,
 ) -> Improvement:
+    """A draft. `scope_class_of_service`: its figures count only that class's cards (None: the
+    whole board)."""
     ensure_can_write(actor, board)
+    if scope_class_of_service is not None and scope_class_of_service not in ClassOfService.values:
+        raise InvalidInput(
+            f"Unknown class of service {scope_class_of_service!r}.",
+            fields={"scope_class_of_service": [f"One of {', '.join(ClassOfService.values)}."]},
+        )
     if not title.strip():
         raise InvalidInput("The improvement needs a title.", fields={"title": ["Required."]})
     if target_metric not in ImprovementMetric.values:
@@ -62,16 +80,40 @@ def create_improvement(
         target_metric=target_metric,
         baseline_weeks=baseline_weeks,
         review_on=review_on,
+        scope_class_of_service=scope_class_of_service,
         created_by=actor,
     )
 
 
 def _lock(improvement: Improvement) -> Improvement:
-    """The improvement's row, locked, read afresh (NotFound if it went with its board)."""
+    """The improvement's row, locked, read afresh (NotFound if it went with its board); the
+    board row held first (the lock order: board KEY SHARE, improvement, then the board's
+    `last_seq` by the event's append)."""
+    _hold_board(improvement.board_id)
     locked = Improvement.objects.select_for_update().filter(pk=improvement.pk).first()
     if locked is None:
         raise NotFound("Improvement not found.")
     return locked
+
+
+def event_data(improvement: Improvement) -> dict:
+    """What the improvement's events carry: enough for a feed's sentence and a chart's marker
+    without a read."""
+    data = {
+        "id": improvement.pk,
+        "title": improvement.title,
+        "target_metric": improvement.target_metric,
+        "scope_class_of_service": improvement.scope_class_of_service,
+        "status": improvement.status,
+        "started_on": (
+            _today(improvement.started_at).isoformat() if improvement.started_at else None
+        ),
+    }
+    if improvement.result:
+        data["verdict"] = improvement.result.get("verdict")
+        data["signal"] = improvement.result.get("signal")
+        data["final"] = improvement.result.get("final")
+    return {"improvement": data}
 
 
 def start_improvement(
@@ -98,7 +140,13 @@ def start_improvement(
     _check_day("started_on", first)
     if improvement.status != ImprovementStatus.DRAFT:
         raise Conflict("This improvement has already started.")
-    baseline = measures.period(improvement.board, first, improvement.baseline_weeks, now=now)
+    baseline = measures.period(
+        improvement.board,
+        first,
+        improvement.baseline_weeks,
+        now=now,
+        class_of_service=improvement.scope_class_of_service,
+    )
     with transaction.atomic():
         locked = _lock(improvement)
         if locked.status != ImprovementStatus.DRAFT:  # started meanwhile by someone else
@@ -107,6 +155,9 @@ def start_improvement(
         locked.started_at = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
         locked.baseline = dict(baseline)
         locked.save(update_fields=["status", "started_at", "baseline"])
+        append_event(
+            locked.board_id, type="improvement.started", data=event_data(locked), actor=actor
+        )
     return locked
 
 
@@ -116,10 +167,10 @@ def review_improvement(
     """Compute the result now: on demand before the review date (an interim look; it stays
     running), final on or after it (reviewed)."""
     ensure_can_write(actor, improvement.board)
-    return _review(improvement, now=now or timezone.now())
+    return _review(improvement, now=now or timezone.now(), actor=actor)
 
 
-def _review(improvement: Improvement, *, now: datetime) -> Improvement:
+def _review(improvement: Improvement, *, now: datetime, actor: User | None = None) -> Improvement:
     if improvement.status == ImprovementStatus.DRAFT or improvement.started_at is None:
         raise Conflict("Start the improvement first: it has no baseline yet.")
     start = _today(improvement.started_at)
@@ -130,7 +181,13 @@ def _review(improvement: Improvement, *, now: datetime) -> Improvement:
         raise Conflict(
             f"The first week after the start ends on {first_end}: review after that day."
         )
-    after = measures.period(improvement.board, start, weeks, now=now)
+    after = measures.period(
+        improvement.board,
+        start,
+        weeks,
+        now=now,
+        class_of_service=improvement.scope_class_of_service,
+    )
     baseline: measures.Period = improvement.baseline  # type: ignore[assignment]  # stored Period
     checks = {
         metric: measures.check_metric(metric, baseline["weeks"], after["weeks"])
@@ -154,6 +211,12 @@ def _review(improvement: Improvement, *, now: datetime) -> Improvement:
             locked.reviewed_at = now
             update += ["status", "reviewed_at"]
         locked.save(update_fields=update)
+        append_event(
+            locked.board_id,
+            type="improvement.reviewed",
+            data=event_data(locked),
+            actor=actor,
+        )
     return locked
 
 

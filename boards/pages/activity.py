@@ -106,7 +106,8 @@ def describe(event: Event, names: Names | None = None) -> str:
         return f"{who} added {title} to {names.column(card.get('column'))}"
     if kind == "card.updated":
         changed = [f for f in data.get("changed", []) if f != "description_html"]
-        return f"{who} edited {title}" + (f" ({_fields(changed)})" if changed else "")
+        text = f"{who} edited {title}" + (f" ({_fields(changed)})" if changed else "")
+        return text + _over_limit(data)
     if kind == "card.blocked":
         reason = data.get("reason")
         return f"{who} blocked {title}" + (f": {reason}" if reason else "")
@@ -118,7 +119,7 @@ def describe(event: Event, names: Names | None = None) -> str:
     if kind == "card.archived":
         return f"{who} archived {title}"
     if kind == "card.restored":
-        return f"{who} restored {title}"
+        return f"{who} restored {title}" + _over_limit(data)
     if kind == "card.deleted":
         return f"{who} deleted {title}"
     if kind == "card.commented":
@@ -135,7 +136,36 @@ def describe(event: Event, names: Names | None = None) -> str:
         return _describe_structure(who, kind, data)
     if kind == "service_level.updated":
         return _describe_service_level(who, data.get("service_level") or {})
+    if kind in ("improvement.started", "improvement.reviewed"):
+        return _describe_improvement(who if event.actor_id else None, kind, data)
     return f"{who}: {kind}"
+
+
+def _describe_improvement(who: str | None, kind: str, data: dict) -> str:
+    """ "bob started the improvement “Pairing” on 2026-02-16 (target: lead time)"; a review
+    adds its verdict, which is a sentence of its own (boards/kaizen/measures.py)."""
+    imp = data.get("improvement") or {}
+    title = _quote(str(imp.get("title", "an improvement")))
+    metric = str(imp.get("target_metric", "")).replace("_", " ")
+    scope = imp.get("scope_class_of_service")
+    target = f"target: {metric}" + (f", {str(scope).replace('_', ' ')} work only" if scope else "")
+    if kind == "improvement.started":
+        day = f" on {imp['started_on']}" if imp.get("started_on") else ""
+        return f"{who or 'Someone'} started the improvement {title}{day} ({target})"
+    verdict = imp.get("verdict")
+    if imp.get("final") is False:
+        text = f"{who or 'Someone'} took an interim look at the improvement {title}"
+    elif who is None:
+        text = f"The review date closed the improvement {title}"
+    else:
+        text = f"{who} reviewed the improvement {title}"
+    return text + (f": {verdict}" if verdict else "")
+
+
+def _over_limit(data: dict) -> str:
+    if data.get("override_reason"):
+        return f", overriding the hard WIP limit: {data['override_reason']}"
+    return ", over its WIP limit" if data.get("wip_exceeded") else ""
 
 
 def _describe_service_level(who: str, level: dict) -> str:

@@ -35,6 +35,7 @@ from boards.selectors import (
 )
 from boards.services.access import ensure_can_write
 from boards.services.rules import (
+    IN_PROGRESS_STAGES,
     _add_to_cell,
     _after_change,
     _cell_size,
@@ -104,6 +105,14 @@ def _check_version(card: Card, expected_version: int | None) -> None:
         detail,
         extra={"error": detail, "card": card_as_dict(card.pk), "changes": changes},
     )
+
+
+def _over_limit_data(over_limit: bool, override_reason: str) -> dict[str, Any]:
+    """What an edit or a restore past a WIP limit adds to its event (nothing otherwise, so that
+    the events of every other edit keep their shape)."""
+    if not over_limit:
+        return {}
+    return {"wip_exceeded": True, "override_reason": override_reason}
 
 
 def _json_value(value: Any) -> Any:
@@ -242,6 +251,7 @@ def update_card(
     class_of_service: str | Unset = UNSET,
     due_date: date | Unset | None = UNSET,
     expected_version: int | None = None,
+    override_reason: str = "",
     actor: User,
     at: datetime | None = None,
 ) -> Card:
@@ -250,15 +260,31 @@ def update_card(
 
     With `expected_version`, refuses (StaleVersion, changing nothing) unless the card is still
     at that version. Each field changed gets a history row (CardChange: old and new), and the
-    card's version goes up by one for the edit."""
+    card's version goes up by one for the edit. A card in progress given another class of
+    service counts toward that class's WIP limit as if it entered progress: a hard limit
+    refuses it (409) unless an owner/admin gives `override_reason`."""
     at = at or timezone.now()
     board = card.board
-    ensure_can_write(actor, board)
+    access = ensure_can_write(actor, board)
     _validate_card_fields(value=value, class_of_service=class_of_service)
     if description is not UNSET:
         description_html = _rendered(description, limit=DESCRIPTION_MAX, field="description")
-    card = _lock_card(card.pk, card.board_id)
+    # Columns, card, then the class's ServiceLevel row, as a move: no column lock is needed
+    # here (the card's lock keeps it in its column), and whether the board has class limits
+    # rides on the card's lock, so that a board without them pays no statement more.
+    card = _lock_card(card.pk, card.board_id, class_limits=class_of_service is not UNSET)
     _check_version(card, expected_version)
+    over_limit = False
+    if (
+        class_of_service is not UNSET
+        and class_of_service != card.class_of_service
+        and card.class_limited  # type: ignore[attr-defined]  # annotated by _lock_card
+        and not card.archived
+        and card.column_stage in IN_PROGRESS_STAGES  # type: ignore[attr-defined]
+    ):
+        over_limit = _check_class_wip(
+            board.pk, class_of_service, access=access, override_reason=override_reason
+        )
     changed: list[str] = []
     before: dict[str, Any] = {}
     for field, new in (
@@ -322,6 +348,7 @@ def update_card(
             data={
                 "card": card_as_dict(card.pk),
                 "changed": [f for f in changed if f != "description_html"],
+                **_over_limit_data(over_limit, override_reason),
             },
             actor=actor,
             at=at,
@@ -433,17 +460,28 @@ def archive_card(
 
 @transaction.atomic
 def restore_card(
-    card: Card, *, expected_version: int | None = None, actor: User, at: datetime | None = None
+    card: Card,
+    *,
+    expected_version: int | None = None,
+    override_reason: str = "",
+    actor: User,
+    at: datetime | None = None,
 ) -> Card:
-    """Put an archived card back at the end of its cell, if its column has room."""
+    """Put an archived card back at the end of its cell, if its column has room, and its class
+    of service too when the column is a wait or active one (owners and admins may pass a hard
+    limit with `override_reason`)."""
     at = at or timezone.now()
     access = ensure_can_write(actor, card.board)
-    card, columns = _lock_card_and_columns(card)
+    card, columns = _lock_card_and_columns(card, class_limits=True)
     _check_version(card, expected_version)
     if not card.archived:
         return card
     column = columns[card.column_id]
-    _check_wip(column, incoming=1, access=access, override_reason="")
+    over_limit = _check_wip(column, incoming=1, access=access, override_reason=override_reason)
+    if card.class_limited and column.stage in IN_PROGRESS_STAGES:  # type: ignore[attr-defined]
+        over_limit |= _check_class_wip(
+            card.board_id, card.class_of_service, access=access, override_reason=override_reason
+        )
     card.rank = _rank_at(card.column_id, card.swimlane_id, None)
     _add_to_cell(card.column_id, card.swimlane_id)
     card.archived, card.archived_at, card.updated_at = False, None, at
@@ -453,7 +491,7 @@ def restore_card(
     append_event(
         card.board_id,
         type="card.restored",
-        data={"card": card_as_dict(card.pk)},
+        data={"card": card_as_dict(card.pk), **_over_limit_data(over_limit, override_reason)},
         actor=actor,
         at=at,
     )

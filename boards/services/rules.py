@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 
 from accounts.models import Membership, User
 from accounts.selectors import Access
@@ -41,9 +42,20 @@ def _hold_board(board_id: int) -> None:
         raise NotFound("Board not found.")
 
 
-def _lock_card(card_id: int, board_id: int) -> Card:
+def _lock_card(card_id: int, board_id: int, *, class_limits: bool = False) -> Card:
+    """Lock the card. With `class_limits`, the same statement says whether the board has any
+    class-of-service WIP limit (`card.class_limited`) and the stage of the card's column
+    (`card.column_stage`), so that a board without class limits pays no statement for them."""
     _hold_board(board_id)
-    card = Card.objects.select_for_update(no_key=True).filter(pk=card_id).first()
+    cards = Card.objects.select_for_update(no_key=True).filter(pk=card_id)
+    if class_limits:
+        cards = cards.annotate(
+            class_limited=Exists(
+                ServiceLevel.objects.filter(board_id=OuterRef("board_id"), wip_limit__isnull=False)
+            ),
+            column_stage=Subquery(Column.objects.filter(pk=OuterRef("column_id")).values("stage")),
+        )
+    card = cards.first()
     if card is None:
         raise NotFound("Card not found.")
     return card
@@ -69,7 +81,7 @@ class _CardChangedColumn(Exception):
 
 
 def _lock_card_and_columns(
-    card: Card, column_ids: Iterable[int] = ()
+    card: Card, column_ids: Iterable[int] = (), *, class_limits: bool = False
 ) -> tuple[Card, dict[int, Column]]:
     """Lock the card's column and `column_ids` in id order, then the card; return the card as
     read under its lock, and the columns.
@@ -86,7 +98,7 @@ def _lock_card_and_columns(
         try:
             with transaction.atomic():
                 columns = _lock_columns([column_id, *column_ids])
-                card = _lock_card(card_id, card.board_id)
+                card = _lock_card(card_id, card.board_id, class_limits=class_limits)
                 if card.column_id not in columns:
                     raise _CardChangedColumn
                 return card, columns

@@ -28,12 +28,15 @@ def test_an_improvement_is_written_down_started_and_reviewed_on_the_page(
     page.get_by_label("Hypothesis").fill("Fewer cards in progress will finish sooner")
     page.get_by_label("Target metric").select_option("lead_time")
     page.get_by_label("Baseline weeks").fill("4")
+    page.get_by_label("Scope").select_option("standard")
     page.get_by_role("button", name="Write it down").click()
     expect(page.get_by_role("alert")).to_contain_text("is written down")
     improvement = Improvement.objects.get()
     assert improvement.status == ImprovementStatus.DRAFT and improvement.baseline_weeks == 4
+    assert improvement.scope_class_of_service == "standard"
 
     section = page.locator(f'[data-improvement-id="{improvement.pk}"]')
+    expect(section.locator(".scope")).to_have_text("standard work only")
     section.get_by_label("Start on").fill((today - timedelta(days=21)).isoformat())
     section.get_by_role("button", name="Start and capture the baseline").click()
     expect(page.get_by_role("alert")).to_contain_text("its baseline is captured")
@@ -78,6 +81,38 @@ def test_an_improvement_is_written_down_started_and_reviewed_on_the_page(
     expect(metrics.locator(".metrics")).to_have_attribute("data-rendered", "true")
     expect(metrics.locator(".metrics")).to_have_attribute("data-markers", "1")
     screenshot(metrics, "kaizen-metrics-marker", full_page=True)
+
+
+def test_the_improvements_page_says_when_someone_else_starts_an_improvement(
+    acme, open_page, screenshot
+):
+    from boards.kaizen import services as kaizen
+
+    improvement = kaizen.create_improvement(
+        acme.board,
+        title="Swarm on expedite work",
+        target_metric="lead_time",
+        review_on=timezone.now().date() + timedelta(weeks=3),
+        scope_class_of_service="expedite",
+        actor=acme.bob,
+    )
+    page = open_page(acme.victor, f"/boards/{acme.board.pk}/improvements/")
+    root = page.locator(".kaizen-page")
+    expect(root).to_have_attribute("data-live", "live")
+    notice = page.locator("#kaizen-live")
+    expect(notice).to_be_empty()
+
+    kaizen.start_improvement(improvement, actor=acme.bob)  # committed: published to the page
+
+    expect(notice).to_have_text(
+        f"{acme.bob.display_name} started “Swarm on expedite work”. Reload the page to see it."
+    )
+    expect(root).to_have_attribute("data-live-events", "1")
+    screenshot(page, "kaizen-improvements-live")
+    notice.get_by_role("link", name="Reload the page").click()
+    section = page.locator(f'[data-improvement-id="{improvement.pk}"]')
+    expect(section).to_have_attribute("data-status", "running")
+    expect(notice).to_be_empty()
 
 
 def test_the_customer_pages_show_a_customers_work_across_boards(acme, open_page, screenshot):
