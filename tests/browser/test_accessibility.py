@@ -8,10 +8,12 @@ own summary of what to fix."""
 
 import re
 from collections.abc import Callable
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from boards.models import Card
 from tests.browser.conftest import PHONE, ROOT, Acme
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,6 +66,18 @@ def settled(page: Page) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def a_customer(acme: Acme) -> str:
+    """A customer some card of the demo works for (the customer view's page of one)."""
+    return (
+        Card.objects.filter(board__organization=acme.org)
+        .exclude(customer="")
+        .values_list("customer", flat=True)
+        .order_by("customer")
+        .first()
+        or "nobody"
+    )
+
+
 # (name, user attribute of Acme or None, path from acme, what to wait for)
 PAGES: list[tuple[str, str | None, Callable[[Acme], str], str]] = [
     ("login", None, lambda a: "/accounts/login/", "form"),
@@ -75,6 +89,8 @@ PAGES: list[tuple[str, str | None, Callable[[Acme], str], str]] = [
     ("board-settings", "alice", lambda a: f"/boards/{a.board.pk}/settings/", "form"),
     ("board-activity", "alice", lambda a: f"/boards/{a.board.pk}/activity/", "main"),
     ("board-metrics", "alice", lambda a: f"/boards/{a.board.pk}/metrics/", ".metrics"),
+    ("board-forecast", "alice", lambda a: f"/boards/{a.board.pk}/forecast/", "main"),
+    ("board-improvements", "alice", lambda a: f"/boards/{a.board.pk}/improvements/", "main"),
     ("standup", "alice", lambda a: f"/boards/{a.board.pk}/standup/", "main"),
     ("standup-wall", "alice", lambda a: f"/boards/{a.board.pk}/standup/?wall=1", "main"),
     ("new-board", "alice", lambda a: "/o/acme/boards/new/", "form"),
@@ -85,6 +101,8 @@ PAGES: list[tuple[str, str | None, Callable[[Acme], str], str]] = [
     ("org-webhooks", "alice", lambda a: "/o/acme/webhooks/", "main"),
     ("org-import", "alice", lambda a: "/o/acme/import/", "form"),
     ("org-search", "alice", lambda a: "/o/acme/search/?q=onboard", "main"),
+    ("org-customers", "alice", lambda a: "/o/acme/customers/", "main"),
+    ("org-customer", "alice", lambda a: f"/o/acme/customers/{quote(a_customer(a))}/", "main"),
     ("tokens", "alice", lambda a: "/accounts/tokens/", "main"),
     ("not-found", "alice", lambda a: "/boards/999999/", "main"),
     ("api-docs", "alice", lambda a: "/api/docs/", ".opblock"),
