@@ -4,8 +4,9 @@ a subclass with a larger body limit).
 Beyond decoding, it refuses what would otherwise turn into a 500 further in: a body nested
 deeper than MAX_DEPTH (Python's decoder recurses, and so would every serializer and renderer
 after it), and strings or keys holding a NUL (Postgres refuses it in text) or a lone surrogate
-(which cannot be encoded, into the database or back into a response). One iterative walk over
-the decoded value checks both, so no input can make it recurse."""
+(which cannot be encoded, into the database or back into a response), and integers outside
+Postgres' bigint (an id or a position that large would fail in the statement). One iterative
+walk over the decoded value checks them all, so no input can make it recurse."""
 
 import codecs
 import json
@@ -21,6 +22,8 @@ from rest_framework.renderers import JSONRenderer
 from kanban.exceptions import PayloadTooLarge
 
 MAX_DEPTH = 32  # arrays and objects within each other; the deepest body we take is ~6
+# Postgres' bigint: a larger integer reaching a statement (an id, a position) is a DataError.
+INT_RANGE = (-(2**63), 2**63 - 1)
 _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -48,7 +51,8 @@ def _label(path: tuple[str | int, ...]) -> str:
 
 def check_value(value: Any) -> None:
     """Raise ParseError if `value` nests deeper than MAX_DEPTH, ValidationError naming the path
-    of the first string or key holding a NUL or a lone surrogate. Iterative: no recursion."""
+    of the first string or key holding a NUL or a lone surrogate, or of an integer outside
+    INT_RANGE. Iterative: no recursion."""
     stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(value, 0, ())]
     while stack:
         item, depth, path = stack.pop()
@@ -56,6 +60,15 @@ def check_value(value: Any) -> None:
             if _FORBIDDEN.search(item):
                 raise ValidationError({_label(path): [_problem(item)]})
             continue
+        if isinstance(item, int) and not INT_RANGE[0] <= item <= INT_RANGE[1]:
+            # Named by its top-level field, as DRF names an error inside a list field.
+            raise ValidationError(
+                {
+                    _label(path[:1]): [
+                        f"Ensure this value is between {INT_RANGE[0]} and {INT_RANGE[1]}."
+                    ]
+                }
+            )
         children: Iterable[tuple[Any, Any]]
         if isinstance(item, dict):
             children = item.items()

@@ -397,6 +397,22 @@ def test_a_patch_with_a_bad_value_or_trying_to_move_the_card_changes_nothing(
     assert state(world.board) == before
 
 
+@pytest.mark.parametrize("field", ["position", "column", "expected_column", "swimlane"])
+def test_a_number_past_the_databases_integers_in_a_body_is_refused_and_changes_nothing(
+    world, api, field
+):
+    # The fuzzer's find: a move with position 16,600,974,794,208,393,035,776 reached the
+    # statement (bigint out of range, a 500). Any integer past bigint is refused by the parser.
+    card = services.create_card(
+        world.board, title="A", column=world.column("Ready"), actor=world.bob
+    )
+    body = {"column": world.column("Doing").pk, field: 16_600_974_794_208_393_035_776}
+    before = state(world.board)
+    response = api(world.bob).post(f"{API}/cards/{card.pk}/move/", body, format="json")
+    assert_invalid(response, field)
+    assert state(world.board) == before
+
+
 def test_ids_too_large_for_the_database_are_not_found_not_a_crash(world, api):
     huge = 10**20
     client = api(world.alice)
