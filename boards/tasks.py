@@ -84,9 +84,7 @@ def check_ageing(board_id: int | None = None) -> int:
     """Ageing and service level alerts for one board, or (from beat) for every board."""
     board_ids = [board_id] if board_id else list(Board.objects.values_list("pk", flat=True))
     for pk in board_ids:
-        board = Board.objects.filter(pk=pk).first()
-        if board is None:
-            continue  # deleted since
+        # A board deleted since is skipped by each check (it locks the board row first).
         # The one ageing threshold (the board's p85 cycle time), as the board, the stand-up,
         # the global board and the metrics page's ageing chart draw it.
         alerts.check_ageing_alerts(pk, threshold_days=selectors.typical_cycle_time_days(pk))

@@ -5,16 +5,15 @@ every member of the organisation; another organisation's slug answers 404."""
 from itertools import groupby
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.authentication import AuthedHttpRequest
-from accounts.selectors import get_organization_for_user
 from boards.customers import selectors
 from boards.models import Stage
-from kanban.exceptions import NotFound
+from boards.pages.lookups import org_or_404
 
 # A page shows this many cards of a customer at most (the API pages through all of them).
 PAGE_CARDS = 1000
@@ -26,17 +25,10 @@ STAGE_HEADINGS = {
 }
 
 
-def _org(request: AuthedHttpRequest, slug: str):
-    try:
-        return get_organization_for_user(request.user, slug)
-    except NotFound as exc:
-        raise Http404("Organisation not found") from exc
-
-
 @login_required
 @require_GET
 def customers_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
-    organization, access = _org(request, slug)
+    organization, access = org_or_404(request, slug)
     rows = [selectors.summary_dict(r) for r in selectors.customers_of(organization, request.user)]
     return render(
         request,
@@ -48,7 +40,7 @@ def customers_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def customer_page(request: AuthedHttpRequest, slug: str, name: str) -> HttpResponse:
-    organization, access = _org(request, slug)
+    organization, access = org_or_404(request, slug)
     now = timezone.now()
     cards = [
         selectors.card_dict(c, now=now)

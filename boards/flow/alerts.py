@@ -101,6 +101,14 @@ def _close(alert: Alert, at: datetime) -> None:
 
 
 @transaction.atomic
+def _close_all_but(keys: set[str], open_alerts: dict[str, Alert], at: datetime) -> int:
+    """Close the open alerts whose condition no longer holds (their key not in `keys`)."""
+    gone = [alert for key, alert in open_alerts.items() if key not in keys]
+    for alert in gone:
+        _close(alert, at)
+    return len(gone)
+
+
 def raise_override_alert(
     board: Board, *, column: Column, wip: int, reason: str, actor, at: datetime
 ) -> Alert:
@@ -325,12 +333,7 @@ def check_ageing_alerts(
                     ),
                 )
             )
-    closed = 0
-    for key, alert in open_alerts.items():
-        if key not in ageing:
-            _close(alert, at)
-            closed += 1
-    return {"raised": raised, "closed": closed}
+    return {"raised": raised, "closed": _close_all_but(ageing, open_alerts, at)}
 
 
 @transaction.atomic
@@ -375,9 +378,4 @@ def check_sle_alerts(board_id: int, *, at: datetime | None = None) -> dict[str, 
                 ),
             )
         )
-    closed = 0
-    for key, alert in open_alerts.items():
-        if key not in risky:
-            _close(alert, at)
-            closed += 1
-    return {"raised": raised, "closed": closed}
+    return {"raised": raised, "closed": _close_all_but(risky, open_alerts, at)}

@@ -12,19 +12,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.authentication import AuthedHttpRequest
-from accounts.selectors import get_organization_for_user
 from boards.hooks import selectors, services
+from boards.pages.lookups import org_or_404
 from kanban.exceptions import DomainError, Forbidden, NotFound
 
 RECENT_DELIVERIES = 50
-
-
-def _org(request: AuthedHttpRequest, slug: str):
-    try:
-        organization, access = get_organization_for_user(request.user, slug)
-    except NotFound as exc:
-        raise Http404("Organisation not found") from exc
-    return organization, access
 
 
 def _hook(request: AuthedHttpRequest, organization, webhook_id: int):
@@ -42,7 +34,7 @@ def _hook(request: AuthedHttpRequest, organization, webhook_id: int):
 @login_required
 @require_GET
 def org_webhooks_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
-    organization, access = _org(request, slug)
+    organization, access = org_or_404(request, slug)
     context = {"organization": organization, "role": access.role, "tab": "webhooks"}
     if not access.is_manager:
         return render(
@@ -66,7 +58,7 @@ def _back(organization, webhook) -> HttpResponse:
 @login_required
 @require_POST
 def redeliver_action(request: AuthedHttpRequest, slug: str, webhook_id: int, delivery_id: int):
-    organization, _ = _org(request, slug)
+    organization, _ = org_or_404(request, slug)
     webhook = _hook(request, organization, webhook_id)
     try:
         delivery = selectors.get_delivery(webhook, delivery_id)
@@ -83,7 +75,7 @@ def redeliver_action(request: AuthedHttpRequest, slug: str, webhook_id: int, del
 @login_required
 @require_POST
 def toggle_action(request: AuthedHttpRequest, slug: str, webhook_id: int):
-    organization, _ = _org(request, slug)
+    organization, _ = org_or_404(request, slug)
     webhook = _hook(request, organization, webhook_id)
     enable = request.POST.get("is_active") == "1"
     try:

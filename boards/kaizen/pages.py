@@ -19,7 +19,8 @@ from accounts.authentication import AuthedHttpRequest
 from boards.kaizen import measures, selectors, services
 from boards.models import Board, ClassOfService, Improvement, ImprovementMetric
 from boards.pages.forms import first_error
-from boards.selectors.access import access_of, get_board_for_user
+from boards.pages.lookups import board_or_404
+from boards.selectors.access import access_of
 from kanban.exceptions import DomainError, NotFound
 
 # The table's rows: (label, key of Figures, how to show it).
@@ -57,13 +58,6 @@ class ImprovementForm(forms.Form):
         empty_value=None,
         label="Scope",
     )
-
-
-def _board(request: AuthedHttpRequest, board_id: int) -> Board:
-    try:
-        return get_board_for_user(request.user, board_id)
-    except NotFound as exc:
-        raise Http404("Board not found") from exc
 
 
 def _improvement(request: AuthedHttpRequest, board_id: int, improvement_id: int) -> Improvement:
@@ -176,7 +170,7 @@ def _render(request, board: Board, form: ImprovementForm, status: int = 200) -> 
 @login_required
 @require_GET
 def improvements_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
-    board = _board(request, board_id)
+    board = board_or_404(request, board_id)
     review = timezone.now().date() + 4 * measures.WEEK
     return _render(request, board, ImprovementForm(initial={"review_on": review.isoformat()}))
 
@@ -184,7 +178,7 @@ def improvements_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse
 @login_required
 @require_POST
 def create_action(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
-    board = _board(request, board_id)
+    board = board_or_404(request, board_id)
     form = ImprovementForm(request.POST)
     if not form.is_valid():
         messages.error(request, first_error(form))

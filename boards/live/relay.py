@@ -43,7 +43,7 @@ class Outbox:
     def __init__(self, send: Send, *, limit: int = OUTBOX_LIMIT) -> None:
         self._send = send
         self._limit = limit
-        self._items: deque[str] = deque()
+        self._items: deque[tuple[str, bool]] = deque()  # (text, a live event: droppable)
         self._live = 0  # live events among the items (the droppable ones)
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -63,11 +63,11 @@ class Outbox:
             self.dropped += 1
             return
         self._live += 1
-        self._items.append(text)
+        self._items.append((text, True))
         self._wakeup.set()
 
     def put(self, text: str) -> None:
-        self._items.append("\0" + text)  # marked: the consumer's own, never dropped
+        self._items.append((text, False))  # the consumer's own: never dropped
         self._wakeup.set()
 
     def close(self) -> None:
@@ -84,11 +84,8 @@ class Outbox:
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
-                text = items.popleft()
-                if text.startswith("\0"):
-                    text = text[1:]
-                else:
-                    self._live -= 1
+                text, live = items.popleft()
+                self._live -= live
                 await self._send({"type": "websocket.send", "text": text})
         except asyncio.CancelledError:
             raise

@@ -6,31 +6,23 @@ and blocked time by cause. Read only, for everyone in the organisation."""
 from datetime import UTC, timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.authentication import AuthedHttpRequest
-from boards import selectors
 from boards.flow import forecast, metrics, service_levels
-from boards.models import Board, ClassOfService
-from kanban.exceptions import NotFound
+from boards.models import ClassOfService
+from boards.pages.lookups import board_or_404
 
 CUSTOMERS_SHOWN = 200  # the customer filter's suggestions
-
-
-def _board_or_404(request: AuthedHttpRequest, board_id: int) -> Board:
-    try:
-        return selectors.get_board_for_user(request.user, board_id)
-    except NotFound as exc:
-        raise Http404("Board not found") from exc
 
 
 @login_required
 @require_GET
 def forecast_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
-    board = _board_or_404(request, board_id)
+    board = board_or_404(request, board_id)
     now = timezone.now()
     today = now.astimezone(UTC).date()
     levels = service_levels.board_service_levels(board, now)

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -39,23 +39,10 @@ from boards.pages.forms import (
     TeamForm,
     first_error,
 )
-from kanban.exceptions import DomainError, InvalidInput, NotFound
+from boards.pages.lookups import board_or_404, org_or_404
+from kanban.exceptions import DomainError, InvalidInput
 
 Action = Callable[[AuthedHttpRequest, Any], str]
-
-
-def _board_or_404(request: AuthedHttpRequest, board_id: int) -> Board:
-    try:
-        return selectors.get_board_for_user(request.user, board_id)
-    except NotFound as exc:
-        raise Http404("Board not found") from exc
-
-
-def _org_or_404(request: AuthedHttpRequest, slug: str):
-    try:
-        return accounts_selectors.get_organization_for_user(request.user, slug)
-    except NotFound as exc:
-        raise Http404("Organisation not found") from exc
 
 
 def _valid(form) -> dict[str, Any]:
@@ -94,7 +81,7 @@ def _run(
 def new_board_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     """Create a board for one of the teams the user may create boards for (every team for an
     owner or admin, their own for a member; 403 for the others), from a template."""
-    organization, access = _org_or_404(request, slug)
+    organization, access = org_or_404(request, slug)
     teams = list(selectors.teams_for_new_board(request.user, organization, access))
     form = NewBoardForm(initial={"template": "default"})
     status = 200 if teams else 403
@@ -315,7 +302,7 @@ def board_settings_page(request: AuthedHttpRequest, board_id: int) -> HttpRespon
     """A board's columns (name, stage, WIP limit and policy, the column's policy text, order),
     swimlanes and labels. Everyone in the organisation may read it; those who may write to the
     board (its team, owners and admins) may change it; a refused POST answers 403."""
-    board = _board_or_404(request, board_id)
+    board = board_or_404(request, board_id)
     access = selectors.access_of(board)
     status = 200
     if request.method == "POST":
@@ -441,7 +428,7 @@ def people_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     """The organisation's people (role, personal WIP limit, removal), its pending invitations
     (made here, the link shown once) and its teams (create, rename, members). Every member
     may read it; only owners and admins may change anything (403)."""
-    organization, access = _org_or_404(request, slug)
+    organization, access = org_or_404(request, slug)
     status, invitation_link, invite_form = 200, None, InvitationForm()
     if request.method == "POST":
         if not access.is_manager:

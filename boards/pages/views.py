@@ -20,14 +20,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.authentication import AuthedHttpRequest
 from accounts.models import User
-from accounts.selectors import get_organization_for_user, memberships_for_user
+from accounts.selectors import memberships_for_user
 from boards import selectors
 from boards.flow import metrics, overview, service_levels
 from boards.flow.waits import dependency_waits
 from boards.kaizen import selectors as kaizen_selectors
-from boards.models import Board, ClassOfService, Label, Stage
+from boards.models import ClassOfService, Label, Stage
 from boards.pages import activity
 from boards.pages import reads as pages
+from boards.pages.lookups import board_or_404, org_or_404
 from boards.selectors.waits import waits_on_board
 from boards.services import trello
 from kanban.exceptions import DomainError, InvalidInput, NotFound
@@ -199,20 +200,13 @@ def _flag(value: str | None) -> bool:
     return (value or "").lower() in {"1", "true", "yes", "on"}
 
 
-def _board_or_404(request: AuthedHttpRequest, board_id: int) -> Board:
-    try:
-        return selectors.get_board_for_user(request.user, board_id)
-    except NotFound as exc:
-        raise Http404("Board not found") from exc
-
-
 @login_required
 @require_GET
 def board_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     """The team board: a fixed number of queries whatever the number of cards (the snapshot's,
     the typical cycle time, the session's), so a 1,000-card board renders as fast as the
     templates allow."""
-    board = _board_or_404(request, board_id)
+    board = board_or_404(request, board_id)
     snapshot = selectors.board_snapshot(board)
     access = selectors.access_of(board)
     ageing_after = selectors.typical_cycle_time_days(board.pk)
@@ -325,7 +319,7 @@ def card_fragment(request: AuthedHttpRequest, board_id: int, card_id: int) -> Ht
     """One card as the board draws it (templates/boards/_card.html), for the page's scripts to
     refresh a single card without re-rendering the board. 404 for a card that is not live on
     this board, or a board of another organisation."""
-    board = _board_or_404(request, board_id)
+    board = board_or_404(request, board_id)
     cards = selectors.cards_as_dicts(board.cards.filter(pk=card_id, archived=False))
     if not cards:
         raise Http404("Card not found")
@@ -365,7 +359,7 @@ def card_fragment(request: AuthedHttpRequest, board_id: int, card_id: int) -> Ht
 def metrics_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     """The board's flow metrics: the stored snapshot (the last 90 days, kept fresh by the
     background task and redrawn live), or a window picked with ?from=&to=."""
-    board = _board_or_404(request, board_id)
+    board = board_or_404(request, board_id)
     window, problem = _metrics_window(request)
     snapshot = metrics.stored_or_computed(board, window)
     context = {
@@ -429,13 +423,6 @@ TRENDS = {
 }
 
 
-def _org_or_404(request: AuthedHttpRequest, slug: str):
-    try:
-        return get_organization_for_user(request.user, slug)
-    except NotFound as exc:
-        raise Http404("Organisation not found") from exc
-
-
 def _overview_row(row: dict[str, Any], weeks: list[str]) -> dict[str, Any]:
     # Coloured by its columns: `wip` counts every waiting and active card while `wip_limit` adds
     # up only the limits that exist, so the two totals alone cannot say that a limit is passed.
@@ -458,7 +445,7 @@ def _overview_row(row: dict[str, Any], weeks: list[str]) -> dict[str, Any]:
 @require_GET
 def org_overview_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     """The managers' overview: one row per board, sortable (?sort=key or -key)."""
-    organization, access = _org_or_404(request, slug)
+    organization, access = org_or_404(request, slug)
     now = timezone.now()
     rows = overview.org_overview(organization, now=now)
     sort = request.GET.get("sort", "")
@@ -499,7 +486,7 @@ def org_board_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     """The global board: every team's cards, one row per board, four stage columns, filters in
     the URL. With the header X-Obeya-Fragment: grid, only the grid (static/js/global.js swaps
     it in when a shown board changes)."""
-    organization, access = _org_or_404(request, slug)
+    organization, access = org_or_404(request, slug)
     filters = pages.GlobalFilters.from_query(request.GET)
     data = pages.global_board(organization, filters)
     people = {p["id"]: p for p in data["people"]}
@@ -575,7 +562,7 @@ def _activity_page(request: AuthedHttpRequest, events) -> tuple[Any, list[dict[s
 @require_GET
 def org_activity_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     """Who did what, when, on every board of the organisation, newest first, paginated."""
-    organization, access = _org_or_404(request, slug)
+    organization, access = org_or_404(request, slug)
     page, days = _activity_page(request, activity.org_activity(organization))
     return render(
         request,
@@ -595,7 +582,7 @@ def org_activity_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def board_activity_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     """The board's own activity feed, paginated; and its CSV exports."""
-    board = _board_or_404(request, board_id)
+    board = board_or_404(request, board_id)
     page, days = _activity_page(request, activity.board_activity(board))
     return render(
         request,
@@ -609,7 +596,7 @@ def board_activity_page(request: AuthedHttpRequest, board_id: int) -> HttpRespon
 def org_search_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     """Cards of every board of the organisation matching ?q= in their title, description or
     comments, grouped by board; each links to its card on its board (#card-{id})."""
-    organization, access = _org_or_404(request, slug)
+    organization, access = org_or_404(request, slug)
     q = request.GET.get("q", "")
     return render(
         request,
@@ -632,7 +619,7 @@ def standup_page(request: AuthedHttpRequest, board_id: int) -> HttpResponse:
     cycle time, over a WIP limit and untouched for ?days=N (default 3). ?wall=1: large type for
     a wall screen (org.js renders it again when the board's websocket reports a change after
     `seq`, and every five minutes); the print style drops the chrome."""
-    board = _board_or_404(request, board_id)
+    board = board_or_404(request, board_id)
     days = _int_or_none(request.GET.get("days")) or STANDUP_DEFAULT_DAYS
     days = min(max(days, 1), 90)
     wall = _flag(request.GET.get("wall"))
@@ -663,7 +650,7 @@ def org_import_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     the import job (trello.start_trello_import, as the API does) and redirects to its progress
     page; a file it refuses comes back with the reason. For those who may create a board for
     one of the organisation's teams (403 for the others); below, the recent imports."""
-    organization, access = _org_or_404(request, slug)
+    organization, access = org_or_404(request, slug)
     teams = list(selectors.teams_for_new_board(request.user, organization, access))
     chosen = {"team": "", "name": ""}
     error, status = None, 200 if teams else 403
@@ -707,7 +694,7 @@ def org_import_page(request: AuthedHttpRequest, slug: str) -> HttpResponse:
 def org_import_job_page(request: AuthedHttpRequest, slug: str, job_id: int) -> HttpResponse:
     """An import's progress: its status and a progress bar, which static/js/import.js keeps
     current from the API; once done, a link to the new board; once failed, why."""
-    organization, access = _org_or_404(request, slug)
+    organization, access = org_or_404(request, slug)
     try:
         job = selectors.get_import_job_for_user(request.user, job_id)
     except NotFound as exc:
