@@ -8,6 +8,7 @@ process and sees only what is committed.
 import contextlib
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -364,6 +365,9 @@ http {{
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+PART_PAUSE = 0.05  # seconds raw_request waits for an early answer before each body part
+
+
 def raw_request(
     base: str, request_line: str, headers: dict[str, str], body_parts: Iterable[bytes] = ()
 ) -> tuple[int, bytes, list[bytes]]:
@@ -376,7 +380,15 @@ def raw_request(
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         for part in body_parts:
-            sock.sendall(part)
+            # A server that has answered (a 413 part way through the body) closes: bytes sent
+            # after that close come back as a reset, which can drop its answer unread. Give
+            # it a moment after each part, and stop sending once the answer is there.
+            if select.select([sock], [], [], PART_PAUSE)[0]:
+                break
+            try:
+                sock.sendall(part)
+            except (BrokenPipeError, ConnectionResetError):
+                break
         raw = b"".join(iter(lambda: sock.recv(65536), b""))
     head, _, body = raw.partition(b"\r\n\r\n")
     if b"transfer-encoding: chunked" not in head.lower():
