@@ -13,7 +13,7 @@ from django.db.models import (
     QuerySet,
 )
 
-from accounts.models import Membership, Team, TeamMembership, User
+from accounts.models import Membership, Organization, Team, TeamMembership, User
 from accounts.selectors import Access
 from boards.models import (
     Board,
@@ -22,6 +22,7 @@ from boards.models import (
     Label,
     Swimlane,
 )
+from kanban import sql
 from kanban.exceptions import InvalidInput, NotFound
 
 # --- access ----------------------------------------------------------------------------------
@@ -46,19 +47,43 @@ def access_of(obj) -> Access:
     return Access(role=obj.access_role, on_team=obj.access_on_team)
 
 
+_BOARD_FIELDS = tuple(f.attname for f in Board._meta.concrete_fields)
+_TEAM_FIELDS = tuple(f.attname for f in Team._meta.concrete_fields)
+_ORG_FIELDS = tuple(f.attname for f in Organization._meta.concrete_fields)
+# Every read of a board asks this first: one plain statement (kanban/sql.py) for the board, its
+# team and organisation, and the reader's role and place on the team. Through the ORM (the
+# annotations of _with_access, two select_related) it cost ~1.6 ms of Python, ~0.2 ms of
+# database: a sixth of reading a 500-card board.
+_BOARD_ACCESS_SQL = f"""
+    SELECT {sql.columns(Board, _BOARD_FIELDS, alias="b")},
+        {sql.columns(Team, _TEAM_FIELDS, alias="t")},
+        {sql.columns(Organization, _ORG_FIELDS, alias="o")}, m.role,
+        EXISTS (SELECT 1 FROM {TeamMembership._meta.db_table} tm
+                WHERE tm.team_id = b.team_id AND tm.user_id = %(user)s)
+    FROM {Board._meta.db_table} b
+    JOIN {Team._meta.db_table} t ON t.id = b.team_id
+    JOIN {Organization._meta.db_table} o ON o.id = b.organization_id
+    JOIN {Membership._meta.db_table} m ON m.organization_id = b.organization_id
+        AND m.user_id = %(user)s
+    WHERE b.id = %(board)s
+"""
+
+
 def get_board_for_user(user: User, board_id: int) -> Board:
     """The board if the user's organisation owns it, else NotFound (never 403: a foreign board
-    does not exist for this user). The result carries `access_role` and `access_on_team`."""
+    does not exist for this user). The result carries `access_role` and `access_on_team`, and
+    its team and organisation."""
     if not user.is_authenticated:
         raise NotFound("Board not found.")
-    board = (
-        _with_access(Board.objects.all(), user, "organization_id", "team_id")
-        .select_related("team", "organization")
-        .filter(pk=board_id)
-        .first()
-    )
-    if board is None:
+    row = sql.fetch_one(_BOARD_ACCESS_SQL, {"user": user.pk, "board": board_id})
+    if row is None:
         raise NotFound("Board not found.")
+    b, t = len(_BOARD_FIELDS), len(_BOARD_FIELDS) + len(_TEAM_FIELDS)
+    o = t + len(_ORG_FIELDS)
+    board = sql.instance(Board, _BOARD_FIELDS, row[:b])
+    board.team = sql.instance(Team, _TEAM_FIELDS, row[b:t])
+    board.organization = sql.instance(Organization, _ORG_FIELDS, row[t:o])
+    board.access_role, board.access_on_team = row[o], bool(row[o + 1])  # type: ignore[attr-defined]
     return board
 
 

@@ -167,8 +167,11 @@ class LabelData(TypedDict):
 def age_days(row: dict[str, Any], now: datetime) -> float:
     """Days since the card was committed to (created, if still in the backlog); a finished card's
     age stops at its finish."""
-    start = row["committed_at"] or row["created_at"]
-    end = row["finished_at"] or now
+    return age_between(row["committed_at"] or row["created_at"], row["finished_at"], now)
+
+
+def age_between(start: datetime, finished: datetime | None, now: datetime) -> float:
+    end = finished or now
     return round(max((end - start).total_seconds(), 0) / DAY, 2)
 
 
