@@ -94,6 +94,25 @@ def fetch_all(sql: str, params: list | dict) -> list[tuple]:
         return cursor.fetchall()
 
 
+def fetch_many(queries: Sequence[tuple[str, list | dict]]) -> list[list[tuple]]:
+    """The rows of several independent reads, sent to Postgres at once (psycopg's pipeline
+    mode: one round trip instead of one each) and run there one after another, in order, each
+    seeing what was committed before it began, as when sent apart; elsewhere, one by one."""
+    if connection.vendor != "postgresql":
+        return [fetch_all(sql, params) for sql, params in queries]
+    connection.ensure_connection()
+    cursors = []
+    try:
+        with connection.connection.pipeline():
+            for sql, params in queries:
+                cursors.append(connection.cursor())
+                cursors[-1].execute(sql, params)
+            return [cursor.fetchall() for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
 def fetch_one(sql: str, params: list | dict) -> tuple | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

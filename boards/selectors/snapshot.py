@@ -98,7 +98,7 @@ _CREATED, _COMMITTED, _FINISHED = (
 
 
 class _BoardRead(NamedTuple):
-    """Everything a snapshot is made of, read in seven statements (see board_snapshot)."""
+    """Everything a snapshot is made of, read in seven statements sent at once."""
 
     summary: dict[str, Any]  # the board's summary with its seq, columns, lanes, labels, people
     rows: Sequence[Sequence[Any]]  # the live cards (CARD_FIELDS), in cell and rank order
@@ -112,29 +112,37 @@ def _read_board(board: Board, seq: int | None = None) -> _BoardRead:
     given, read just before): a client that applies the events after it converges, since
     applying a move the snapshot already shows changes nothing. A column's WIP is counted from
     the cards read (its live cards), not by a query of its own."""
+    board_only: list = [board.pk]
+    board_and_team: dict = {"team": board.team_id, "board": board.pk}
+    queries: list[tuple[str, list | dict]] = [
+        (_COLUMNS_SQL, board_only),
+        (_SWIMLANES_SQL, board_only),
+        (_LABELS_SQL, board_only),
+        (_SNAPSHOT_CARDS_SQL, board_only),
+        (_SNAPSHOT_RELATIONS_SQL, board_and_team),
+        (_PEOPLE_SQL, board_and_team),
+    ]
     if seq is None:
-        seq = board_seq(board.pk)
-    columns = [
-        sql.instance(Column, _COLUMN_FIELDS, r) for r in sql.fetch_all(_COLUMNS_SQL, [board.pk])
-    ]
-    swimlanes = [
-        sql.instance(Swimlane, _SWIMLANE_FIELDS, r)
-        for r in sql.fetch_all(_SWIMLANES_SQL, [board.pk])
-    ]
-    labels = [sql.instance(Label, _LABEL_FIELDS, r) for r in sql.fetch_all(_LABELS_SQL, [board.pk])]
-    rows: Sequence[Sequence[Any]] = sql.fetch_all(_SNAPSHOT_CARDS_SQL, [board.pk])
+        queries.insert(0, (_SEQ_SQL, board_only))
+    results = sql.fetch_many(queries)  # one round trip, in this order
+    if seq is None:
+        seq_rows = results.pop(0)
+        if not seq_rows:
+            raise NotFound("Board not found.")
+        seq = seq_rows[0][0]
+    column_rows, lane_rows, label_rows, rows, relation_rows, people_rows = results
+    columns = [sql.instance(Column, _COLUMN_FIELDS, r) for r in column_rows]
+    swimlanes = [sql.instance(Swimlane, _SWIMLANE_FIELDS, r) for r in lane_rows]
+    labels = [sql.instance(Label, _LABEL_FIELDS, r) for r in label_rows]
     if connection.vendor != "postgresql":  # SQLite's values need the fields' converters
         rows = [tuple(sql.convert(Card, CARD_FIELDS, row)) for row in rows]
     relations: tuple[dict[int, list[int]], dict[int, list[int]]] = (
         defaultdict(list),
         defaultdict(list),
     )
-    for kind, card_id, other_id in sql.fetch_all(_SNAPSHOT_RELATIONS_SQL, {"board": board.pk}):
+    for kind, card_id, other_id in relation_rows:
         relations[kind][card_id].append(other_id)
-    people = [
-        sql.instance(User, _PERSON_FIELDS, r)
-        for r in sql.fetch_all(_PEOPLE_SQL, {"team": board.team_id, "board": board.pk})
-    ]
+    people = [sql.instance(User, _PERSON_FIELDS, r) for r in people_rows]
     wip = Counter(row[_COLUMN] for row in rows)
     summary = board_summary(board)
     summary["seq"] = seq
@@ -233,8 +241,11 @@ def board_snapshot_json(board: Board) -> bytes:
     return body
 
 
+_SEQ_SQL = f"SELECT last_seq FROM {Board._meta.db_table} WHERE id = %s"
+
+
 def board_seq(board_id: int) -> int:
-    row = sql.fetch_one(f"SELECT last_seq FROM {Board._meta.db_table} WHERE id = %s", [board_id])
+    row = sql.fetch_one(_SEQ_SQL, [board_id])
     if row is None:
         raise NotFound("Board not found.")
     return row[0]
