@@ -66,6 +66,7 @@ from common import (
     percentile,
     servers,
     setup_django,
+    vacuum,
     worker,
 )
 
@@ -672,6 +673,7 @@ def versions() -> dict:
 
     with psycopg.connect(BENCH_DATABASE_URL) as conn:
         postgres = conn.execute("SHOW server_version").fetchone()[0].split()[0]
+        autovacuum = conn.execute("SHOW autovacuum").fetchone()[0]
     # The bench's own redis-server is gone by now (servers() stops it): ask the binary.
     redis_info = sh("redis-server", "--version")
     return {
@@ -679,6 +681,7 @@ def versions() -> dict:
         "django": django.get_version(),
         "uvicorn": uvicorn.__version__,
         "postgres": postgres,
+        "autovacuum": autovacuum,
         "redis": re.search(r"v=(\S+)", redis_info).group(1),
         "php": sh("php", "-r", "echo PHP_VERSION;"),
         "opcache": sh(
@@ -771,11 +774,13 @@ def main() -> None:
                 run_wrk(url, obeya_lua, 8, args.warmup)
                 run_wrk(kb.url, kb_lua, 8, args.warmup)
                 for c in clients:
+                    vacuum()  # not timed; see common.vacuum
                     o = run_wrk(url, obeya_lua, c, args.duration)
                     k = run_wrk(kb.url, kb_lua, c, args.duration)
                     row = {"processes": n, "clients": c, "obeya": o, "kanboard": k}
                     rows.append(row)
                     print(json.dumps(row), flush=True)
+                vacuum()
                 reads[n] = {
                     mode: read_boards(
                         (url, board, token, cards, columns),
@@ -837,7 +842,10 @@ def report(args, command, rows, reads, drags, load_before, load_after, processes
         "",
         f"Both boards: {args.cards} cards over 5 columns, one swimlane. Obeya: uvicorn with N"
         " workers (`--workers N`, WEB_THREADS 4 each), Postgres and Redis on this machine, one"
-        " Celery worker (the checks the moves queue), an API token. Kanboard: `php -S`"
+        " Celery worker (the checks the moves queue), an API token; its database vacuumed"
+        " and analysed (not timed) before each wrk run and before the reads, as autovacuum"
+        f" would keep it (this Postgres runs with autovacuum {v['autovacuum']})."
+        " Kanboard: `php -S`"
         " (PHP's built-in server; `PHP_CLI_SERVER_WORKERS=N` when N > 1), SQLite (WAL, its"
         " default), the application API token (user `jsonrpc`). The load generator is the same"
         f" for both: wrk (2 threads, 1 at 1 client), {args.duration} s a run after a"
