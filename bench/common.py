@@ -65,16 +65,15 @@ def _ensure_database() -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def vacuum() -> str:
+def vacuum() -> None:
     """VACUUM ANALYZE the bench database, as autovacuum would keep it (Postgres' default: on)
     where it is off, as on this workplace's machines: every move leaves a dead version of a
     card, its cell and its board behind, and the index scans of a board's cards walk them all
-    until a vacuum. Says whether autovacuum is on, for the report."""
+    until a vacuum."""
     import psycopg
 
     with psycopg.connect(BENCH_DATABASE_URL, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-        return conn.execute("SHOW autovacuum").fetchone()[0]
 
 
 def make_board(n_cards: int = 60, *, name: str = "bench"):

@@ -53,7 +53,8 @@ _ORG_FIELDS = tuple(f.attname for f in Organization._meta.concrete_fields)
 # Every read of a board asks this first: one plain statement (kanban/sql.py) for the board, its
 # team and organisation, and the reader's role and place on the team. Through the ORM (the
 # annotations of _with_access, two select_related) it cost ~1.6 ms of Python, ~0.2 ms of
-# database: a sixth of reading a 500-card board.
+# database: a sixth of reading a 500-card board. The rule is _with_access's: a member of the
+# board's organisation sees it, with their role and whether they are on its team.
 _BOARD_ACCESS_SQL = f"""
     SELECT {sql.columns(Board, _BOARD_FIELDS, alias="b")},
         {sql.columns(Team, _TEAM_FIELDS, alias="t")},
