@@ -95,9 +95,11 @@ def fetch_all(sql: str, params: list | dict) -> list[tuple]:
 
 
 def fetch_many(queries: Sequence[tuple[str, list | dict]]) -> list[list[tuple]]:
-    """The rows of several independent reads, sent to Postgres at once (psycopg's pipeline
-    mode: one round trip instead of one each) and run there one after another, in order, each
-    seeing what was committed before it began, as when sent apart; elsewhere, one by one."""
+    """The rows of several statements, sent to Postgres at once (psycopg's pipeline mode: one
+    round trip instead of one each) and run there one after another, in order, each seeing
+    what was committed before it began and what the ones before it wrote, as when sent apart;
+    elsewhere, one by one. Writes with RETURNING answer rows as reads do; a statement that
+    fails leaves the rest unrun and raises, as the first of them sent apart would."""
     if connection.vendor != "postgresql":
         return [fetch_all(sql, params) for sql, params in queries]
     connection.ensure_connection()
@@ -107,7 +109,8 @@ def fetch_many(queries: Sequence[tuple[str, list | dict]]) -> list[list[tuple]]:
             for sql, params in queries:
                 cursors.append(connection.cursor())
                 cursors[-1].execute(sql, params)
-            return [cursor.fetchall() for cursor in cursors]
+        # (the pipeline's end has every result in its cursor: a write without rows has none)
+        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
     finally:
         for cursor in cursors:
             cursor.close()
@@ -130,14 +133,20 @@ def prepare(model: type[models.Model], name: str, value: Any) -> Any:
     return _field(model, name).get_db_prep_save(value, connection)
 
 
-def insert(model: type[models.Model], values: dict[str, Any]) -> int:
-    """INSERT one row of `model`, its values prepared by their fields; return its id."""
+def insert_statement(model: type[models.Model], values: dict[str, Any]) -> tuple[str, list]:
+    """The INSERT of one row of `model`, its values prepared by their fields, answering its id
+    (for fetch_many, or `insert`)."""
     names = tuple(values)
     params = [prepare(model, name, value) for name, value in values.items()]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {model._meta.db_table} ({columns(model, names)}) "
-            f"VALUES ({', '.join(['%s'] * len(names))}) RETURNING id",
-            params,
-        )
-        return cursor.fetchone()[0]
+    return (
+        f"INSERT INTO {model._meta.db_table} ({columns(model, names)}) "
+        f"VALUES ({', '.join(['%s'] * len(names))}) RETURNING id",
+        params,
+    )
+
+
+def insert(model: type[models.Model], values: dict[str, Any]) -> int:
+    """INSERT one row of `model`, its values prepared by their fields; return its id."""
+    row = fetch_one(*insert_statement(model, values))
+    assert row is not None  # an INSERT ... RETURNING answers its row
+    return row[0]

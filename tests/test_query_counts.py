@@ -10,6 +10,8 @@ timestamps set, assignees and labels through the M2M tables.
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -32,14 +34,16 @@ BOARD_SNAPSHOT_QUERIES = 7  # seq, columns, swimlanes, labels, cards, their rela
 #                             people
 CARD_PAGE_QUERIES = 6  # token, count, page of ids, cards, assignees, labels
 BOARD_LIST_QUERIES = 3  # token, count, page of boards with access and card counts
-# A move through the API, measured 8 inside the test's transaction (6 and BEGIN, COMMIT in
-# production, where the service's atomic block is the transaction, not a savepoint): the token
-# and its user; savepoint; both columns locked, with the actor's access (services.moves.
-# _move_sql); the card locked, with the target's WIP and cell size, the card's index and its
-# new neighbours' ranks; the history row; the card placed, with the two cells' counts, its
-# assignees and labels; seq and event in one; release. However many cards the cells hold
-# (tests/test_card_ranks.py).
-MOVE_MAX_QUERIES = 8
+# A move through the API, measured 9 statements inside the test's transaction (7 and BEGIN,
+# COMMIT in production, where the service's atomic block is the transaction, not a savepoint):
+# the token and its user; savepoint; both columns locked, with the actor's access, the card
+# locked, with the target's WIP and cell size, the card's index and its new neighbours' ranks,
+# and its assignees and labels read (services.moves._move_sql); the history row, the card
+# placed, with the two cells' counts, and seq and event in one; release. However many cards
+# the cells hold (tests/test_card_ranks.py). The service sends its six in two round trips
+# (MOVE_SERVICE_ROUND_TRIPS).
+MOVE_MAX_QUERIES = 9
+MOVE_SERVICE_ROUND_TRIPS = 2
 
 
 def client_for(api, user) -> APIClient:
@@ -246,6 +250,46 @@ def test_a_move_through_the_api_costs_a_bounded_number_of_queries(
         )
     assert response.status_code == 200
     assert len(small_captured.captured_queries) == len(captured.captured_queries)
+
+
+class RoundTrips:
+    """Counts the round trips of the statements run while it is installed
+    (connection.execute_wrapper): a statement sent apart is one, and the statements of one
+    pipeline (kanban.sql.fetch_many) are one together."""
+
+    def __init__(self) -> None:
+        self.pipelines: list[object] = []
+        self.apart = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        pipeline = context["connection"].connection._pipeline
+        if pipeline is None:
+            self.apart += 1
+        elif not self.pipelines or self.pipelines[-1] is not pipeline:
+            self.pipelines.append(pipeline)
+        return execute(sql, params, many, context)
+
+    @property
+    def count(self) -> int:
+        return self.apart + len(self.pipelines)
+
+
+def test_a_move_is_two_round_trips_to_postgres_however_many_statements(world, boards):
+    # The locks and the reads under them go together, then every write: the locks a move
+    # holds, which the other moves of its columns and board wait for, are held for two
+    # round trips and the commit, not one each per statement.
+    _, big, _ = boards
+    card = Card.objects.filter(board=big, column__name="Ready").order_by("rank").first()
+    doing = big.columns.get(name="Doing")
+    trips = RoundTrips()
+    with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(trips):
+        move = services.move_card(card, to_column=doing, position=2, actor=world.bob)
+
+    assert move is not None and move.position == 2
+    assert Card.objects.get(pk=card.pk).column_id == doing.pk
+    # (the savepoint and its release, of the test's transaction, are sent apart)
+    assert trips.count - 2 == MOVE_SERVICE_ROUND_TRIPS
+    assert len(captured) - 2 == 6  # lock columns, lock card, relations; history, card, event
 
 
 def test_a_move_that_starts_work_of_a_limited_class_costs_two_statements_more(

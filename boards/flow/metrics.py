@@ -14,6 +14,7 @@ that both paths agree on the same history.
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -623,13 +624,18 @@ _CARD_FLOW_SQL = f"""
 """
 
 
-def card_active_seconds(card: Card) -> float | None:
-    """A finished card's unblocked active time, from its history (None when not finished)."""
-    if card.finished_at is None:
-        return None
-    history, blocks = [], []
+def card_flow_statement(card: Card) -> tuple[str, dict[str, Any]]:
+    """The read of a finished card's moves (up to its finish) and blocks, for
+    active_seconds_of (a hot path sends it with its other statements: kanban.sql.fetch_many)."""
+    assert card.finished_at is not None
     finish = sql.prepare(CardMove, "at", card.finished_at)  # as stored (UTC text on SQLite)
-    rows = sql.fetch_all(_CARD_FLOW_SQL, {"card": card.pk, "finish": finish})
+    return _CARD_FLOW_SQL, {"card": card.pk, "finish": finish}
+
+
+def active_seconds_of(card: Card, rows: Iterable[Sequence[Any]]) -> float:
+    """A finished card's unblocked active time, from the rows of its card_flow_statement."""
+    assert card.finished_at is not None
+    history, blocks = [], []
     for kind, start, stage, end, row_id in rows:
         (start,) = sql.convert(CardMove, ("at",), (start,))
         if kind == "move":
@@ -642,6 +648,13 @@ def card_active_seconds(card: Card) -> float | None:
     return active_seconds(
         [(at, stage) for at, _, stage in history], blocks, commit, card.finished_at
     )
+
+
+def card_active_seconds(card: Card) -> float | None:
+    """A finished card's unblocked active time, from its history (None when not finished)."""
+    if card.finished_at is None:
+        return None
+    return active_seconds_of(card, sql.fetch_all(*card_flow_statement(card)))
 
 
 # --- ageing work in progress (the same on both engines) --------------------------------------

@@ -14,6 +14,7 @@ events (a batch, an import's chunk) is one message there, not one per event.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -81,22 +82,75 @@ _INSERT_EVENT_SQL = f"""
 """
 
 
-def _insert_event(values: dict[str, Any]) -> tuple[int, int, int]:
-    """Take the board's next seq and write the event; return (id, seq, organization id).
+def _insert_event(values: dict[str, Any]) -> tuple[int, int, int] | None:
+    """Take the board's next seq and write the event; return (id, seq, organization id), or
+    None when the board is gone.
 
     The UPDATE of the board row takes its lock for the rest of the transaction: two writers
     can never take the same seq, and a rolled-back change leaves no gap. Services lock columns
     and cards first and the board last, so the lock order is always columns (by id) -> card ->
     board."""
     if connection.vendor == "postgresql":
-        row = sql.fetch_one(_APPEND_SQL_POSTGRES, values)
-    else:
-        taken = sql.fetch_one(_NEXT_SEQ_SQL + " RETURNING last_seq, organization_id", values)
-        added = sql.fetch_one(_INSERT_EVENT_SQL, {**values, "seq": taken[0]}) if taken else None
-        row = (added[0], added[1], taken[1]) if added and taken else None
-    if row is None:  # deleted (a service that holds no lock on it found out only here)
-        raise NotFound("Board not found.")
-    return row
+        return sql.fetch_one(_APPEND_SQL_POSTGRES, values)
+    taken = sql.fetch_one(_NEXT_SEQ_SQL + " RETURNING last_seq, organization_id", values)
+    added = sql.fetch_one(_INSERT_EVENT_SQL, {**values, "seq": taken[0]}) if taken else None
+    return (added[0], added[1], taken[1]) if added and taken else None
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended to a board's log (append_event appends one at once). A
+    hot path may instead send `statement()` to Postgres with its other writes (kanban.sql.
+    fetch_many: one round trip) and hand the row it answers to `written`."""
+
+    board_id: int
+    type: str
+    data: dict[str, Any]
+    actor: Any
+    at: datetime
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "board": self.board_id,
+            "type": self.type,
+            "at": sql.prepare(Event, "at", self.at),
+            "actor": self.actor.pk if self.actor is not None else None,
+            "data": sql.prepare(Event, "data", self.data),
+        }
+
+    def statement(self) -> tuple[str, dict[str, Any]]:
+        """Postgres' one statement that takes the seq and writes the row (see _insert_event)."""
+        assert connection.vendor == "postgresql"
+        return _APPEND_SQL_POSTGRES, self.values()
+
+    def write(self) -> Event:
+        """Append it now (the seq, then the row; one statement on Postgres)."""
+        return self.written(_insert_event(self.values()))
+
+    def written(self, row: Sequence[Any] | None) -> Event:
+        """The event as written, from its statement's row (id, seq, organization id), published
+        once the transaction commits."""
+        if not connection.in_atomic_block:
+            raise RuntimeError("an event must be written inside the transaction of its change")
+        if row is None:  # deleted (a service that holds no lock on it found out only here)
+            raise NotFound("Board not found.")
+        event_id, seq, organization_id = row
+        actor_id = self.actor.pk if self.actor is not None else None
+        event = Event(
+            id=event_id,
+            board_id=self.board_id,
+            seq=seq,
+            type=self.type,
+            at=self.at,
+            actor_id=actor_id,
+            data=self.data,
+        )
+        if settings.PUBLISH_EVENTS:
+            board_id, payload = self.board_id, event_payload(event, actor_dict(self.actor))
+            transaction.on_commit(lambda: publish(board_id, payload))
+            created = self.type == "board.created"
+            _org_changes().note(organization_id, board_id, seq, created=created)
+        return event
 
 
 def append_event(
@@ -113,25 +167,7 @@ def append_event(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("append_event must run inside the transaction of its change")
-    at = at or timezone.now()
-    actor_id = actor.pk if actor is not None else None
-    event_id, seq, organization_id = _insert_event(
-        {
-            "board": board_id,
-            "type": type,
-            "at": sql.prepare(Event, "at", at),
-            "actor": actor_id,
-            "data": sql.prepare(Event, "data", data),
-        }
-    )
-    event = Event(
-        id=event_id, board_id=board_id, seq=seq, type=type, at=at, actor_id=actor_id, data=data
-    )
-    if settings.PUBLISH_EVENTS:
-        payload = event_payload(event, actor_dict(actor))
-        transaction.on_commit(lambda: publish(board_id, payload))
-        _org_changes().note(organization_id, board_id, seq, created=type == "board.created")
-    return event
+    return NewEvent(board_id, type, data, actor, at or timezone.now()).write()
 
 
 _TAKE_SEQS_SQL = (

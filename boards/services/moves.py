@@ -10,8 +10,8 @@ from django.utils import timezone
 from accounts.models import MANAGER_ROLES, Membership, Role, TeamMembership, User
 from accounts.selectors import Access
 from boards.flow import followups
-from boards.flow.metrics import card_active_seconds
-from boards.live.events import append_event
+from boards.flow.metrics import active_seconds_of, card_flow_statement
+from boards.live.events import NewEvent
 from boards.models import (
     Board,
     Card,
@@ -73,13 +73,21 @@ _LOCKED_COLUMN_FIELDS = ("id", "board_id", "name", "stage", "wip_limit", "wip_po
 
 
 @functools.cache
-def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str]:
-    """The move's locking statements and the card's own UPDATE, built once per database vendor
-    (they lock rows and aggregate ids, which the vendors spell differently) and per kind of
-    place asked for: an index in the target cell, or its end."""
+def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str, str]:
+    """The move's statements, built once per database vendor (they lock rows and aggregate ids,
+    which the vendors spell differently) and per kind of place asked for: an index in the
+    target cell, or its end. The first three go to the database together (one round trip on
+    Postgres, kanban.sql.fetch_many), as do the writes after them."""
     managers = ", ".join(f"'{role}'" for role in sorted(MANAGER_ROLES))
-    # Both columns, locked in id order, only for an actor who may change the board (the rule
-    # of accounts.selectors.Access.can_write; no row otherwise, and _why_not_movable says why).
+    # The membership `m` of an actor who may change the board `b` (the rule of
+    # accounts.selectors.Access.can_write): the locking statements lock nothing for anyone
+    # else, and _why_not_movable says why.
+    may_write = f"""m.organization_id = b.organization_id AND m.user_id = %(actor)s AND (
+            m.role IN ({managers})
+            OR (m.role = '{Role.MEMBER}' AND EXISTS (
+                SELECT 1 FROM {_TEAM_MEMBERSHIP} t
+                WHERE t.team_id = b.team_id AND t.user_id = %(actor)s)))"""
+    # Both columns, locked in id order.
     lock_columns = f"""
         SELECT {sql.columns(Column, _LOCKED_COLUMN_FIELDS, alias="k")}, m.role,
             EXISTS (SELECT 1 FROM {_SWIMLANE} s WHERE s.id = %(lane)s AND s.board_id = c.board_id),
@@ -88,13 +96,9 @@ def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str]:
             b.no_done_while_waiting
         FROM {_CARD} c
         JOIN {_BOARD} b ON b.id = c.board_id
-        JOIN {_MEMBERSHIP} m ON m.organization_id = b.organization_id AND m.user_id = %(actor)s
+        JOIN {_MEMBERSHIP} m ON {may_write}
         JOIN {_COLUMN} k ON k.board_id = c.board_id AND k.id IN (c.column_id, %(column)s)
-        WHERE c.id = %(card)s AND (
-            m.role IN ({managers})
-            OR (m.role = '{Role.MEMBER}' AND EXISTS (
-                SELECT 1 FROM {_TEAM_MEMBERSHIP} t
-                WHERE t.team_id = b.team_id AND t.user_id = %(actor)s)))
+        WHERE c.id = %(card)s
         ORDER BY k.id{sql.lock_clause(of="k")}
     """
     # The ranks around the place asked for in the target cell, not counting the card: at an
@@ -115,11 +119,12 @@ def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str]:
         )
     else:
         neighbours = f"{last}, NULL"
-    # Read in the card's own statement: the caller holds both columns' locks, and every
-    # change to the cards of a column takes its lock first, so these cannot change until it
-    # commits, whatever the card's own lock waits for. The target column's WIP and its cell's
-    # size come from the cells' counts (a row or two, however many cards); the card's index in
-    # its cell costs that index (an index range up to it: the event's `from_position`).
+    # Begun after the columns' statement has their locks (every change to the cards of a
+    # column takes its lock first), so what it reads of the cells cannot change until this
+    # transaction commits, whatever the card's own lock waits for. The target column's WIP and
+    # its cell's size come from the cells' counts (a row or two, however many cards); the
+    # card's index in its cell costs that index (an index range up to it: the event's
+    # `from_position`).
     lock_card = f"""
         SELECT {sql.columns(Card, _LOCKED_CARD_FIELDS, alias="c")},
             (SELECT COALESCE(SUM(size), 0) FROM {_CELL} WHERE column_id = %(to_column)s),
@@ -129,13 +134,21 @@ def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str]:
              WHERE x.column_id = c.column_id AND x.swimlane_id = c.swimlane_id
              AND x.rank < c.rank),
             {neighbours}
-        FROM {_CARD} c WHERE c.id = %(card)s{sql.lock_clause(of="c")}
+        FROM {_CARD} c WHERE c.id = %(card)s AND EXISTS (
+            SELECT 1 FROM {_BOARD} b JOIN {_MEMBERSHIP} m ON {may_write}
+            WHERE b.id = c.board_id){sql.lock_clause(of="c")}
     """
-    # The card's assignees and labels come back from its own UPDATE: a statement begun after
-    # the card's lock sees the last change another service made to them (not so a subquery of
-    # the locking statement, whose snapshot predates the wait for the lock). On Postgres the
-    # two cells' counts change in the same statement (data-modifying CTEs; `%(across)s` when
-    # the card changes cells); SQLite has no such CTEs, and the service counts them apart.
+    # The card's assignees and labels, and (for a move into done, boards.services.waits)
+    # whether anyone waits on it: a statement of its own, begun after the card's lock, sees
+    # the last change another service made to them (not so a subquery of the locking
+    # statement, whose snapshot predates the wait for the lock); add_wait locks the card too.
+    relations = f"""
+        SELECT {relation_ids_sql("%(card)s")}, EXISTS (
+            SELECT 1 FROM {_WAIT} w WHERE w.on_card_id = %(card)s AND w.ended_at IS NULL)
+    """
+    # On Postgres the two cells' counts change in the card's own statement (data-modifying
+    # CTEs; `%(across)s` when the card changes cells); SQLite has no such CTEs, and the
+    # service counts them apart.
     counts = ""
     if vendor == "postgresql":
         counts = f"""
@@ -147,19 +160,14 @@ def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str]:
             SELECT %(column)s, %(lane)s, 1 WHERE %(across)s
             ON CONFLICT (column_id, swimlane_id) DO UPDATE SET size = {_CELL}.size + 1
         )"""
-    # Into done, whether anyone waits on the card (boards.services.waits) comes back too: a
-    # probe of a partial index, in a statement begun after the card's lock, so it sees a wait
-    # added by a transaction that held the card before this one (add_wait locks it).
     place_card = f"""{counts}
         UPDATE {_CARD} SET column_id = %(column)s, swimlane_id = %(lane)s,
             rank = %(rank)s, committed_at = %(committed_at)s,
             started_at = %(started_at)s, finished_at = %(finished_at)s,
             flow_active_seconds = %(active)s, updated_at = %(at)s, version = %(version)s
         WHERE id = %(card)s
-        RETURNING {relation_ids_sql("%(card)s")}, %(to_done)s AND EXISTS (
-            SELECT 1 FROM {_WAIT} w WHERE w.on_card_id = %(card)s AND w.ended_at IS NULL)
     """
-    return lock_columns, lock_card, place_card
+    return lock_columns, lock_card, relations, place_card
 
 
 def _why_not_movable(
@@ -263,15 +271,24 @@ def _move_card(
     actor: User,
     at: datetime,
 ) -> CardMove | None:
-    lock_columns, lock_card, place_card = _move_sql(connection.vendor, position is not None)
+    lock_columns, lock_card, relations, place_card = _move_sql(
+        connection.vendor, position is not None
+    )
     params: dict[str, Any] = {
         "actor": actor.pk,
         "column": to_column_id,
         "lane": swimlane_id,
         "card": card_id,
+        "to_column": to_column_id,
+        "to_lane": swimlane_id,
     }
-    # The card's column and the target column, locked in id order.
-    rows = sql.fetch_all(lock_columns, params)
+    if position is not None:
+        params.update(index=position, index_before=max(position - 1, 0))
+    # The card's column and the target column locked in id order, then the card, then its
+    # relations read: one round trip, the statements run in this order.
+    rows, card_rows, ((assignees, labels, waited_on),) = sql.fetch_many(
+        [(lock_columns, params), (lock_card, params), (relations, params)]
+    )
     if not rows:
         _why_not_movable(card_id, to_column_id=to_column_id, swimlane_id=swimlane_id, actor=actor)
     n = len(_LOCKED_COLUMN_FIELDS)
@@ -287,12 +304,9 @@ def _move_card(
     access = Access(role=role, on_team=True)  # a member found here is on the board's team
     if override_reason and not access.is_manager:
         raise Forbidden("Only an owner or admin can override a hard WIP limit.")
-
-    if position is not None:
-        params.update(index=position, index_before=max(position - 1, 0))
-    row = sql.fetch_one(lock_card, {"to_column": to_column_id, "to_lane": swimlane_id, **params})
-    if row is None:
+    if not card_rows:
         raise NotFound("Card not found.")  # deleted meanwhile
+    (row,) = card_rows
     card = sql.instance(Card, _LOCKED_CARD_FIELDS, row[: len(_LOCKED_CARD_FIELDS)])
     counts = dict(
         zip(
@@ -377,36 +391,38 @@ def _move_card(
         "override_reason": override_reason,
         "version": card.version,
     }
-    move = CardMove(id=sql.insert(CardMove, history), **history)
+    history_insert = sql.insert_statement(CardMove, history)
+    writes: list[tuple[str, Any]] = [history_insert]
+    move_id = None
     if to_column.stage == Stage.DONE:
-        # Flow efficiency's numerator, read from the history (with this move) once, here.
-        card.flow_active_seconds = card_active_seconds(card)
+        # Flow efficiency's numerator, read from the history with this move, once, here: the
+        # history row goes first, with the read, and the card's UPDATE after them.
+        ((move_id,),), flow = sql.fetch_many([history_insert, card_flow_statement(card)])
+        card.flow_active_seconds = active_seconds_of(card, flow)
+        writes = []
     dt = connection.ops.adapt_datetimefield_value
     # the card's row is there: this transaction holds its lock
-    assignees, labels, waited_on = sql.fetch_one(  # type: ignore[misc]
-        place_card,
-        {
-            "to_done": to_column.stage == Stage.DONE,
-            "column": to_column_id,
-            "lane": to_swimlane_id,
-            "rank": card.rank,
-            "across": not same_cell,
-            "from_column": old["column"],
-            "from_lane": old["swimlane"],
-            "committed_at": dt(card.committed_at),
-            "started_at": dt(card.started_at),
-            "finished_at": dt(card.finished_at),
-            "active": card.flow_active_seconds,
-            "at": dt(at),
-            "version": card.version,
-            "card": card_id,
-        },
-    )
+    place = {
+        "column": to_column_id,
+        "lane": to_swimlane_id,
+        "rank": card.rank,
+        "across": not same_cell,
+        "from_column": old["column"],
+        "from_lane": old["swimlane"],
+        "committed_at": dt(card.committed_at),
+        "started_at": dt(card.started_at),
+        "finished_at": dt(card.finished_at),
+        "active": card.flow_active_seconds,
+        "at": dt(at),
+        "version": card.version,
+        "card": card_id,
+    }
+    writes.append((place_card, place))
     card_data = card_dict_of(card, sql.ids(assignees), sql.ids(labels), position=new_position)
-    event = append_event(
+    new_event = NewEvent(
         board_id,
-        type="card.moved",
-        data={
+        "card.moved",
+        {
             "card": card_data,
             "from_column": old["column"],
             "to_column": to_column_id,
@@ -417,9 +433,20 @@ def _move_card(
             "wip_exceeded": over_limit,
             "override_reason": override_reason,
         },
-        actor=actor,
-        at=at,
+        actor,
+        at,
     )
+    # The writes in one round trip (Postgres), the event's seq and row last: the board's lock,
+    # which every writer of the board waits for, is held from there to the commit only.
+    if connection.vendor == "postgresql":
+        *written, (event_row,) = sql.fetch_many([*writes, new_event.statement()])
+        event = new_event.written(event_row)
+    else:
+        written = sql.fetch_many(writes)
+        event = new_event.write()
+    if move_id is None:
+        ((move_id,),) = written[0]
+    move = CardMove(id=move_id, **history)
     if override_reason and over_limit and to_column.wip_policy == WipPolicy.HARD:
         from boards.flow.alerts import raise_override_alert
 
@@ -434,7 +461,7 @@ def _move_card(
     # Handy for the API's answer (not columns): the event's seq and the card as it now is.
     move.seq, move.card_data = event.seq, card_data
     _after_change(board_id)
-    if waited_on:
+    if waited_on and to_column.stage == Stage.DONE:
         # The waiting cards are other teams' (their boards, their rows): unblocked by a task
         # after this commit, so that the move holds no lock of theirs and takes no longer.
         followups.after_finish_waited_on(card_id, actor.pk)
