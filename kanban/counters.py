@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -32,13 +33,42 @@ def _name(key: str) -> str:
     return f"{settings.CACHES['default'].get('KEY_PREFIX', '') or 'obeya'}:count:{key}"
 
 
-def _redis():
-    """The raw Redis client behind the default cache, or None when the cache is not Redis."""
-    if not str(settings.CACHES["default"]["BACKEND"]).startswith("django_redis."):
-        return None
-    from django_redis import get_redis_connection  # type: ignore[import-untyped]  # no stubs
+# Every key of a request at once, in one command: the window opens with a key's first hit (SET
+# NX with the window as expiry), then the count and the seconds left. ARGV: each key's window,
+# then the amount to add.
+_HIT_SCRIPT = """
+local add = ARGV[#KEYS + 1]
+local out = {}
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, 0, 'EX', ARGV[i], 'NX')
+  out[#out + 1] = redis.call('INCRBY', key, add)
+  out[#out + 1] = redis.call('TTL', key)
+end
+return out
+"""
 
-    return get_redis_connection("default")
+# (backend, location) -> the raw Redis client of the default cache and the hit script on it.
+# django-redis makes a new cache object, and with it a new client, for each request's context
+# (Django's caches are context-local), and building a client cost more than the round trip it
+# makes; the connection pool under them is one per process anyway.
+_clients: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def _redis() -> tuple[Any, Any] | None:
+    """The raw Redis client behind the default cache and the hit script registered on it, or
+    None when the cache is not Redis."""
+    config = settings.CACHES["default"]
+    backend = str(config["BACKEND"])
+    if not backend.startswith("django_redis."):
+        return None
+    key = (backend, str(config.get("LOCATION")))
+    found = _clients.get(key)
+    if found is None:
+        from django_redis import get_redis_connection  # type: ignore[import-untyped]  # no stubs
+
+        client = get_redis_connection("default")
+        found = _clients[key] = (client, client.register_script(_HIT_SCRIPT))
+    return found
 
 
 # key -> (window's end, count): the counts of Django's non-Redis caches (read and written under
@@ -75,17 +105,11 @@ def _local_hit(names: list[str], windows: list[int], add: int) -> list[tuple[int
 
 
 def _shared_hit(names: list[str], windows: list[int], add: int) -> list[tuple[int, int]]:
-    client = _redis()
-    if client is not None:
-        pipe = client.pipeline(transaction=False)
-        for name, window in zip(names, windows, strict=True):
-            pipe.set(name, 0, ex=window, nx=True)  # the window opens with the first hit
-            pipe.incrby(name, add)
-            pipe.ttl(name)
-        replies = pipe.execute()
-        return [
-            (int(replies[i + 1]), max(1, int(replies[i + 2]))) for i in range(0, len(replies), 3)
-        ]
+    redis = _redis()
+    if redis is not None:
+        _, hit_script = redis
+        replies = hit_script(keys=names, args=[*windows, add])
+        return [(int(replies[i]), max(1, int(replies[i + 1]))) for i in range(0, len(replies), 2)]
     now = time.time()
     results = []
     with _lock:  # Django's other caches have no atomic increment with a window: one process
@@ -118,9 +142,9 @@ def clear(*keys_and_windows: tuple[str, int]) -> None:
         for name in names:
             _local.pop(name, None)
     try:
-        client = _redis()
-        if client is not None:
-            client.delete(*names)
+        redis = _redis()
+        if redis is not None:
+            redis[0].delete(*names)
         else:
             cache.delete_many(names)
     except Exception as exc:
