@@ -37,11 +37,14 @@ class World:
 @pytest.fixture(autouse=True)
 def _fresh_counters():
     """Each test starts with no login failures and no API requests counted (the test settings'
-    cache is this process's memory; kanban.counters keeps its outage fallback there too)."""
+    cache is this process's memory; kanban.counters keeps its outage fallback there too), and
+    no board's checks believed queued (boards.flow.followups' memory of them)."""
+    from boards.flow import followups
     from kanban import counters
 
     cache.clear()
     counters._local.clear()
+    followups._not_started_until.clear()
     yield
 
 

@@ -147,6 +147,36 @@ def test_under_a_steady_stream_a_boards_run_starts_at_most_once_a_second(world, 
     assert started + 0.9 <= eta <= started + followups.BOARD_CHANGED_EVERY_SECONDS + 0.05
 
 
+def test_until_its_queued_run_can_start_a_boards_changes_ask_the_cache_nothing(world, queue):
+    doing, card = over_the_soft_limit(world)
+    broker = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    broker.delete(queue)
+    cache.delete(followups._pending_key(world.board.pk))
+    cache.set(followups._started_key(world.board.pk), time.time())  # a run has just started
+    services.move_card(card, to_column=doing, actor=world.bob)  # queues the next, 1 s away
+
+    def cache_calls() -> int:
+        stats = broker.info("commandstats")
+        return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("get", "set"))
+
+    # when: more changes come within that second
+    before = cache_calls()
+    for column in ("Review", "Doing", "Review"):
+        services.move_card(card, to_column=world.column(column), actor=world.bob)
+
+    # then: they asked the cache nothing (the run queued here sees them all), and no more
+    # runs were queued
+    assert cache_calls() == before
+    tasks = [json.loads(message)["headers"]["task"] for message in broker.lrange(queue, 0, -1)]
+    assert tasks == ["boards.board_changed"]
+    # and once the run can have started, the next change asks again (and queues the next)
+    time.sleep(followups.BOARD_CHANGED_EVERY_SECONDS)
+    cache.delete(followups._pending_key(world.board.pk))  # as the starting run does
+    services.move_card(card, to_column=doing, actor=world.bob)
+    assert cache_calls() > before
+    assert broker.llen(queue) == 2
+
+
 def test_a_real_worker_runs_a_trello_import_job_end_to_end(world, queue, api):
     # given: the API answers at once, with the job queued for the worker
     export = json.loads((Path(__file__).parent / "fixtures" / "trello_board.json").read_text())
