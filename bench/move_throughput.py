@@ -26,8 +26,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, make_board, servers, setup_django, worker
 
+# Each wrk thread runs its own copy of the script: seeded apart (init), or the threads would send
+# the same moves in step, and every other one would find its card already there.
 LUA = """
-math.randomseed(%(seed)d)
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads)
+end
+function init(args)
+  math.randomseed(%(seed)d * 1000 + id)
+end
 local cards = {%(cards)s}
 local columns = {%(columns)s}
 request = function()
