@@ -145,6 +145,21 @@ def insert_statement(model: type[models.Model], values: dict[str, Any]) -> tuple
     )
 
 
+def named_insert(model: type[models.Model], names: tuple[str, ...], prefix: str) -> str:
+    """The INSERT of one row of `model` with the fields `names` (attnames), their values named
+    `<prefix><name>` (named_values), answering its id: for a statement that writes more."""
+    values = ", ".join(f"%({prefix}{name})s" for name in names)
+    return (
+        f"INSERT INTO {model._meta.db_table} ({columns(model, names)}) VALUES ({values}) "
+        "RETURNING id"
+    )
+
+
+def named_values(model: type[models.Model], values: dict[str, Any], prefix: str) -> dict:
+    """The parameters of a named_insert: each value prepared by its field."""
+    return {f"{prefix}{name}": prepare(model, name, value) for name, value in values.items()}
+
+
 def insert(model: type[models.Model], values: dict[str, Any]) -> int:
     """INSERT one row of `model`, its values prepared by their fields; return its id."""
     row = fetch_one(*insert_statement(model, values))

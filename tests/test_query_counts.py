@@ -34,15 +34,15 @@ BOARD_SNAPSHOT_QUERIES = 7  # seq, columns, swimlanes, labels, cards, their rela
 #                             people
 CARD_PAGE_QUERIES = 6  # token, count, page of ids, cards, assignees, labels
 BOARD_LIST_QUERIES = 3  # token, count, page of boards with access and card counts
-# A move through the API, measured 9 statements inside the test's transaction (7 and BEGIN,
+# A move through the API, measured 7 statements inside the test's transaction (5 and BEGIN,
 # COMMIT in production, where the service's atomic block is the transaction, not a savepoint):
 # the token and its user; savepoint; both columns locked, with the actor's access, the card
 # locked, with the target's WIP and cell size, the card's index and its new neighbours' ranks,
-# and its assignees and labels read (services.moves._move_sql); the history row, the card
-# placed, with the two cells' counts, and seq and event in one; release. However many cards
-# the cells hold (tests/test_card_ranks.py). The service sends its six in two round trips
+# and its assignees and labels read (services.moves._move_sql); every write in one: the history
+# row, the two cells' counts, the card, and seq and event; release. However many cards the
+# cells hold (tests/test_card_ranks.py). The service sends its four in two round trips
 # (MOVE_SERVICE_ROUND_TRIPS).
-MOVE_MAX_QUERIES = 9
+MOVE_MAX_QUERIES = 7
 MOVE_SERVICE_ROUND_TRIPS = 2
 
 
@@ -289,7 +289,7 @@ def test_a_move_is_two_round_trips_to_postgres_however_many_statements(world, bo
     assert Card.objects.get(pk=card.pk).column_id == doing.pk
     # (the savepoint and its release, of the test's transaction, are sent apart)
     assert trips.count - 2 == MOVE_SERVICE_ROUND_TRIPS
-    assert len(captured) - 2 == 6  # lock columns, lock card, relations; history, card, event
+    assert len(captured) - 2 == 4  # lock columns, lock card, relations; every write
 
 
 def test_a_move_that_starts_work_of_a_limited_class_costs_two_statements_more(

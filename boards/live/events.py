@@ -62,23 +62,30 @@ def event_payload(event: Event, actor: ActorData | None) -> dict[str, Any]:
     }
 
 
-_NEXT_SEQ_SQL = f"UPDATE {Board._meta.db_table} SET last_seq = last_seq + 1 WHERE id = %(board)s"
+_NEXT_SEQ_SQL = (
+    f"UPDATE {Board._meta.db_table} SET last_seq = last_seq + 1 WHERE id = %(event_board)s"
+)
 _EVENT_COLUMNS = "board_id, seq, type, at, actor_id, data"
-# On Postgres the seq and the event row in one statement (a data-modifying WITH), one round trip
-# less for every change of every board; SQLite takes the two statements one after the other.
-# The board's organisation comes back with them, for the organisation's group.
-_APPEND_SQL_POSTGRES = f"""
-    WITH next AS ({_NEXT_SEQ_SQL} RETURNING last_seq, organization_id),
+# On Postgres the seq and the event row in one statement (data-modifying WITH queries: `next`
+# takes the seq, `added` writes the row), one round trip less for every change of every board;
+# SQLite takes the two statements one after the other. The board's organisation comes back
+# with them, for the organisation's group. A hot path joins the two queries to a statement of
+# its own writes (NewEvent.with_queries).
+APPEND_WITH = f"""next AS ({_NEXT_SEQ_SQL} RETURNING last_seq, organization_id),
     added AS (
         INSERT INTO {Event._meta.db_table} ({_EVENT_COLUMNS})
-        SELECT %(board)s, last_seq, %(type)s, %(at)s, %(actor)s, %(data)s FROM next
+        SELECT %(event_board)s, last_seq, %(event_type)s, %(event_at)s, %(event_actor)s,
+            %(event_data)s
+        FROM next
         RETURNING id, seq
-    )
-    SELECT added.id, added.seq, next.organization_id FROM added, next
-"""
+    )"""
+APPEND_RETURNS = "added.id, added.seq, next.organization_id"
+_APPEND_SQL_POSTGRES = f"WITH {APPEND_WITH} SELECT {APPEND_RETURNS} FROM added, next"
 _INSERT_EVENT_SQL = f"""
     INSERT INTO {Event._meta.db_table} ({_EVENT_COLUMNS})
-    VALUES (%(board)s, %(seq)s, %(type)s, %(at)s, %(actor)s, %(data)s) RETURNING id, seq
+    VALUES (%(event_board)s, %(event_seq)s, %(event_type)s, %(event_at)s, %(event_actor)s,
+        %(event_data)s)
+    RETURNING id, seq
 """
 
 
@@ -93,15 +100,16 @@ def _insert_event(values: dict[str, Any]) -> tuple[int, int, int] | None:
     if connection.vendor == "postgresql":
         return sql.fetch_one(_APPEND_SQL_POSTGRES, values)
     taken = sql.fetch_one(_NEXT_SEQ_SQL + " RETURNING last_seq, organization_id", values)
-    added = sql.fetch_one(_INSERT_EVENT_SQL, {**values, "seq": taken[0]}) if taken else None
+    added = sql.fetch_one(_INSERT_EVENT_SQL, {**values, "event_seq": taken[0]}) if taken else None
     return (added[0], added[1], taken[1]) if added and taken else None
 
 
 @dataclass(frozen=True)
 class NewEvent:
-    """An event about to be appended to a board's log (append_event appends one at once). A
-    hot path may instead send `statement()` to Postgres with its other writes (kanban.sql.
-    fetch_many: one round trip) and hand the row it answers to `written`."""
+    """An event about to be appended to a board's log (append_event appends one at once). On
+    Postgres a hot path may instead join APPEND_WITH to a statement of its own writes, with
+    `values()` among its parameters and APPEND_RETURNS among its results, and hand those to
+    `written`: its writes and the event in one statement."""
 
     board_id: int
     type: str
@@ -110,18 +118,14 @@ class NewEvent:
     at: datetime
 
     def values(self) -> dict[str, Any]:
+        """The parameters of its statements (all named `event_*`)."""
         return {
-            "board": self.board_id,
-            "type": self.type,
-            "at": sql.prepare(Event, "at", self.at),
-            "actor": self.actor.pk if self.actor is not None else None,
-            "data": sql.prepare(Event, "data", self.data),
+            "event_board": self.board_id,
+            "event_type": self.type,
+            "event_at": sql.prepare(Event, "at", self.at),
+            "event_actor": self.actor.pk if self.actor is not None else None,
+            "event_data": sql.prepare(Event, "data", self.data),
         }
-
-    def statement(self) -> tuple[str, dict[str, Any]]:
-        """Postgres' one statement that takes the seq and writes the row (see _insert_event)."""
-        assert connection.vendor == "postgresql"
-        return _APPEND_SQL_POSTGRES, self.values()
 
     def write(self) -> Event:
         """Append it now (the seq, then the row; one statement on Postgres)."""

@@ -11,7 +11,7 @@ from accounts.models import MANAGER_ROLES, Membership, Role, TeamMembership, Use
 from accounts.selectors import Access
 from boards.flow import followups
 from boards.flow.metrics import active_seconds_of, card_flow_statement
-from boards.live.events import NewEvent
+from boards.live.events import APPEND_RETURNS, APPEND_WITH, NewEvent
 from boards.models import (
     Board,
     Card,
@@ -70,6 +70,23 @@ _LOCKED_CARD_FIELDS = tuple(
     if f.attname in {*CARD_FIELDS, "flow_active_seconds"}
 )
 _LOCKED_COLUMN_FIELDS = ("id", "board_id", "name", "stage", "wip_limit", "wip_policy")
+_HISTORY_FIELDS = (
+    "card_id",
+    "board_id",
+    "from_column_id",
+    "to_column_id",
+    "from_swimlane_id",
+    "to_swimlane_id",
+    "from_stage",
+    "to_stage",
+    "position",
+    "at",
+    "actor_id",
+    "override_reason",
+    "version",
+)
+# The history row a move writes sorts after every row before it at the same instant.
+_AFTER_EVERY_ID = 2**63
 
 
 @functools.cache
@@ -146,28 +163,34 @@ def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str, str]:
         SELECT {relation_ids_sql("%(card)s")}, EXISTS (
             SELECT 1 FROM {_WAIT} w WHERE w.on_card_id = %(card)s AND w.ended_at IS NULL)
     """
-    # On Postgres the two cells' counts change in the card's own statement (data-modifying
-    # CTEs; `%(across)s` when the card changes cells); SQLite has no such CTEs, and the
-    # service counts them apart.
-    counts = ""
-    if vendor == "postgresql":
-        counts = f"""
-        WITH taken AS (
-            UPDATE {_CELL} SET size = size - 1
-            WHERE %(across)s AND column_id = %(from_column)s AND swimlane_id = %(from_lane)s
-        ), added AS (
-            INSERT INTO {_CELL} (column_id, swimlane_id, size)
-            SELECT %(column)s, %(lane)s, 1 WHERE %(across)s
-            ON CONFLICT (column_id, swimlane_id) DO UPDATE SET size = {_CELL}.size + 1
-        )"""
-    place_card = f"""{counts}
+    place_card = f"""
         UPDATE {_CARD} SET column_id = %(column)s, swimlane_id = %(lane)s,
             rank = %(rank)s, committed_at = %(committed_at)s,
             started_at = %(started_at)s, finished_at = %(finished_at)s,
             flow_active_seconds = %(active)s, updated_at = %(at)s, version = %(version)s
         WHERE id = %(card)s
     """
-    return lock_columns, lock_card, relations, place_card
+    if vendor == "postgresql":
+        # Every write in one statement (data-modifying WITH queries): the history row, the two
+        # cells' counts (`%(across)s` when the card changes cells), the card, and the board's
+        # seq and event (events.APPEND_WITH), whose lock every writer of the board waits for,
+        # held from here to the commit only. Each query writes different rows, so that the
+        # order Postgres runs them in does not matter; the locks of the cells are the columns'
+        # (held), the card's is held. SQLite has no such queries: the service writes apart.
+        place_card = f"""
+        WITH history AS ({sql.named_insert(CardMove, _HISTORY_FIELDS, "history_")}),
+        taken AS (
+            UPDATE {_CELL} SET size = size - 1
+            WHERE %(across)s AND column_id = %(from_column)s AND swimlane_id = %(from_lane)s
+        ), put AS (
+            INSERT INTO {_CELL} (column_id, swimlane_id, size)
+            SELECT %(column)s, %(lane)s, 1 WHERE %(across)s
+            ON CONFLICT (column_id, swimlane_id) DO UPDATE SET size = {_CELL}.size + 1
+        ), placed AS ({place_card} RETURNING id),
+        {APPEND_WITH}
+        SELECT history.id, {APPEND_RETURNS} FROM history, placed, added, next
+        """
+    return lock_columns, lock_card, relations, place_card  # (and on Postgres, every write)
 
 
 def _why_not_movable(
@@ -271,7 +294,7 @@ def _move_card(
     actor: User,
     at: datetime,
 ) -> CardMove | None:
-    lock_columns, lock_card, relations, place_card = _move_sql(
+    lock_columns, lock_card, relations, write = _move_sql(
         connection.vendor, position is not None
     )
     params: dict[str, Any] = {
@@ -368,14 +391,14 @@ def _move_card(
             None if new_position == size else new_position,
             leaving=card_id,
         )
-    if not same_cell and connection.vendor != "postgresql":  # Postgres: in place_card
+    if not same_cell and connection.vendor != "postgresql":  # Postgres: in `write`
         _take_from_cell(card.column_id, card.swimlane_id)
         _add_to_cell(to_column_id, to_swimlane_id)
     card.rank = rank
     card.column_id, card.swimlane_id = to_column_id, to_swimlane_id
     _flow_times(card, from_stage=from_column.stage, to_stage=to_column.stage, at=at)
     card.updated_at = at
-    card.version += 1  # under the card's lock; written by place_card
+    card.version += 1  # under the card's lock; written by `write`
     history = {
         "card_id": card_id,
         "board_id": board_id,
@@ -391,15 +414,11 @@ def _move_card(
         "override_reason": override_reason,
         "version": card.version,
     }
-    history_insert = sql.insert_statement(CardMove, history)
-    writes: list[tuple[str, Any]] = [history_insert]
-    move_id = None
     if to_column.stage == Stage.DONE:
-        # Flow efficiency's numerator, read from the history with this move, once, here: the
-        # history row goes first, with the read, and the card's UPDATE after them.
-        ((move_id,),), flow = sql.fetch_many([history_insert, card_flow_statement(card)])
-        card.flow_active_seconds = active_seconds_of(card, flow)
-        writes = []
+        # Flow efficiency's numerator: the card's history, read once, here, and this move.
+        flow = sql.fetch_all(*card_flow_statement(card))
+        this_move = ("move", at, to_column.stage, None, _AFTER_EVERY_ID)
+        card.flow_active_seconds = active_seconds_of(card, [*flow, this_move])
     dt = connection.ops.adapt_datetimefield_value
     # the card's row is there: this transaction holds its lock
     place = {
@@ -417,7 +436,6 @@ def _move_card(
         "version": card.version,
         "card": card_id,
     }
-    writes.append((place_card, place))
     card_data = card_dict_of(card, sql.ids(assignees), sql.ids(labels), position=new_position)
     new_event = NewEvent(
         board_id,
@@ -436,16 +454,16 @@ def _move_card(
         actor,
         at,
     )
-    # The writes in one round trip (Postgres), the event's seq and row last: the board's lock,
-    # which every writer of the board waits for, is held from there to the commit only.
     if connection.vendor == "postgresql":
-        *written, (event_row,) = sql.fetch_many([*writes, new_event.statement()])
-        event = new_event.written(event_row)
+        history_values = sql.named_values(CardMove, history, "history_")
+        written = sql.fetch_one(write, {**place, **history_values, **new_event.values()})
+        if written is None:  # the board went (delete_board waits for the columns' locks)
+            raise NotFound("Board not found.")
+        move_id, event = written[0], new_event.written(written[1:])
     else:
-        written = sql.fetch_many(writes)
+        move_id = sql.insert(CardMove, history)
+        sql.execute(write, place)
         event = new_event.write()
-    if move_id is None:
-        ((move_id,),) = written[0]
     move = CardMove(id=move_id, **history)
     if override_reason and over_limit and to_column.wip_policy == WipPolicy.HARD:
         from boards.flow.alerts import raise_override_alert
