@@ -294,9 +294,7 @@ def _move_card(
     actor: User,
     at: datetime,
 ) -> CardMove | None:
-    lock_columns, lock_card, relations, write = _move_sql(
-        connection.vendor, position is not None
-    )
+    lock_columns, lock_card, relations, write = _move_sql(connection.vendor, position is not None)
     params: dict[str, Any] = {
         "actor": actor.pk,
         "column": to_column_id,
