@@ -437,8 +437,8 @@ def _move_card(
     card_data = card_dict_of(card, sql.ids(assignees), sql.ids(labels), position=new_position)
     new_event = NewEvent(
         board_id,
-        "card.moved",
-        {
+        type="card.moved",
+        data={
             "card": card_data,
             "from_column": old["column"],
             "to_column": to_column_id,
@@ -449,8 +449,8 @@ def _move_card(
             "wip_exceeded": over_limit,
             "override_reason": override_reason,
         },
-        actor,
-        at,
+        actor=actor,
+        at=at,
     )
     if connection.vendor == "postgresql":
         history_values = sql.named_values(CardMove, history, "history_")
