@@ -109,8 +109,10 @@ def fetch_many(queries: Sequence[tuple[str, list | dict]]) -> list[list[tuple]]:
             for sql, params in queries:
                 cursors.append(connection.cursor())
                 cursors[-1].execute(sql, params)
-        # (the pipeline's end has every result in its cursor: a write without rows has none)
-        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+        # The pipeline's end has every result in its cursor; a write without rows has none
+        # (psycopg's `rownumber`: None when there are no rows to fetch, a cheaper question
+        # than `description`, which builds a Column per field).
+        return [[] if cursor.rownumber is None else cursor.fetchall() for cursor in cursors]
     finally:
         for cursor in cursors:
             cursor.close()
