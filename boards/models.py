@@ -134,10 +134,14 @@ class Label(models.Model):
 
 
 class Card(models.Model):
-    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="cards")
+    # No index of their own for `board` and `column`: Meta's indexes begin with them (and the
+    # rank's, with the column), and every move writes each of a card's indexes again.
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="cards", db_index=False)
     # A column or lane holding cards cannot be deleted by itself (the services refuse with a
     # message first); deleting the board takes all three.
-    column = models.ForeignKey(Column, on_delete=models.RESTRICT, related_name="cards")
+    column = models.ForeignKey(
+        Column, on_delete=models.RESTRICT, related_name="cards", db_index=False
+    )
     swimlane = models.ForeignKey(Swimlane, on_delete=models.RESTRICT, related_name="cards")
     # The card's place in its (column, swimlane): live cards sort by rank, which leaves gaps
     # (RANK_GAP) so that a card placed between two others takes a rank between theirs and no
@@ -245,8 +249,9 @@ class Cell(models.Model):
 class CardMove(models.Model):
     """One entry of a card's history: its creation (no from_column) or a move."""
 
-    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="moves")
-    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="moves")
+    # No index of their own: Meta's indexes begin with them, and every move writes a row.
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="moves", db_index=False)
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="moves", db_index=False)
     from_column = models.ForeignKey(
         Column, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -341,7 +346,10 @@ class Comment(models.Model):
 class Event(models.Model):
     """The board's event log: one row per change, `seq` gap-free and strictly increasing."""
 
-    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: the (board, seq) constraint's begins with it.
+    board = models.ForeignKey(
+        Board, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     seq = models.BigIntegerField()
     type = models.CharField(max_length=40)
     at = models.DateTimeField()
