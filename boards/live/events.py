@@ -70,7 +70,7 @@ _EVENT_COLUMNS = "board_id, seq, type, at, actor_id, data"
 # takes the seq, `added` writes the row), one round trip less for every change of every board;
 # SQLite takes the two statements one after the other. The board's organisation comes back
 # with them, for the organisation's group. A hot path joins the two queries to a statement of
-# its own writes (NewEvent.with_queries).
+# its own writes (see NewEvent).
 APPEND_WITH = f"""next AS ({_NEXT_SEQ_SQL} RETURNING last_seq, organization_id),
     added AS (
         INSERT INTO {Event._meta.db_table} ({_EVENT_COLUMNS})

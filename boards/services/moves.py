@@ -70,6 +70,7 @@ _LOCKED_CARD_FIELDS = tuple(
     if f.attname in {*CARD_FIELDS, "flow_active_seconds"}
 )
 _LOCKED_COLUMN_FIELDS = ("id", "board_id", "name", "stage", "wip_limit", "wip_policy")
+# The keys of a move's history row (_move_card's `history`), in its INSERT's order.
 _HISTORY_FIELDS = (
     "card_id",
     "board_id",
@@ -94,7 +95,7 @@ def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str, str]:
     """The move's statements, built once per database vendor (they lock rows and aggregate ids,
     which the vendors spell differently) and per kind of place asked for: an index in the
     target cell, or its end. The first three go to the database together (one round trip on
-    Postgres, kanban.sql.fetch_many), as do the writes after them."""
+    Postgres, kanban.sql.fetch_many); the last is, on Postgres, every write of the move."""
     managers = ", ".join(f"'{role}'" for role in sorted(MANAGER_ROLES))
     # The membership `m` of an actor who may change the board `b` (the rule of
     # accounts.selectors.Access.can_write): the locking statements lock nothing for anyone
