@@ -105,7 +105,9 @@ def fetch_many(queries: Sequence[tuple[str, list | dict]]) -> list[list[tuple]]:
     connection.ensure_connection()
     cursors = []
     try:
-        with connection.connection.pipeline():
+        # A statement's error comes out of the pipeline's end, outside the cursors' wrapping:
+        # wrapped here, so that callers see Django's DatabaseError (a deadlock's 409) as ever.
+        with connection.wrap_database_errors, connection.connection.pipeline():
             for sql, params in queries:
                 cursors.append(connection.cursor())
                 cursors[-1].execute(sql, params)
@@ -136,8 +138,8 @@ def prepare(model: type[models.Model], name: str, value: Any) -> Any:
 
 
 def insert_statement(model: type[models.Model], values: dict[str, Any]) -> tuple[str, list]:
-    """The INSERT of one row of `model`, its values prepared by their fields, answering its id
-    (for fetch_many, or `insert`)."""
+    """The INSERT of one row of `model`, its values prepared by their fields, answering its
+    id."""
     names = tuple(values)
     params = [prepare(model, name, value) for name, value in values.items()]
     return (

@@ -70,8 +70,8 @@ _EVENT_COLUMNS = "board_id, seq, type, at, actor_id, data"
 # takes the seq, `added` writes the row), one round trip less for every change of every board;
 # SQLite takes the two statements one after the other. The board's organisation comes back
 # with them, for the organisation's group. A hot path joins the two queries to a statement of
-# its own writes (see NewEvent).
-APPEND_WITH = f"""next AS ({_NEXT_SEQ_SQL} RETURNING last_seq, organization_id),
+# its own writes (append_with, NewEvent).
+_APPEND_WITH = f"""next AS ({_NEXT_SEQ_SQL} <after> RETURNING last_seq, organization_id),
     added AS (
         INSERT INTO {Event._meta.db_table} ({_EVENT_COLUMNS})
         SELECT %(event_board)s, last_seq, %(event_type)s, %(event_at)s, %(event_actor)s,
@@ -80,7 +80,17 @@ APPEND_WITH = f"""next AS ({_NEXT_SEQ_SQL} RETURNING last_seq, organization_id),
         RETURNING id, seq
     )"""
 APPEND_RETURNS = "added.id, added.seq, next.organization_id"
-_APPEND_SQL_POSTGRES = f"WITH {APPEND_WITH} SELECT {APPEND_RETURNS} FROM added, next"
+
+
+def append_with(after: str = "") -> str:
+    """The two WITH queries `next` and `added` (above), the seq taken only once the SQL
+    condition `after` holds: a condition that reads the statement's other WITH queries makes
+    them run first, so that the board's lock is the statement's last, as it is every
+    writer's (the order Postgres runs a statement's WITH queries in is otherwise its own)."""
+    return _APPEND_WITH.replace("<after>", f"AND {after}" if after else "")
+
+
+_APPEND_SQL_POSTGRES = f"WITH {append_with()} SELECT {APPEND_RETURNS} FROM added, next"
 _INSERT_EVENT_SQL = f"""
     INSERT INTO {Event._meta.db_table} ({_EVENT_COLUMNS})
     VALUES (%(event_board)s, %(event_seq)s, %(event_type)s, %(event_at)s, %(event_actor)s,
@@ -107,7 +117,7 @@ def _insert_event(values: dict[str, Any]) -> tuple[int, int, int] | None:
 @dataclass(frozen=True)
 class NewEvent:
     """An event about to be appended to a board's log (append_event appends one at once). On
-    Postgres a hot path may instead join APPEND_WITH to a statement of its own writes, with
+    Postgres a hot path may instead join append_with() to a statement of its own writes, with
     `values()` among its parameters and APPEND_RETURNS among its results, and hand those to
     `written`: its writes and the event in one statement."""
 

@@ -11,7 +11,7 @@ from accounts.models import MANAGER_ROLES, Membership, Role, TeamMembership, Use
 from accounts.selectors import Access
 from boards.flow import followups
 from boards.flow.metrics import active_seconds_of, card_flow_statement
-from boards.live.events import APPEND_RETURNS, APPEND_WITH, NewEvent
+from boards.live.events import APPEND_RETURNS, NewEvent, append_with
 from boards.models import (
     Board,
     Card,
@@ -164,31 +164,38 @@ def _move_sql(vendor: str, at_index: bool) -> tuple[str, str, str, str]:
         SELECT {relation_ids_sql("%(card)s")}, EXISTS (
             SELECT 1 FROM {_WAIT} w WHERE w.on_card_id = %(card)s AND w.ended_at IS NULL)
     """
-    place_card = f"""
+    set_card = f"""
         UPDATE {_CARD} SET column_id = %(column)s, swimlane_id = %(lane)s,
             rank = %(rank)s, committed_at = %(committed_at)s,
             started_at = %(started_at)s, finished_at = %(finished_at)s,
             flow_active_seconds = %(active)s, updated_at = %(at)s, version = %(version)s
-        WHERE id = %(card)s
-    """
+        WHERE id = %(card)s"""
+    place_card = set_card
     if vendor == "postgresql":
         # Every write in one statement (data-modifying WITH queries): the history row, the two
         # cells' counts (`%(across)s` when the card changes cells), the card, and the board's
-        # seq and event (events.APPEND_WITH), whose lock every writer of the board waits for,
-        # held from here to the commit only. Each query writes different rows, so that the
-        # order Postgres runs them in does not matter; the locks of the cells are the columns'
-        # (held), the card's is held. SQLite has no such queries: the service writes apart.
+        # seq and event (events.append_with), in that order: each query reads the one before
+        # it, which makes Postgres run them so (it is free to pick otherwise), and the board's
+        # lock, which every writer of the board waits for, is taken last and held from there
+        # to the commit only, as every writer takes it. SQLite has no such queries: the
+        # service writes apart, in the same order.
         place_card = f"""
         WITH history AS ({sql.named_insert(CardMove, _HISTORY_FIELDS, "history_")}),
         taken AS (
             UPDATE {_CELL} SET size = size - 1
             WHERE %(across)s AND column_id = %(from_column)s AND swimlane_id = %(from_lane)s
+            RETURNING 1
         ), put AS (
             INSERT INTO {_CELL} (column_id, swimlane_id, size)
             SELECT %(column)s, %(lane)s, 1 WHERE %(across)s
+            AND (SELECT COUNT(*) FROM taken) >= 0
             ON CONFLICT (column_id, swimlane_id) DO UPDATE SET size = {_CELL}.size + 1
-        ), placed AS ({place_card} RETURNING id),
-        {APPEND_WITH}
+            RETURNING 1
+        ), placed AS (
+            {set_card} AND (SELECT COUNT(*) FROM put) >= 0
+            RETURNING id
+        ),
+        {append_with("EXISTS (SELECT 1 FROM placed)")}
         SELECT history.id, {APPEND_RETURNS} FROM history, placed, added, next
         """
     return lock_columns, lock_card, relations, place_card  # (and on Postgres, every write)
