@@ -626,7 +626,7 @@ _CARD_FLOW_SQL = f"""
 
 def card_flow_statement(card: Card) -> tuple[str, dict[str, Any]]:
     """The read of a finished card's moves (up to its finish) and blocks, for
-    active_seconds_of (a hot path sends it with its other statements: kanban.sql.fetch_many)."""
+    active_seconds_of (a move into done reads it before its write, and adds itself)."""
     assert card.finished_at is not None
     finish = sql.prepare(CardMove, "at", card.finished_at)  # as stored (UTC text on SQLite)
     return _CARD_FLOW_SQL, {"card": card.pk, "finish": finish}

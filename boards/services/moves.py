@@ -461,9 +461,10 @@ def _move_card(
         at=at,
     )
     if connection.vendor == "postgresql":
+        assert tuple(history) == _HISTORY_FIELDS  # the INSERT names these, in this order
         history_values = sql.named_values(CardMove, history, "history_")
         written = sql.fetch_one(write, {**place, **history_values, **new_event.values()})
-        if written is None:  # the board went (delete_board waits for the columns' locks)
+        if written is None:  # defensive: delete_board waits for the columns' locks held here
             raise NotFound("Board not found.")
         move_id, event = written[0], new_event.written(written[1:])
     else:
